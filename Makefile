@@ -1,0 +1,76 @@
+# gvmm build. `make` builds build/gvmm; `make test` runs every test;
+# `make asan` (or SAN=1) builds with AddressSanitizer and UBSan into build/asan.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(SAN),1)
+BUILD     ?= build/asan
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD     ?= build
+SANFLAGS  :=
+endif
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+             -Wno-missing-field-initializers -D_GNU_SOURCE \
+             -DGVMM_VERSION='"$(VERSION)"' -MMD -MP $(SANFLAGS)
+LDFLAGS   += $(SANFLAGS)
+LDLIBS    += -lpthread
+
+SRC_DIRS  := vmm devices firmware display
+SRCS      := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
+MAIN_SRC  := vmm/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+CHECK_OBJ := $(BUILD)/tests/unit/check.o
+
+.PHONY: all asan test unit-tests deps clean install guest bench
+
+all: $(BUILD)/gvmm
+
+$(BUILD)/gvmm: $(LIB_OBJS) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CHECK_OBJ) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit-tests: $(UNIT_BINS)
+
+asan:
+	$(MAKE) SAN=1
+
+deps:
+	tools/deps
+
+# The guest used by the demo and the end-to-end tests.
+guest: deps
+	tools/mkguest build/guest
+
+test: deps all unit-tests
+	tools/mkguest build/guest
+	tests/run --build $(BUILD)
+
+install: $(BUILD)/gvmm
+	install -D -m 0755 $(BUILD)/gvmm $(DESTDIR)$(PREFIX)/bin/gvmm
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# Boot time and memory beside QEMU, in the nested rig where KVM is PVM.
+bench: deps all
+	tools/mkguest build/guest
+	tools/with-kvm -- tools/bench-boot

@@ -1,0 +1,47 @@
+/* Loading a kernel into guest memory. Loaders are pure functions over the
+ * kernel file's bytes and guest memory: they never touch KVM, so unit tests
+ * and fuzzers call them directly. The result says how the boot vCPU must
+ * start; firmware/x86_boot_cpu.c turns it into registers. */
+#ifndef GVMM_BOOT_H
+#define GVMM_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../vmm/guest_memory.h"
+
+enum boot_mode {
+	BOOT_MODE_LINUX64,  /* 64-bit boot protocol: long mode, RSI = zero page */
+	BOOT_MODE_PVH32,    /* PVH: 32-bit protected mode, paging off, EBX = hvm_start_info */
+};
+
+struct boot_setup {
+	enum boot_mode mode;
+	uint64_t entry;          /* guest physical entry point */
+	uint64_t boot_info_gpa;  /* zero page or hvm_start_info */
+};
+
+struct kernel_load_args {
+	const uint8_t *kernel;
+	size_t kernel_len;
+	const uint8_t *initrd;   /* NULL when there is none */
+	size_t initrd_len;
+	const char *cmdline;     /* never NULL; "" for none */
+	uint64_t rsdp_gpa;       /* where acpi_build put the RSDP */
+};
+
+bool bzimage_detect(const uint8_t *buf, size_t len);
+bool pvh_detect(const uint8_t *buf, size_t len);
+
+/* Each returns 0, or -1 with one line (no trailing newline) in err. */
+int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
+		 struct boot_setup *out, char *err, size_t errlen);
+int pvh_load(struct guest_memory *mem, const struct kernel_load_args *args,
+	     struct boot_setup *out, char *err, size_t errlen);
+/* Detects the format and calls the right loader; a file that is neither
+ * gets "not a Linux kernel: ..." in err. */
+int kernel_load(struct guest_memory *mem, const struct kernel_load_args *args,
+		struct boot_setup *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Reboot and stop paths: a guest reboot with --no-reboot ends gvmm with
+# status 3; without it the VM restarts (the guest's mark appears twice) and
+# SIGTERM then stops it in order (status 128+15); a triple fault ends gvmm
+# with status 1 and the vCPU registers.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BOOT_TIMEOUT=${GVMM_BOOT_TIMEOUT:-180}
+kernel=$GUEST_DIR/vmlinuz
+initrd=$GUEST_DIR/initrd.img
+cmdline="console=ttyS0 panic=-1 gvmm.test=reboot"
+
+boot reboot-no-reboot "$BOOT_TIMEOUT" --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "$cmdline" --memory 256M --no-reboot
+if [ "$BOOT_STATUS" = 3 ] && grep -q GVMM-REBOOT-MARK "$E2E_WORK/reboot-no-reboot.log"; then
+	pass reboot.no-reboot-exit-3
+else
+	fail reboot.no-reboot-exit-3 "gvmm exited $BOOT_STATUS, expected 3 after the guest's reboot"
+	console_tail reboot-no-reboot
+fi
+
+boot_in_background reboot-restart --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "$cmdline" --memory 256M
+if wait_for_console reboot-restart GVMM-REBOOT-MARK 2 "$((BOOT_TIMEOUT * 2))"; then
+	pass reboot.restarts
+else
+	fail reboot.restarts "the guest did not come back after its reboot"
+fi
+kill -TERM "$BOOT_PID" 2>/dev/null
+timeout 30 tail --pid="$BOOT_PID" -f /dev/null
+wait "$BOOT_PID"
+status=$?
+expect reboot.sigterm-exit-143 "gvmm exited $status after SIGTERM, expected 143" [ "$status" = 143 ]
+
+# A kernel whose first instruction faults with no IDT: a triple fault.
+fault_kernel=$E2E_WORK/triple-fault.elf
+python3 tests/e2e/make_fault_kernel.py "$fault_kernel"
+boot triple-fault 60 --kernel "$fault_kernel" --memory 64M
+if [ "$BOOT_STATUS" = 1 ] && grep -q 'triple-faulted' "$E2E_WORK/triple-fault.err" &&
+   grep -q ' rip ' "$E2E_WORK/triple-fault.err"; then
+	pass triple-fault.exit-1-with-registers
+else
+	fail triple-fault.exit-1-with-registers "gvmm exited $BOOT_STATUS: $(head -c 300 "$E2E_WORK/triple-fault.err")"
+fi

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Bad command lines and input files: one line on stderr naming the problem,
+# exit status 2, and nothing left behind (the serial file is not created).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kernel=$GUEST_DIR/vmlinuz
+if [ ! -x "$GVMM" ]; then
+	fail cli "no gvmm binary at $GVMM"
+	exit 0
+fi
+
+# bad_input NAME EXPECTED-WORDS ARGS...: gvmm run ARGS must exit 2 with one
+# stderr line containing EXPECTED-WORDS.
+bad_input() {
+	local name=$1 words=$2; shift 2
+	local err=$E2E_WORK/$name.err out=$E2E_WORK/$name.serial status lines
+	"$GVMM" run --serial "file:$out" "$@" </dev/null >/dev/null 2>"$err"
+	status=$?
+	lines=$(wc -l < "$err")
+	if [ "$status" = 2 ] && [ "$lines" = 1 ] && grep -q -- "$words" "$err" && [ ! -e "$out" ]; then
+		pass "cli.$name"
+	else
+		fail "cli.$name" "status $status, $lines stderr lines: $(head -c 200 "$err"), serial file left: $([ -e "$out" ] && echo yes || echo no)"
+	fi
+}
+
+echo "not a kernel" > "$E2E_WORK/not-a-kernel"
+: > "$E2E_WORK/empty"
+bad_input missing-kernel-file "cannot read kernel" --kernel "$E2E_WORK/nonexistent"
+bad_input not-a-kernel "not a Linux kernel" --kernel "$E2E_WORK/not-a-kernel"
+bad_input empty-kernel "is empty" --kernel "$E2E_WORK/empty"
+bad_input kernel-is-directory "not a regular file" --kernel "$E2E_WORK"
+bad_input missing-initrd "cannot read initrd" --kernel "$kernel" --initrd "$E2E_WORK/nonexistent"
+bad_input no-kernel-option "--kernel is required"
+bad_input too-little-memory "too little" --kernel "$kernel" --memory 1M
+bad_input too-much-memory "more than this host" --kernel "$kernel" --memory 1000T
+bad_input bad-memory-size "give a size" --kernel "$kernel" --memory lots
+bad_input zero-cpus "--cpus" --kernel "$kernel" --cpus 0
+bad_input absurd-cpus "--cpus" --kernel "$kernel" --cpus 100000
+bad_input unknown-option "unknown option" --kernel "$kernel" --frobnicate
+bad_input missing-value "needs a value" --kernel
+bad_input bad-serial "--serial" --kernel "$kernel" --serial telnet
+
+# Help and version tell the truth and succeed.
+if "$GVMM" --help | grep -q 'gvmm run' && "$GVMM" run --help | grep -q -- '--kernel PATH' &&
+   "$GVMM" --version | grep -q '^gvmm [0-9]'; then
+	pass cli.help-and-version
+else
+	fail cli.help-and-version "--help / run --help / --version output unexpected"
+fi
+"$GVMM" frobnicate 2>/dev/null
+status=$?
+expect cli.unknown-command "status $status, expected 2" [ "$status" = 2 ]

@@ -1,0 +1,78 @@
+# Shared helpers for end-to-end tests: result lines, booting gvmm with its
+# console in a file, reading what the guest reported. Sourced, not run.
+
+GVMM_BUILD=${GVMM_BUILD:-build}
+GVMM=${GVMM:-$GVMM_BUILD/gvmm}
+GUEST_DIR=${GUEST_DIR:-build/guest}
+E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/gvmm-e2e.XXXXXX")
+trap 'rm -rf "$E2E_WORK"' EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
+
+# expect NAME CONDITION-DESCRIPTION COMMAND...: PASS when COMMAND succeeds.
+expect() {
+	local name=$1 what=$2; shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$what"; fi
+}
+
+# Shows the end of a boot's console and gvmm's messages, for a failure.
+console_tail() {
+	local log=$E2E_WORK/$1
+	echo "---- last console lines of $1:"
+	tail -n 40 "$log.log" 2>/dev/null | tr -d '\r' | sed 's/^/  | /'
+	echo "---- gvmm stderr:"
+	tail -n 20 "$log.err" 2>/dev/null | sed 's/^/  | /'
+}
+
+# boot NAME TIMEOUT GVMM-RUN-ARGS...: runs gvmm with COM1 in
+# $E2E_WORK/NAME.log and stderr in NAME.err; BOOT_STATUS holds the exit
+# status (124 when the timeout hit, with the console tail shown).
+boot() {
+	local name=$1 limit=$2; shift 2
+	BOOT_START=$(date +%s)
+	timeout --kill-after=10 "$limit" "$GVMM" run --serial "file:$E2E_WORK/$name.log" \
+		"$@" </dev/null 2>"$E2E_WORK/$name.err"
+	BOOT_STATUS=$?
+	BOOT_END=$(date +%s)
+	if [ "$BOOT_STATUS" = 124 ] || [ "$BOOT_STATUS" = 137 ]; then
+		echo "boot $name: no exit within ${limit}s"
+		console_tail "$name"
+	fi
+}
+
+# boot_in_background NAME GVMM-RUN-ARGS...: like boot, without waiting;
+# BOOT_PID is gvmm's pid.
+boot_in_background() {
+	local name=$1; shift
+	"$GVMM" run --serial "file:$E2E_WORK/$name.log" "$@" </dev/null \
+		2>"$E2E_WORK/$name.err" &
+	BOOT_PID=$!
+}
+
+# wait_for_console NAME PATTERN COUNT TIMEOUT: waits until PATTERN has
+# appeared COUNT times on NAME's console; fails after TIMEOUT seconds.
+wait_for_console() {
+	local log=$E2E_WORK/$1.log pattern=$2 count=$3 limit=$4
+	local deadline=$(( $(date +%s) + limit ))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		if [ "$(grep -c -- "$pattern" "$log" 2>/dev/null)" -ge "$count" ]; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "waited ${limit}s for '$pattern' x$count on the console of $1"
+	console_tail "$1"
+	return 1
+}
+
+# report NAME KEY: the value of the guest's "REPORT KEY=value" line.
+report() {
+	tr -d '\r' < "$E2E_WORK/$1.log" | sed -n "s/^REPORT $2=//p" | tail -n 1
+}
+
+# test_exit NAME: the status the guest's test script exited with.
+test_exit() {
+	tr -d '\r' < "$E2E_WORK/$1.log" | sed -n 's/^GVMM-TEST-EXIT=//p' | tail -n 1
+}

@@ -1,0 +1,14 @@
+/* Parsers for command-line values: pure functions, unit-tested. */
+#ifndef GVMM_CLI_PARSE_H
+#define GVMM_CLI_PARSE_H
+
+#include <stdint.h>
+
+/* "512M", "4G", "1048576", "64k", "2T" (binary units, optional "iB"/"B").
+ * Returns 0, or -1 for anything else, including overflow and zero. */
+int parse_size(const char *text, uint64_t *bytes);
+
+/* A decimal count in [min, max]; returns 0 or -1. */
+int parse_count(const char *text, unsigned min, unsigned max, unsigned *value);
+
+#endif

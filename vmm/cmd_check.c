@@ -1,0 +1,91 @@
+/* `gvmm check`: what this host offers gvmm, in plain words. Exit status 0
+ * when stock Linux guests can boot here, 1 when they cannot. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "kvm.h"
+
+static void print_check_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: gvmm check\n"
+		"\n"
+		"Tells whether KVM is present and usable, whether it is hardware-assisted\n"
+		"(VT-x/AMD-V) or PVM, and which KVM capabilities gvmm needs are there.\n"
+		"Exit status 0 when gvmm can boot stock Linux kernels here, 1 otherwise.\n");
+}
+
+static long read_long_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long value = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &value) != 1)
+		value = -1;
+	fclose(f);
+	return value;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	enum kvm_flavour flavour = kvm_detect_flavour();
+	struct kvm kvm;
+	char err[256];
+	bool usable;
+	long hugepages;
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+			print_check_usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, "gvmm: error: unexpected argument '%s' (try 'gvmm check --help')\n",
+			argv[1]);
+		return EXIT_USAGE;
+	}
+
+	printf("gvmm %s host check\n", GVMM_VERSION);
+	usable = kvm_open(&kvm, err, sizeof(err)) == 0;
+	if (!usable) {
+		printf("  KVM:            not usable: %s\n", err);
+	} else {
+		printf("  KVM:            /dev/kvm opened, API version %d\n", KVM_API_VERSION);
+		for (size_t i = 0; i < kvm_nr_required_caps; i++)
+			printf("  %-30s yes (%s)\n", kvm_required_caps[i].name,
+			       kvm_required_caps[i].why);
+		printf("  max vCPUs:      %d\n", kvm.max_vcpus);
+	}
+	printf("  virtualization: %s\n", kvm_flavour_name(flavour));
+	hugepages = read_long_file("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+	if (hugepages >= 0)
+		printf("  hugepages:      %ld free 2 MiB pages (for --hugepages)\n", hugepages);
+
+	if (usable)
+		kvm_close(&kvm);
+	switch (flavour) {
+	case KVM_FLAVOUR_PVM:
+		printf("verdict: KVM here is PVM, a software hypervisor. Stock Linux kernels\n"
+		       "         do not boot on it; only PVM-built guest kernels do. On this\n"
+		       "         machine, run gvmm inside the nested rig: tools/rig -- gvmm run ...\n");
+		return 1;
+	case KVM_FLAVOUR_HARDWARE:
+		if (usable) {
+			printf("verdict: ready: stock Linux kernels boot here.\n");
+			return 0;
+		}
+		printf("verdict: the CPU has hardware virtualization but KVM is not usable.\n");
+		return 1;
+	default:
+		if (usable) {
+			printf("verdict: KVM works but gvmm cannot tell whether it is hardware-\n"
+			       "         assisted (no vmx/svm CPU flag seen); stock kernels may boot.\n");
+			return 0;
+		}
+		printf("verdict: no usable KVM: gvmm cannot run guests here.\n");
+		return 1;
+	}
+}

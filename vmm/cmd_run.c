@@ -1,0 +1,378 @@
+/* `gvmm run`: checks every input before anything is started, then runs the
+ * VM, building a fresh one each time the guest reboots. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../firmware/boot.h"
+#include "../firmware/cpuid.h"
+#include "cli_parse.h"
+#include "commands.h"
+#include "event_loop.h"
+#include "kvm.h"
+#include "log.h"
+#include "serial_console.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define DEFAULT_MEMORY   (512ull << 20)
+#define MIN_MEMORY       (32ull << 20)
+#define DEFAULT_CMDLINE  "console=ttyS0"
+
+struct run_options {
+	const char *kernel_path;
+	const char *initrd_path;
+	const char *cmdline;
+	uint64_t ram_size;
+	unsigned nr_cpus;
+	struct serial_config serial;
+	bool no_reboot;
+	bool hugepages;
+};
+
+struct mapped_file {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Where signals and console escapes find the VM that is running now. */
+struct run_state {
+	struct vm *vm;
+	int signal_fd;
+};
+
+static void print_run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: gvmm run --kernel PATH [OPTIONS]\n"
+		"\n"
+		"Boots a Linux kernel (bzImage, or an ELF vmlinux with a PVH entry note).\n"
+		"\n"
+		"  --kernel PATH      the kernel to boot (required)\n"
+		"  --initrd PATH      an initramfs to hand to the kernel\n"
+		"  --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+		"  --memory SIZE      guest RAM, e.g. 512M or 4G (default 512M, at least 32M)\n"
+		"  --cpus N           number of vCPUs, 1 to 255 (default 1)\n"
+		"  --serial MODE      COM1 goes to: stdio (default), file:PATH, or none\n"
+		"  --no-reboot        exit with status 3 when the guest reboots, instead of\n"
+		"                     restarting it\n"
+		"  --hugepages        back guest RAM with 2 MiB huge pages (reserve them in\n"
+		"                     /proc/sys/vm/nr_hugepages first)\n"
+		"  -h, --help         show this help\n"
+		"\n"
+		"With --serial stdio on a terminal, the terminal is in raw mode while the\n"
+		"guest runs: press Ctrl-A x to quit gvmm, Ctrl-A Ctrl-A to send Ctrl-A.\n"
+		"SIGINT, SIGTERM and SIGHUP stop the VM in order.\n"
+		"\n"
+		"Exit status: 0 guest powered off, 1 guest crashed or gvmm failed,\n"
+		"2 bad usage, 3 guest rebooted with --no-reboot, 128+N stopped by signal N.\n");
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("gvmm: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+static uint64_t host_ram_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long page_size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
+}
+
+/* Returns EXIT_SUCCESS or the usage error already reported. */
+static int parse_run_options(int argc, char **argv, struct run_options *opt)
+{
+	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS,
+	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES };
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "serial", required_argument, NULL, OPT_SERIAL },
+		{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*opt = (struct run_options){
+		.cmdline = DEFAULT_CMDLINE, .ram_size = DEFAULT_MEMORY, .nr_cpus = 1,
+		.serial = { .mode = SERIAL_STDIO },
+	};
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL: opt->kernel_path = optarg; break;
+		case OPT_INITRD: opt->initrd_path = optarg; break;
+		case OPT_CMDLINE: opt->cmdline = optarg; break;
+		case OPT_MEMORY:
+			if (parse_size(optarg, &opt->ram_size) < 0)
+				return usage_error("--memory '%s': give a size like 512M or 4G", optarg);
+			break;
+		case OPT_CPUS:
+			if (parse_count(optarg, 1, CPUID_MAX_VCPUS, &opt->nr_cpus) < 0)
+				return usage_error("--cpus '%s': give a number from 1 to %u",
+						   optarg, CPUID_MAX_VCPUS);
+			break;
+		case OPT_SERIAL:
+			if (serial_config_parse(optarg, &opt->serial) < 0)
+				return usage_error("--serial '%s': use stdio, file:PATH or none", optarg);
+			break;
+		case OPT_NO_REBOOT: opt->no_reboot = true; break;
+		case OPT_HUGEPAGES: opt->hugepages = true; break;
+		case 'h':
+			print_run_usage(stdout);
+			return -1;
+		case ':':
+			return usage_error("option '%s' needs a value (try 'gvmm run --help')",
+					   argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s' (try 'gvmm run --help')",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s' (try 'gvmm run --help')", argv[optind]);
+	if (!opt->kernel_path)
+		return usage_error("--kernel is required (try 'gvmm run --help')");
+	if (opt->ram_size < MIN_MEMORY)
+		return usage_error("--memory %llu MiB is too little: at least %llu MiB",
+				   (unsigned long long)(opt->ram_size >> 20),
+				   (unsigned long long)(MIN_MEMORY >> 20));
+	if (opt->ram_size > host_ram_bytes())
+		return usage_error("--memory %llu MiB is more than this host's %llu MiB",
+				   (unsigned long long)(opt->ram_size >> 20),
+				   (unsigned long long)(host_ram_bytes() >> 20));
+	if (opt->ram_size % 4096)
+		return usage_error("--memory must be a whole number of 4 KiB pages");
+	return EXIT_SUCCESS;
+}
+
+static int map_input_file(const char *what, const char *path, struct mapped_file *out)
+{
+	struct stat st;
+	void *data;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return usage_error("cannot read %s '%s': %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return usage_error("%s '%s' is not a regular file", what, path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return usage_error("%s '%s' is empty", what, path);
+	}
+	data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (data == MAP_FAILED)
+		return usage_error("cannot map %s '%s': %s", what, path, strerror(errno));
+	out->data = data;
+	out->len = (size_t)st.st_size;
+	return EXIT_SUCCESS;
+}
+
+static void unmap_input_file(struct mapped_file *f)
+{
+	if (f->data)
+		munmap((void *)f->data, f->len);
+	f->data = NULL;
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct run_state *state = opaque;
+	struct signalfd_siginfo info;
+
+	(void)events;
+	if (read(state->signal_fd, &info, sizeof(info)) != sizeof(info))
+		return;
+	if (state->vm && atomic_load(&state->vm->stop_reason) == VM_RUNNING) {
+		log_info("stopping on signal %u", info.ssi_signo);
+		state->vm->stop_signal = (int)info.ssi_signo;
+		vm_stop(state->vm, VM_STOP_SIGNAL);
+	}
+}
+
+static void on_console_quit(void *opaque)
+{
+	struct run_state *state = opaque;
+
+	if (state->vm)
+		vm_stop(state->vm, VM_STOP_USER_QUIT);
+}
+
+/* Signals go to the event loop through a signalfd; the vCPU kick signal is
+ * blocked everywhere but in vCPU threads. Threads inherit this mask. */
+static int setup_signals(sigset_t *handled)
+{
+	sigset_t blocked;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(handled);
+	sigaddset(handled, SIGINT);
+	sigaddset(handled, SIGTERM);
+	sigaddset(handled, SIGHUP);
+	blocked = *handled;
+	sigaddset(&blocked, VCPU_KICK_SIGNAL);
+	if (pthread_sigmask(SIG_BLOCK, &blocked, NULL) != 0)
+		return -1;
+	if (vcpu_install_kick_handler() < 0)
+		return -1;
+	return signalfd(-1, handled, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
+			     const struct run_options *opt, struct event_loop *loop,
+			     struct serial_console *console, struct run_state *state)
+{
+	struct vm vm;
+	char err[256];
+
+	for (;;) {
+		enum vm_stop_reason reason;
+		int stop_signal;
+
+		if (vm_create(&vm, kvm, cfg, loop, console, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			vm_destroy(&vm);
+			return EXIT_FAILURE_VM;
+		}
+		state->vm = &vm;
+		reason = vm_run(&vm);
+		stop_signal = vm.stop_signal;
+		state->vm = NULL;
+		vm_destroy(&vm);
+
+		switch (reason) {
+		case VM_STOP_RESET:
+			if (opt->no_reboot) {
+				log_info("the guest rebooted; exiting (--no-reboot)");
+				return EXIT_GUEST_REBOOT;
+			}
+			log_info("the guest rebooted; restarting it");
+			continue;
+		case VM_STOP_POWEROFF:
+		case VM_STOP_USER_QUIT:
+			return EXIT_GUEST_POWEROFF;
+		case VM_STOP_SIGNAL:
+			return EXIT_SIGNAL_BASE + stop_signal;
+		case VM_STOP_GUEST_ERROR:
+		case VM_STOP_VMM_ERROR:
+		case VM_RUNNING:
+		default:
+			return EXIT_FAILURE_VM;
+		}
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_options opt;
+	struct mapped_file kernel = { 0 }, initrd = { 0 };
+	struct run_state state = { .signal_fd = -1 };
+	struct serial_console console;
+	struct event_loop loop;
+	struct vm_config cfg;
+	struct kvm kvm;
+	sigset_t handled;
+	char err[256];
+	int status;
+
+	status = parse_run_options(argc, argv, &opt);
+	if (status != EXIT_SUCCESS)
+		return status < 0 ? EXIT_SUCCESS : status;
+	status = map_input_file("kernel", opt.kernel_path, &kernel);
+	if (status != EXIT_SUCCESS)
+		return status;
+	if (!bzimage_detect(kernel.data, kernel.len) && !pvh_detect(kernel.data, kernel.len)) {
+		unmap_input_file(&kernel);
+		return usage_error("'%s' is not a Linux kernel: no bzImage header and no "
+				   "PVH ELF note", opt.kernel_path);
+	}
+	if (opt.initrd_path) {
+		status = map_input_file("initrd", opt.initrd_path, &initrd);
+		if (status != EXIT_SUCCESS) {
+			unmap_input_file(&kernel);
+			return status;
+		}
+	}
+
+	status = EXIT_FAILURE_VM;
+	if (kvm_open(&kvm, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out_files;
+	}
+	if (opt.nr_cpus > (unsigned)kvm.max_vcpus) {
+		status = usage_error("--cpus %u: this host's KVM allows at most %d",
+				     opt.nr_cpus, kvm.max_vcpus);
+		goto out_kvm;
+	}
+	if (kvm.flavour == KVM_FLAVOUR_PVM)
+		log_warn("/dev/kvm is PVM, a software hypervisor: stock Linux kernels do not "
+			 "boot on it (see 'gvmm check')");
+	if (serial_console_open(&console, &opt.serial, err, sizeof(err)) < 0) {
+		status = usage_error("%s", err);
+		goto out_kvm;
+	}
+	if (event_loop_init(&loop) < 0) {
+		log_error("cannot create the event loop: %s", strerror(errno));
+		goto out_console;
+	}
+	state.signal_fd = setup_signals(&handled);
+	if (state.signal_fd < 0 ||
+	    event_loop_add(&loop, state.signal_fd, EPOLLIN, on_signal, &state) < 0) {
+		log_error("cannot set up signal handling: %s", strerror(errno));
+		goto out_loop;
+	}
+	if (serial_console_start(&console, &loop, on_console_quit, &state) < 0) {
+		log_error("cannot watch the console input");
+		goto out_loop;
+	}
+
+	cfg = (struct vm_config){
+		.kernel = kernel.data, .kernel_len = kernel.len,
+		.initrd = initrd.data, .initrd_len = initrd.len,
+		.cmdline = opt.cmdline, .ram_size = opt.ram_size,
+		.nr_cpus = opt.nr_cpus, .hugepages = opt.hugepages,
+	};
+	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
+
+out_loop:
+	event_loop_destroy(&loop);
+	if (state.signal_fd >= 0)
+		close(state.signal_fd);
+out_console:
+	serial_console_close(&console);
+out_kvm:
+	kvm_close(&kvm);
+out_files:
+	unmap_input_file(&initrd);
+	unmap_input_file(&kernel);
+	return status;
+}

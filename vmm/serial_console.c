@@ -1,0 +1,245 @@
+#include "serial_console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../devices/uart_16550.h"
+#include "log.h"
+
+#define CTRL_A 0x01
+
+/* The terminal's settings before raw mode. Process-wide on purpose: the
+ * exit and fatal-signal paths that restore them have no other context. */
+static struct termios saved_termios;
+static volatile sig_atomic_t termios_saved;
+
+static void terminal_restore(void)
+{
+	if (termios_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+}
+
+static void terminal_restore_on_fatal(int sig)
+{
+	terminal_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int terminal_make_raw(void)
+{
+	static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	struct termios raw;
+
+	if (tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+		return -errno;
+	raw = saved_termios;
+	cfmakeraw(&raw);
+	/* Keep output post-processing off too: the guest sends its own CRs. */
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
+		return -errno;
+	termios_saved = 1;
+	atexit(terminal_restore);
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+		signal(fatal_signals[i], terminal_restore_on_fatal);
+	return 0;
+}
+
+int serial_config_parse(const char *arg, struct serial_config *cfg)
+{
+	if (strcmp(arg, "stdio") == 0) {
+		*cfg = (struct serial_config){ .mode = SERIAL_STDIO };
+	} else if (strcmp(arg, "none") == 0) {
+		*cfg = (struct serial_config){ .mode = SERIAL_NONE };
+	} else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
+		*cfg = (struct serial_config){ .mode = SERIAL_FILE, .path = arg + 5 };
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+int serial_console_open(struct serial_console *con, const struct serial_config *cfg,
+			char *err, size_t errlen)
+{
+	memset(con, 0, sizeof(*con));
+	con->mode = cfg->mode;
+	con->in_fd = -1;
+	con->out_fd = -1;
+	con->rx_space_fd = -1;
+	switch (cfg->mode) {
+	case SERIAL_STDIO:
+		con->in_fd = STDIN_FILENO;
+		con->out_fd = STDOUT_FILENO;
+		con->in_is_tty = isatty(STDIN_FILENO);
+		break;
+	case SERIAL_FILE:
+		con->out_fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (con->out_fd < 0) {
+			snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(errno));
+			return -1;
+		}
+		break;
+	case SERIAL_NONE:
+		break;
+	}
+	con->rx_space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (con->rx_space_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Hands buffered input to the UART; pauses reading when it is full. */
+static void serial_console_offer(struct serial_console *con)
+{
+	size_t taken;
+
+	if (!con->uart || con->pending_start == con->pending_end)
+		goto resume;
+	taken = uart_16550_receive(con->uart, con->pending + con->pending_start,
+				   con->pending_end - con->pending_start);
+	con->pending_start += taken;
+	if (con->pending_start < con->pending_end) {
+		if (!con->input_paused && con->in_fd >= 0) {
+			event_loop_modify(con->loop, con->in_fd, 0);
+			con->input_paused = true;
+		}
+		return;
+	}
+resume:
+	con->pending_start = con->pending_end = 0;
+	if (con->input_paused) {
+		event_loop_modify(con->loop, con->in_fd, EPOLLIN);
+		con->input_paused = false;
+	}
+}
+
+/* Applies the Ctrl-A escapes of a terminal; returns how many bytes remain
+ * for the guest in buf. */
+static size_t serial_console_filter_escapes(struct serial_console *con,
+					    uint8_t *buf, size_t len)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = buf[i];
+
+		if (con->escape_pending) {
+			con->escape_pending = false;
+			if (c == 'x' || c == 'X') {
+				if (con->on_quit)
+					con->on_quit(con->quit_ctx);
+				return out;
+			}
+			if (c == CTRL_A)
+				buf[out++] = c;
+			continue;  /* an unknown escape is dropped */
+		}
+		if (c == CTRL_A)
+			con->escape_pending = true;
+		else
+			buf[out++] = c;
+	}
+	return out;
+}
+
+static void serial_console_on_input(void *opaque, uint32_t events)
+{
+	struct serial_console *con = opaque;
+	ssize_t n;
+
+	(void)events;
+	n = read(con->in_fd, con->pending, sizeof(con->pending));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* End of input (or a hung-up terminal): the guest keeps running. */
+		event_loop_remove(con->loop, con->in_fd);
+		con->in_fd = -1;
+		return;
+	}
+	con->pending_start = 0;
+	con->pending_end = con->in_is_tty ?
+		serial_console_filter_escapes(con, con->pending, (size_t)n) : (size_t)n;
+	serial_console_offer(con);
+}
+
+static void serial_console_on_rx_space(void *opaque, uint32_t events)
+{
+	struct serial_console *con = opaque;
+	uint64_t count;
+
+	(void)events;
+	if (read(con->rx_space_fd, &count, sizeof(count)) < 0)
+		return;
+	serial_console_offer(con);
+}
+
+int serial_console_start(struct serial_console *con, struct event_loop *loop,
+			 void (*on_quit)(void *ctx), void *quit_ctx)
+{
+	int ret;
+
+	con->loop = loop;
+	con->on_quit = on_quit;
+	con->quit_ctx = quit_ctx;
+	ret = event_loop_add(loop, con->rx_space_fd, EPOLLIN, serial_console_on_rx_space, con);
+	if (ret < 0)
+		return ret;
+	if (con->in_fd < 0)
+		return 0;
+	if (con->in_is_tty && terminal_make_raw() < 0)
+		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
+	ret = event_loop_add(loop, con->in_fd, EPOLLIN, serial_console_on_input, con);
+	if (ret == -EPERM) {
+		/* A regular file cannot be polled; it is not an interactive console. */
+		log_info("stdin is a plain file: it is not used as serial input");
+		con->in_fd = -1;
+		return 0;
+	}
+	return ret;
+}
+
+void serial_console_attach(struct serial_console *con, struct uart_16550 *uart)
+{
+	con->uart = uart;
+}
+
+void serial_console_close(struct serial_console *con)
+{
+	terminal_restore();
+	if (con->mode == SERIAL_FILE && con->out_fd >= 0)
+		close(con->out_fd);
+	if (con->rx_space_fd >= 0)
+		close(con->rx_space_fd);
+	con->out_fd = con->rx_space_fd = -1;
+}
+
+void serial_console_transmit(void *opaque, uint8_t byte)
+{
+	struct serial_console *con = opaque;
+
+	if (con->out_fd < 0)
+		return;
+	while (write(con->out_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+}
+
+void serial_console_rx_space(void *opaque)
+{
+	struct serial_console *con = opaque;
+	uint64_t one = 1;
+
+	if (write(con->rx_space_fd, &one, sizeof(one)) < 0) {
+		/* Counter full: the loop has a wake-up queued already. */
+	}
+}

@@ -1,0 +1,59 @@
+/* Where the guest's COM1 goes: the terminal (stdio), a file, or nowhere.
+ * On a terminal, stdin is put in raw mode so every key reaches the guest,
+ * and restored on any exit; Ctrl-A x quits gvmm, Ctrl-A Ctrl-A sends a
+ * Ctrl-A. Input that is not a terminal is passed through as is; its end
+ * (as under CI) leaves the guest running. The console outlives VM resets:
+ * each new VM attaches its UART to it. */
+#ifndef GVMM_SERIAL_CONSOLE_H
+#define GVMM_SERIAL_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <termios.h>
+
+#include "event_loop.h"
+
+struct uart_16550;
+
+enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+
+struct serial_config {
+	enum serial_mode mode;
+	const char *path;  /* SERIAL_FILE */
+};
+
+struct serial_console {
+	enum serial_mode mode;
+	int in_fd;                 /* -1 when there is no input */
+	int out_fd;                /* -1 for SERIAL_NONE */
+	bool in_is_tty;
+	bool input_paused;         /* the UART's FIFO is full */
+	bool escape_pending;       /* Ctrl-A seen, waiting for the command key */
+	int rx_space_fd;           /* eventfd: the guest drained the RX FIFO */
+	struct event_loop *loop;
+	struct uart_16550 *uart;
+	uint8_t pending[256];      /* input read but not yet taken by the UART */
+	size_t pending_start, pending_end;
+	void (*on_quit)(void *ctx);
+	void *quit_ctx;
+};
+
+/* Parses "stdio", "file:PATH" or "none". Returns 0 or -1. */
+int serial_config_parse(const char *arg, struct serial_config *cfg);
+
+/* Opens the backend. Returns 0, or -1 with one line in err. */
+int serial_console_open(struct serial_console *con, const struct serial_config *cfg,
+			char *err, size_t errlen);
+/* Starts watching input on loop; on_quit runs on Ctrl-A x. */
+int serial_console_start(struct serial_console *con, struct event_loop *loop,
+			 void (*on_quit)(void *ctx), void *quit_ctx);
+/* The UART the console feeds; NULL detaches (before a VM is torn down). */
+void serial_console_attach(struct serial_console *con, struct uart_16550 *uart);
+void serial_console_close(struct serial_console *con);
+
+/* UART backend callbacks: opaque is the console. */
+void serial_console_transmit(void *opaque, uint8_t byte);
+void serial_console_rx_space(void *opaque);
+
+#endif

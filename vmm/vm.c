@@ -1,0 +1,272 @@
+#include "vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../firmware/acpi.h"
+#include "../firmware/boot.h"
+#include "../firmware/guest_layout.h"
+#include "log.h"
+#include "vcpu.h"
+
+#define ACPI_AREA_SIZE (GUEST_ACPI_END - GUEST_ACPI_START)
+
+/* Probe ports a PC guest pokes at; answering them quietly keeps them out
+ * of the unclaimed-access log. Reads return all ones: nothing there. */
+static const struct { uint16_t base, len; const char *name; } quiet_ports[] = {
+	{ 0x80, 1, "post-code" },
+	{ 0x2f8, 8, "com2" }, { 0x3e8, 8, "com3" }, { 0x2e8, 8, "com4" },
+	{ 0x278, 3, "lpt2" }, { 0x378, 3, "lpt1" }, { 0x3bc, 3, "lpt3" },
+	{ 0x3c0, 0x20, "vga" }, { 0x1f0, 8, "ide0" }, { 0x170, 8, "ide1" },
+	{ 0x3f6, 1, "ide0-ctl" }, { 0x376, 1, "ide1-ctl" },
+	{ 0x3f0, 6, "floppy" }, { 0x3f7, 1, "floppy-dir" },
+	{ 0x87, 1, "dma-page" }, { 0xed, 1, "io-delay" },
+	{ 0xcf8, 8, "pci-conf1" },
+};
+
+static void quiet_port_access(void *opaque, uint64_t offset, uint8_t *data,
+			      uint32_t len, bool is_write)
+{
+	(void)opaque;
+	(void)offset;
+	if (!is_write)
+		memset(data, 0xff, len);
+}
+
+static void vm_irq_set_level(void *ctx, unsigned gsi, bool level)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
+}
+
+static void vm_on_device_request(void *ctx, enum vm_request what)
+{
+	vm_stop(ctx, what == VM_REQUEST_POWEROFF ? VM_STOP_POWEROFF : VM_STOP_RESET);
+}
+
+void vm_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	int running = VM_RUNNING;
+
+	if (!atomic_compare_exchange_strong(&vm->stop_reason, &running, (int)reason))
+		return;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	event_loop_stop(vm->loop);
+}
+
+static int vm_setup_kvm(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity_map = GUEST_IDENTITY_MAP_ADDR;
+	int ret;
+
+	vm->fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0 ||
+	    ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)GUEST_TSS_ADDR) < 0) {
+		snprintf(err, errlen, "KVM TSS/identity map setup: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		snprintf(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0) {
+		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
+		return -1;
+	}
+	ret = gsi_routing_init(&vm->gsi, vm->fd);
+	if (ret < 0) {
+		snprintf(err, errlen, "KVM_SET_GSI_ROUTING: %s", strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
+{
+	if (guest_memory_create(&vm->mem, vm->cfg->ram_size, vm->cfg->hugepages,
+				err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)(vm->mem.host_base + r->file_offset),
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int vm_register(struct vm *vm, struct bus *bus, uint64_t base, uint64_t len,
+		       const char *name, bus_access_fn fn, void *opaque,
+		       char *err, size_t errlen)
+{
+	int ret = bus_register(bus, base, len, name, fn, opaque);
+
+	if (ret < 0)
+		snprintf(err, errlen, "cannot place %s at 0x%llx on the %s bus: %s", name,
+			 (unsigned long long)base, bus->name, strerror(-ret));
+	(void)vm;
+	return ret < 0 ? -1 : 0;
+}
+
+static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
+{
+	static const struct uart_16550_ops console_ops = {
+		.transmit = serial_console_transmit,
+		.rx_space = serial_console_rx_space,
+	};
+	struct irq_line com1_irq = { vm_irq_set_level, vm, IRQ_COM1 };
+	struct irq_line sci = { vm_irq_set_level, vm, IRQ_ACPI_SCI };
+
+	uart_16550_init(&vm->com1, &com1_irq, &console_ops, vm->console);
+	i8042_init(&vm->i8042, &vm->requester);
+	cmos_rtc_init(&vm->rtc, NULL);
+	acpi_pm_init(&vm->pm, &sci, &vm->requester);
+
+	if (vm_register(vm, &vm->pio, PORT_COM1, 8, "com1", uart_16550_access, &vm->com1, err, errlen) ||
+	    vm_register(vm, &vm->pio, PORT_I8042_DATA, 1, "i8042-data", i8042_data_access, &vm->i8042, err, errlen) ||
+	    vm_register(vm, &vm->pio, PORT_I8042_CMD, 1, "i8042-cmd", i8042_cmd_access, &vm->i8042, err, errlen) ||
+	    vm_register(vm, &vm->pio, PORT_CMOS, 2, "cmos-rtc", cmos_rtc_access, &vm->rtc, err, errlen) ||
+	    vm_register(vm, &vm->pio, PORT_ACPI_PM_BASE, ACPI_PM_PORTS, "acpi-pm", acpi_pm_access, &vm->pm, err, errlen))
+		return -1;
+	for (size_t i = 0; i < sizeof(quiet_ports) / sizeof(quiet_ports[0]); i++)
+		if (vm_register(vm, &vm->pio, quiet_ports[i].base, quiet_ports[i].len,
+				quiet_ports[i].name, quiet_port_access, NULL, err, errlen))
+			return -1;
+	serial_console_attach(vm->console, &vm->com1);
+	return 0;
+}
+
+static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp_gpa, char *err, size_t errlen)
+{
+	struct acpi_config acpi = {
+		.nr_cpus = vm->nr_vcpus,
+		.lapic_addr = GUEST_LAPIC_ADDR,
+		.ioapic_addr = GUEST_IOAPIC_ADDR,
+		.ioapic_id = (uint8_t)vm->nr_vcpus,
+		.pm_base = PORT_ACPI_PM_BASE,
+		.sci_irq = IRQ_ACPI_SCI,
+		.com1_port = PORT_COM1, .com1_irq = IRQ_COM1,
+		.rtc_port = PORT_CMOS, .rtc_irq = IRQ_RTC,
+	};
+	uint8_t *area = guest_memory_ptr(&vm->mem, GUEST_ACPI_START, ACPI_AREA_SIZE);
+	size_t used;
+
+	if (!area) {
+		snprintf(err, errlen, "guest RAM does not cover the ACPI area");
+		return -1;
+	}
+	return acpi_build_tables(&acpi, GUEST_ACPI_START, area, ACPI_AREA_SIZE, &used,
+				 rsdp_gpa, err, errlen);
+}
+
+int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
+	      struct event_loop *loop, struct serial_console *console,
+	      char *err, size_t errlen)
+{
+	struct kernel_load_args load = {
+		.kernel = cfg->kernel, .kernel_len = cfg->kernel_len,
+		.initrd = cfg->initrd, .initrd_len = cfg->initrd_len,
+		.cmdline = cfg->cmdline,
+	};
+	struct boot_setup boot;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm = kvm;
+	vm->fd = -1;
+	vm->mem.memfd = -1;
+	vm->loop = loop;
+	vm->console = console;
+	vm->requester = (struct vm_requester){ vm_on_device_request, vm };
+	vm->nr_vcpus = cfg->nr_cpus;
+	atomic_init(&vm->stop_reason, VM_RUNNING);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+
+	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->nr_cpus; i++)
+		vm->vcpus[i].fd = -1;
+
+	if (vm_setup_kvm(vm, err, errlen) < 0 ||
+	    vm_setup_memory(vm, err, errlen) < 0 ||
+	    vm_setup_devices(vm, err, errlen) < 0 ||
+	    vm_setup_acpi(vm, &load.rsdp_gpa, err, errlen) < 0 ||
+	    kernel_load(&vm->mem, &load, &boot, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < cfg->nr_cpus; i++)
+		if (vcpu_create(&vm->vcpus[i], vm, i, err, errlen) < 0)
+			return -1;
+	return vcpu_set_boot_state(&vm->vcpus[0], &boot, err, errlen);
+}
+
+enum vm_stop_reason vm_run(struct vm *vm)
+{
+	int ret;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret < 0) {
+			log_error("cannot start vCPU %u: %s", i, strerror(-ret));
+			vm_stop(vm, VM_STOP_VMM_ERROR);
+			break;
+		}
+	}
+	ret = event_loop_run(vm->loop);
+	if (ret < 0) {
+		log_error("event loop: %s", strerror(-ret));
+		vm_stop(vm, VM_STOP_VMM_ERROR);
+	}
+	/* The loop also stops for reasons of its own (a signal): make sure
+	 * the vCPUs hear about it. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	return (enum vm_stop_reason)atomic_load(&vm->stop_reason);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	serial_console_attach(vm->console, NULL);
+	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	acpi_pm_destroy(&vm->pm);
+	cmos_rtc_destroy(&vm->rtc);
+	i8042_destroy(&vm->i8042);
+	uart_16550_destroy(&vm->com1);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	if (vm->fd >= 0) {
+		gsi_routing_destroy(&vm->gsi);
+		close(vm->fd);
+	}
+	guest_memory_destroy(&vm->mem);
+	vm->fd = -1;
+}

@@ -1,0 +1,89 @@
+/* A virtual machine: KVM's VM fd, guest RAM, the two buses, the irqchip
+ * routes, the vCPUs and the devices. The VM owns its devices; devices see
+ * the VM only through bus registration, irq lines and guest memory.
+ *
+ * Life cycle: vm_create() builds everything and loads the kernel,
+ * vm_run() starts the vCPUs and runs the event loop until something stops
+ * the VM, vm_destroy() tears it down. A guest reboot is a new VM built
+ * from the same config. */
+#ifndef GVMM_VM_H
+#define GVMM_VM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../devices/acpi_pm.h"
+#include "../devices/cmos_rtc.h"
+#include "../devices/i8042.h"
+#include "../devices/uart_16550.h"
+#include "bus.h"
+#include "event_loop.h"
+#include "gsi_routing.h"
+#include "guest_memory.h"
+#include "kvm.h"
+#include "serial_console.h"
+#include "vm_request.h"
+
+struct vcpu;
+
+struct vm_config {
+	const uint8_t *kernel;  /* the kernel file, read once at start */
+	size_t kernel_len;
+	const uint8_t *initrd;
+	size_t initrd_len;
+	const char *cmdline;
+	uint64_t ram_size;
+	unsigned nr_cpus;
+	bool hugepages;
+};
+
+/* Why a VM stopped; the first reason recorded wins. */
+enum vm_stop_reason {
+	VM_RUNNING,
+	VM_STOP_POWEROFF,     /* the guest powered off */
+	VM_STOP_RESET,        /* the guest asked for a reboot */
+	VM_STOP_GUEST_ERROR,  /* triple fault, KVM internal error, failed entry */
+	VM_STOP_VMM_ERROR,    /* gvmm itself failed (an ioctl, a thread) */
+	VM_STOP_SIGNAL,       /* SIGINT/SIGTERM/SIGHUP */
+	VM_STOP_USER_QUIT,    /* Ctrl-A x on the console */
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct kvm *kvm;
+	int fd;
+	struct guest_memory mem;
+	struct bus pio;
+	struct bus mmio;
+	struct gsi_routing gsi;
+	struct event_loop *loop;
+	struct serial_console *console;
+	struct vm_requester requester;
+
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+
+	struct uart_16550 com1;
+	struct i8042 i8042;
+	struct cmos_rtc rtc;
+	struct acpi_pm pm;
+
+	atomic_int stop_reason;
+	int stop_signal;        /* with VM_STOP_SIGNAL */
+};
+
+/* Returns 0, or -1 with one line in err. */
+int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
+	      struct event_loop *loop, struct serial_console *console,
+	      char *err, size_t errlen);
+/* Runs until the VM stops; returns why. */
+enum vm_stop_reason vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Records why the VM stops (first caller wins) and wakes every thread.
+ * Safe from any thread. */
+void vm_stop(struct vm *vm, enum vm_stop_reason reason);
+
+#endif
