@@ -257,7 +257,7 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 
 	run_addr = kernel_run_addr(&zp.hdr);
 	if (pm_size > low_end || GUEST_KERNEL_ADDR > low_end - pm_size)
-		return fail(err, errlen, "guest RAM too small: the %llu-byte kernel does not fit between 1 MiB and the end of low RAM at %llu MiB",
+		return fail(err, errlen, "guest RAM too small: the %llu-byte kernel does not fit between 1 MiB and the end of guest RAM below 4 GiB at %llu MiB",
 			    (unsigned long long)pm_size,
 			    (unsigned long long)(low_end >> 20));
 	if (__builtin_add_overflow(run_addr, zp.hdr.init_size, &kernel_end) ||

@@ -271,7 +271,7 @@ static int elf_open(const uint8_t *buf, size_t len, struct elf_file *elf,
 }
 
 /* elf_open() checked that every program header lies inside the file. */
-static struct elf_segment elf_segment(const struct elf_file *elf, unsigned index)
+static struct elf_segment elf_read_segment(const struct elf_file *elf, unsigned index)
 {
 	const uint8_t *at = elf->buf + elf->phoff + (uint64_t)index * elf->phentsize;
 
@@ -352,7 +352,7 @@ static int elf_pvh_entry(const struct elf_file *elf, uint32_t *entry,
 			 char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < elf->phnum; i++) {
-		struct elf_segment seg = elf_segment(elf, i);
+		struct elf_segment seg = elf_read_segment(elf, i);
 		int found;
 
 		if (seg.type != ELF_PT_NOTE)
@@ -384,7 +384,7 @@ static int check_segments(const struct elf_file *elf, uint64_t low_end,
 
 	*image_end = GUEST_KERNEL_ADDR;
 	for (unsigned i = 0; i < elf->phnum; i++) {
-		struct elf_segment seg = elf_segment(elf, i);
+		struct elf_segment seg = elf_read_segment(elf, i);
 
 		if (seg.type != ELF_PT_LOAD || seg.memsz == 0)
 			continue;
@@ -426,7 +426,7 @@ static int check_segments(const struct elf_file *elf, uint64_t low_end,
 static int load_segments(struct guest_memory *mem, const struct elf_file *elf)
 {
 	for (unsigned i = 0; i < elf->phnum; i++) {
-		struct elf_segment seg = elf_segment(elf, i);
+		struct elf_segment seg = elf_read_segment(elf, i);
 		uint8_t *dst;
 
 		if (seg.type != ELF_PT_LOAD || seg.memsz == 0)

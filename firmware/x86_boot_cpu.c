@@ -34,9 +34,13 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 /* The cached form KVM wants for a descriptor that gdt_entry() built. */
 static struct kvm_segment segment_from_gdt(uint64_t entry, unsigned slot)
 {
+	uint32_t limit = (uint32_t)((entry & 0xffff) | (((entry >> 48) & 0xf) << 16));
+	bool page_granular = (entry >> 55) & 1;
+
 	return (struct kvm_segment){
 		.base = ((entry >> 16) & 0xffffff) | (((entry >> 56) & 0xff) << 24),
-		.limit = (uint32_t)((entry & 0xffff) | (((entry >> 48) & 0xf) << 16)),
+		/* KVM wants the limit in bytes, as the CPU caches it. */
+		.limit = page_granular ? (limit << 12) | 0xfff : limit,
 		.selector = (uint16_t)(slot * 8),
 		.type = (entry >> 40) & 0xf,
 		.present = (entry >> 47) & 1,

@@ -49,12 +49,10 @@ int gsi_routing_init(struct gsi_routing *r, int vm_fd)
 	/* The MADT says ISA IRQ 0 is IOAPIC pin 2 (as on real chipsets), so
 	 * the PIT, which raises GSI 0, is wired there; every other ISA IRQ and
 	 * the PCI pins map one to one. */
-	for (unsigned pin = 0; pin < GSI_IOAPIC_PINS; pin++) {
-		if (pin == 2)
-			continue;
-		gsi_add_irqchip(r, pin, KVM_IRQCHIP_IOAPIC, pin);
-	}
 	gsi_add_irqchip(r, 0, KVM_IRQCHIP_IOAPIC, 2);
+	for (unsigned pin = 1; pin < GSI_IOAPIC_PINS; pin++)
+		if (pin != 2)  /* KVM allows one route per chip for each GSI */
+			gsi_add_irqchip(r, pin, KVM_IRQCHIP_IOAPIC, pin);
 	r->next_msi_gsi = GSI_IOAPIC_PINS;
 	return gsi_routing_commit(r);
 }

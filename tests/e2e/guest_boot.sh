@@ -58,8 +58,19 @@ expect bzimage-2cpu.cpus-possible "cpus_possible '$(report bzimage-2cpu cpus_pos
 	[ "$(report bzimage-2cpu cpus_possible)" = 0-1 ]
 
 if [ -f "$GUEST_DIR/vmlinux" ]; then
+	# RAM from huge pages when they can be reserved (root, as in the rig).
+	hugepages=
+	want=$((MEM_MIB / 2))
+	if [ "$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)" -lt "$want" ]; then
+		echo "$want" > /proc/sys/vm/nr_hugepages 2>/dev/null
+	fi
+	if [ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge "$want" ]; then
+		hugepages=--hugepages
+	else
+		skip pvh-1cpu.hugepages "cannot reserve $want huge pages here; the PVH boot uses normal pages"
+	fi
 	boot pvh-1cpu "$BOOT_TIMEOUT" --kernel "$GUEST_DIR/vmlinux" --initrd "$GUEST_DIR/initrd.img" \
-		--cmdline "$cmdline" --memory ${MEM_MIB}M --cpus 1 --no-reboot
+		--cmdline "$cmdline" --memory ${MEM_MIB}M --cpus 1 --no-reboot $hugepages
 	check_report pvh-1cpu 1
 else
 	skip pvh-1cpu "no $GUEST_DIR/vmlinux (tools/mkguest could not extract a PVH vmlinux)"
