@@ -19,7 +19,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wno-missing-field-initializers -D_GNU_SOURCE \
              -DGVMM_VERSION='"$(VERSION)"' -MMD -MP $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    += -lpthread
+LDLIBS    += -lpthread -laio
 
 SRC_DIRS  := vmm devices firmware display
 SRCS      := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
@@ -32,7 +32,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 CHECK_OBJ := $(BUILD)/tests/unit/check.o
 
-.PHONY: all asan test unit-tests deps clean install guest bench
+.PHONY: all asan test unit-tests deps clean install guest bench fuzz
 
 all: $(BUILD)/gvmm
 
@@ -74,3 +74,8 @@ clean:
 bench: deps all
 	tools/mkguest build/guest
 	tools/with-kvm -- tools/bench-boot
+
+# libFuzzer targets for the guest- and user-facing parsers (tests/fuzz),
+# each for FUZZ_SECONDS (default 60).
+fuzz: deps
+	tests/fuzz/run

@@ -98,12 +98,31 @@
 /* DSDT revision 2 makes AML integers 64 bits wide. */
 #define DSDT_REVISION      2
 
+/* MCFG (PCI Firmware Specification 3.0, 4.1.2): one allocation entry per
+ * PCI segment's ECAM range. */
+#define MCFG_REVISION      1
+#define MCFG_RESERVED_LEN  8
+#define MCFG_ALLOCATION_LEN 16
+#define ECAM_BUS_SIZE      0x100000ULL  /* 1 MiB of config space per bus */
+#define ECAM_MAX_BUSES     256
+
+/* PCI interrupt routing: slots 1-31 (0 is the host bridge), pins A-D,
+ * onto the eight IOAPIC pins from GSI 16 (see pci_slot_intx_gsi()). */
+#define PCI_FIRST_SLOT     1
+#define PCI_NR_SLOTS       32
+#define PCI_NR_PINS        4
+#define PCI_INTX_GSI_BASE  16
+#define PCI_INTX_NR_GSIS   8
+#define PCI_CONF1_PORT     0xcf8
+#define PCI_CONF1_PORTS    8
+#define IO_SPACE_END       0x10000ULL
+
 #define GIB4               0x100000000ULL
 
 struct acpi_build;
 
-/* One table in the layout. Adding a table (an MCFG, say) means adding its
- * size and fill functions and one line to table_kinds[]. */
+/* One table in the layout. Adding a table means adding its size and fill
+ * functions and one line to table_kinds[]. */
 struct table_kind {
 	const char *signature;
 	uint8_t revision;
@@ -112,6 +131,8 @@ struct table_kind {
 	size_t align;
 	size_t (*size)(const struct acpi_build *ab);
 	void (*fill)(const struct acpi_build *ab, uint8_t *table);
+	/* Whether this configuration has the table; NULL: always. */
+	bool (*wanted)(const struct acpi_config *cfg);
 };
 
 struct table_slot {
@@ -323,6 +344,32 @@ static void madt_fill(const struct acpi_build *ab, uint8_t *t)
 	p[5] = NMI_LINT;
 }
 
+static bool has_pci(const struct acpi_config *cfg)
+{
+	return cfg->ecam_size != 0;
+}
+
+static unsigned pci_last_bus(const struct acpi_config *cfg)
+{
+	return (unsigned)(cfg->ecam_size / ECAM_BUS_SIZE) - 1;
+}
+
+static size_t mcfg_size(const struct acpi_build *ab)
+{
+	(void)ab;
+	return HEADER_LEN + MCFG_RESERVED_LEN + MCFG_ALLOCATION_LEN;
+}
+
+static void mcfg_fill(const struct acpi_build *ab, uint8_t *t)
+{
+	uint8_t *alloc = t + HEADER_LEN + MCFG_RESERVED_LEN;
+
+	put64(alloc, ab->cfg->ecam_base);
+	put16(alloc + 8, 0);    /* PCI segment group */
+	alloc[10] = 0;          /* first bus */
+	alloc[11] = (uint8_t)pci_last_bus(ab->cfg);
+}
+
 static size_t dsdt_size(const struct acpi_build *ab)
 {
 	return HEADER_LEN + ab->dsdt_aml->len;
@@ -340,6 +387,7 @@ static const struct table_kind table_kinds[] = {
 	{ "FACS", 0, false, false, 64, facs_size, facs_fill },
 	{ "APIC", MADT_REVISION, true, true, 16, madt_size, madt_fill },
 	{ "DSDT", DSDT_REVISION, true, false, 16, dsdt_size, dsdt_fill },
+	{ "MCFG", MCFG_REVISION, true, true, 16, mcfg_size, mcfg_fill, has_pci },
 };
 
 _Static_assert(ARRAY_SIZE(table_kinds) <= MAX_TABLES, "raise MAX_TABLES");
@@ -369,6 +417,76 @@ static void dsdt_add_rtc(struct aml_builder *b, const struct acpi_config *cfg)
 	aml_end(b);
 }
 
+/* _PRT: every slot's pins A-D straight to IOAPIC inputs (no link
+ * devices), rotated by slot so neighbours spread over the eight pins.
+ * Pin A of slot N is GSI 16 + N % 8, which is what pci_slot_intx_gsi()
+ * wires INTA# to.
+ *
+ * The OS programs a _PRT GSI as level-triggered, active-low, and no MADT
+ * override can say otherwise for GSIs above the ISA range. That suits
+ * KVM: its IOAPIC ignores the programmed polarity
+ * (KVM_CAP_X86_IOAPIC_POLARITY_IGNORED), so KVM_IRQ_LINE level 1 is
+ * "asserted" either way. */
+static void dsdt_add_pci_routing(struct aml_builder *b)
+{
+	aml_name(b, "_PRT");
+	aml_begin_package(b);
+	for (unsigned slot = PCI_FIRST_SLOT; slot < PCI_NR_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < PCI_NR_PINS; pin++) {
+			aml_begin_package(b);
+			aml_integer(b, (uint64_t)slot << 16 | 0xffff);  /* any function */
+			aml_integer(b, pin);
+			aml_integer(b, 0);  /* no link device: the next is a GSI */
+			aml_integer(b, PCI_INTX_GSI_BASE + (slot + pin) % PCI_INTX_NR_GSIS);
+			aml_end(b);
+		}
+	}
+	aml_end(b);
+}
+
+/* The host bridge's windows. Neither memory window is marked
+ * prefetchable: Linux refuses a non-prefetchable BAR inside a
+ * prefetchable root window, and the 64-bit window holds both kinds. */
+static void dsdt_add_pci_host_bridge(struct aml_builder *b, const struct acpi_config *cfg)
+{
+	aml_begin_device(b, "PCI0");
+	aml_name_eisaid(b, "_HID", "PNP0A08");  /* PCI Express root bridge */
+	aml_name_eisaid(b, "_CID", "PNP0A03");  /* PCI root bridge */
+	aml_name_integer(b, "_SEG", 0);
+	aml_name_integer(b, "_BBN", 0);
+	aml_name_integer(b, "_UID", 0);
+	aml_name(b, "_CRS");
+	aml_begin_resource_template(b);
+	aml_word_bus_number(b, 0, (uint16_t)pci_last_bus(cfg));
+	/* Consumed, not a window: the OS knows to leave it out. */
+	aml_io(b, PCI_CONF1_PORT, PCI_CONF1_PORT, 1, PCI_CONF1_PORTS);
+	if (cfg->pci_io_end > cfg->pci_io_start)
+		aml_word_io(b, (uint16_t)cfg->pci_io_start, (uint16_t)(cfg->pci_io_end - 1));
+	if (cfg->pci_mem32_end > cfg->pci_mem32_start)
+		aml_dword_memory(b, AML_MEM_NON_CACHEABLE, (uint32_t)cfg->pci_mem32_start,
+				 (uint32_t)(cfg->pci_mem32_end - 1));
+	if (cfg->pci_mem64_end > cfg->pci_mem64_start)
+		aml_qword_memory(b, AML_MEM_NON_CACHEABLE, cfg->pci_mem64_start,
+				 cfg->pci_mem64_end - 1);
+	aml_end(b);
+	dsdt_add_pci_routing(b);
+	aml_end(b);
+}
+
+/* The ECAM range claimed as a motherboard resource: Linux uses MMCONFIG
+ * only when the MCFG's range is reserved this way. */
+static void dsdt_add_ecam_reservation(struct aml_builder *b, const struct acpi_config *cfg)
+{
+	aml_begin_device(b, "MB00");
+	aml_name_eisaid(b, "_HID", "PNP0C02");  /* motherboard resources */
+	aml_name_integer(b, "_UID", 0);
+	aml_name(b, "_CRS");
+	aml_begin_resource_template(b);
+	aml_memory32_fixed(b, (uint32_t)cfg->ecam_base, (uint32_t)cfg->ecam_size, true);
+	aml_end(b);
+	aml_end(b);
+}
+
 static void dsdt_add_sleep_states(struct aml_builder *b)
 {
 	/* Only S5: {SLP_TYPa, SLP_TYPb, reserved, reserved}. */
@@ -386,6 +504,10 @@ static void build_dsdt_aml(struct aml_builder *b, const struct acpi_config *cfg)
 	aml_begin_scope(b, "\\_SB");
 	dsdt_add_com1(b, cfg);
 	dsdt_add_rtc(b, cfg);
+	if (has_pci(cfg)) {
+		dsdt_add_pci_host_bridge(b, cfg);
+		dsdt_add_ecam_reservation(b, cfg);
+	}
 	aml_end(b);
 	dsdt_add_sleep_states(b);
 }
@@ -419,6 +541,26 @@ static size_t align_up(size_t v, size_t align)
 	return (v + align - 1) / align * align;
 }
 
+static int check_pci_config(const struct acpi_config *cfg, char *err, size_t errlen)
+{
+	/* Memory32Fixed reserves the ECAM range, so it stays below 4 GiB. */
+	if (cfg->ecam_base % ECAM_BUS_SIZE || cfg->ecam_size % ECAM_BUS_SIZE ||
+	    cfg->ecam_size > ECAM_MAX_BUSES * ECAM_BUS_SIZE ||
+	    cfg->ecam_base >= GIB4 || cfg->ecam_size > GIB4 - cfg->ecam_base) {
+		snprintf(err, errlen, "ACPI tables need the PCI ECAM range 1 MiB-aligned, "
+			 "1 to 256 buses and below 4 GiB");
+		return -1;
+	}
+	if (cfg->pci_io_start > cfg->pci_io_end || cfg->pci_io_end > IO_SPACE_END ||
+	    cfg->pci_mem32_start > cfg->pci_mem32_end || cfg->pci_mem32_end > GIB4 ||
+	    cfg->pci_mem64_start > cfg->pci_mem64_end) {
+		snprintf(err, errlen, "ACPI tables need PCI windows with start <= end, "
+			 "I/O below 0x10000 and the 32-bit one below 4 GiB");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_config(const struct acpi_config *cfg, uint64_t base_gpa,
 			char *err, size_t errlen)
 {
@@ -443,7 +585,7 @@ static int check_config(const struct acpi_config *cfg, uint64_t base_gpa,
 			 (unsigned long long)base_gpa);
 		return -1;
 	}
-	return 0;
+	return has_pci(cfg) ? check_pci_config(cfg, err, errlen) : 0;
 }
 
 int acpi_build_tables(const struct acpi_config *cfg, uint64_t base_gpa,
@@ -468,7 +610,8 @@ int acpi_build_tables(const struct acpi_config *cfg, uint64_t base_gpa,
 
 	/* Kinds first, since the XSDT's size depends on the others. */
 	for (size_t i = 0; i < ARRAY_SIZE(table_kinds); i++)
-		ab.slots[ab.nr_slots++].kind = &table_kinds[i];
+		if (!table_kinds[i].wanted || table_kinds[i].wanted(cfg))
+			ab.slots[ab.nr_slots++].kind = &table_kinds[i];
 	for (unsigned i = 0; i < ab.nr_slots; i++) {
 		struct table_slot *slot = &ab.slots[i];
 

@@ -1,5 +1,5 @@
-/* The ACPI tables gvmm hands the guest: RSDP, XSDT, FADT, FACS, MADT and a
- * DSDT describing the legacy devices. Building them is a pure function of
+/* The ACPI tables gvmm hands the guest: RSDP, XSDT, FADT, FACS, MADT, MCFG
+ * and a DSDT describing the legacy devices and the PCI host bridge. Building them is a pure function of
  * the configuration and the guest address they will live at, so unit
  * tests check the bytes without KVM and the caller copies them into guest
  * memory (GUEST_ACPI_START) and passes the RSDP address to the kernel. */
@@ -35,6 +35,14 @@ struct acpi_config {
 	uint8_t com1_irq;        /* IRQ_COM1 */
 	uint16_t rtc_port;       /* PORT_CMOS */
 	uint8_t rtc_irq;         /* IRQ_RTC */
+	/* The PCI host bridge, segment 0 from bus 0. ecam_size 0 means no
+	 * PCI: no MCFG and no \_SB.PCI0. Window ends are exclusive; an
+	 * empty window (start == end) is left out of _CRS. */
+	uint64_t ecam_base;      /* GUEST_ECAM_START, below 4 GiB */
+	uint64_t ecam_size;      /* GUEST_ECAM_SIZE: 1 MiB per bus */
+	uint64_t pci_io_start, pci_io_end;
+	uint64_t pci_mem32_start, pci_mem32_end;
+	uint64_t pci_mem64_start, pci_mem64_end;
 };
 
 /* Room that is always enough for acpi_build_tables() with 255 CPUs. */

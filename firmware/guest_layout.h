@@ -15,6 +15,7 @@
  *   ...        - LOW_RAM_END   initrd, placed as high as the kernel allows
  *   0xc000_0000 - 0xffff_ffff  PCI hole: 32-bit MMIO, ECAM, IOAPIC, LAPIC, TSS
  *   0x1_0000_0000 - ...        RAM above 4 GiB, when there is more than fits below the hole
+ *   next 4 GiB boundary        64-bit PCI MMIO window, GUEST_MMIO64_SIZE
  */
 #ifndef GVMM_GUEST_LAYOUT_H
 #define GVMM_GUEST_LAYOUT_H
@@ -45,6 +46,20 @@
 #define GUEST_IDENTITY_MAP_ADDR 0xfeffc000ULL  /* KVM_SET_IDENTITY_MAP_ADDR: one page */
 #define GUEST_TSS_ADDR          0xfeffd000ULL  /* KVM_SET_TSS_ADDR: three pages */
 #define GUEST_HIGH_RAM_START    0x100000000ULL
+
+/* PCI BAR windows (the DSDT's PCI0 _CRS). The 64-bit window starts at the
+ * first 4 GiB boundary above RAM, so it never overlaps high RAM. */
+#define GUEST_PCI_IO_START      0xc000ULL
+#define GUEST_PCI_IO_END        0x10000ULL
+#define GUEST_MMIO64_SIZE       (32ULL << 30)
+
+static inline unsigned long long guest_mmio64_start(unsigned long long ram_size)
+{
+	unsigned long long ram_end = ram_size <= GUEST_PCI_HOLE_START ? GUEST_HIGH_RAM_START :
+		GUEST_HIGH_RAM_START + (ram_size - GUEST_PCI_HOLE_START);
+
+	return (ram_end + (4ULL << 30) - 1) & ~((4ULL << 30) - 1);
+}
 
 /* I/O ports of the legacy devices gvmm emulates. */
 #define PORT_COM1               0x3f8

@@ -16,6 +16,7 @@
 
 #include "../firmware/boot.h"
 #include "../firmware/cpuid.h"
+#include "api_socket.h"
 #include "cli_parse.h"
 #include "commands.h"
 #include "event_loop.h"
@@ -28,6 +29,7 @@
 #define DEFAULT_MEMORY   (512ull << 20)
 #define MIN_MEMORY       (32ull << 20)
 #define DEFAULT_CMDLINE  "console=ttyS0"
+#define MAX_DISKS        16
 
 struct run_options {
 	const char *kernel_path;
@@ -38,6 +40,10 @@ struct run_options {
 	struct serial_config serial;
 	bool no_reboot;
 	bool hugepages;
+	bool rng;
+	const char *api_socket_path;
+	unsigned nr_disks;
+	struct virtio_blk_config disks[MAX_DISKS];
 };
 
 struct mapped_file {
@@ -68,6 +74,13 @@ static void print_run_usage(FILE *out)
 		"                     restarting it\n"
 		"  --hugepages        back guest RAM with 2 MiB huge pages (reserve them in\n"
 		"                     /proc/sys/vm/nr_hugepages first)\n"
+		"  --disk PATH[,ro][,serial=STR][,cache=none|writeback]\n"
+		"                     a virtio-blk disk from a raw image or block device;\n"
+		"                     repeat for more (up to 16). cache=none uses O_DIRECT;\n"
+		"                     the image is locked against a second writer\n"
+		"  --no-rng           leave out the virtio-rng entropy device\n"
+		"  --api-socket PATH  a control socket (JSON lines: status, pause, resume,\n"
+		"                     powerdown, quit); see 'gvmm ctl --help'\n"
 		"  -h, --help         show this help\n"
 		"\n"
 		"With --serial stdio on a terminal, the terminal is in raw mode while the\n"
@@ -103,7 +116,8 @@ static uint64_t host_ram_bytes(void)
 static int parse_run_options(int argc, char **argv, struct run_options *opt)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS,
-	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES };
+	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES, OPT_DISK, OPT_NO_RNG,
+	       OPT_API_SOCKET };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -113,15 +127,21 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		{ "serial", required_argument, NULL, OPT_SERIAL },
 		{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "no-rng", no_argument, NULL, OPT_NO_RNG },
+		{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char err[256];
 	int c;
 
-	*opt = (struct run_options){
-		.cmdline = DEFAULT_CMDLINE, .ram_size = DEFAULT_MEMORY, .nr_cpus = 1,
-		.serial = { .mode = SERIAL_STDIO },
-	};
+	memset(opt, 0, sizeof(*opt));
+	opt->cmdline = DEFAULT_CMDLINE;
+	opt->ram_size = DEFAULT_MEMORY;
+	opt->nr_cpus = 1;
+	opt->serial.mode = SERIAL_STDIO;
+	opt->rng = true;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -144,6 +164,16 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 			break;
 		case OPT_NO_REBOOT: opt->no_reboot = true; break;
 		case OPT_HUGEPAGES: opt->hugepages = true; break;
+		case OPT_NO_RNG: opt->rng = false; break;
+		case OPT_API_SOCKET: opt->api_socket_path = optarg; break;
+		case OPT_DISK:
+			if (opt->nr_disks == MAX_DISKS)
+				return usage_error("--disk: at most %d disks", MAX_DISKS);
+			if (virtio_blk_parse_option(optarg, &opt->disks[opt->nr_disks],
+						    err, sizeof(err)) < 0)
+				return usage_error("--disk '%s': %s", optarg, err);
+			opt->nr_disks++;
+			break;
 		case 'h':
 			print_run_usage(stdout);
 			return -1;
@@ -219,6 +249,67 @@ static void on_signal(void *opaque, uint32_t events)
 	}
 }
 
+static int api_pause(void *ctx)
+{
+	struct run_state *state = ctx;
+
+	if (!state->vm)
+		return -EAGAIN;
+	vm_pause(state->vm);
+	return 0;
+}
+
+static int api_resume(void *ctx)
+{
+	struct run_state *state = ctx;
+
+	if (!state->vm)
+		return -EAGAIN;
+	vm_resume(state->vm);
+	return 0;
+}
+
+static int api_powerdown(void *ctx)
+{
+	struct run_state *state = ctx;
+
+	if (!state->vm)
+		return -EAGAIN;
+	acpi_pm_press_power_button(&state->vm->pm);
+	return 0;
+}
+
+static int api_quit(void *ctx)
+{
+	struct run_state *state = ctx;
+
+	if (state->vm)
+		vm_stop(state->vm, VM_STOP_USER_QUIT);
+	return 0;
+}
+
+static void api_status(void *ctx, struct api_status *out)
+{
+	struct run_state *state = ctx;
+	struct vm *vm = state->vm;
+
+	if (!vm)
+		return;
+	out->state = vm->paused ? API_VM_PAUSED : API_VM_RUNNING;
+	out->vcpus = vm->nr_vcpus;
+	out->memory_bytes = vm->cfg->ram_size;
+	for (unsigned slot = 0; vm->pci_ready && slot < PCI_MAX_SLOTS; slot++) {
+		const struct pci_device *dev = vm->pci.slots[slot];
+		struct api_device *d;
+
+		if (!dev || out->nr_devices == API_STATUS_MAX_DEVICES)
+			continue;
+		d = &out->devices[out->nr_devices++];
+		snprintf(d->name, sizeof(d->name), "%s", dev->name ? dev->name : "pci");
+		snprintf(d->pci, sizeof(d->pci), "00:%02x.0", slot);
+	}
+}
+
 static void on_console_quit(void *opaque)
 {
 	struct run_state *state = opaque;
@@ -258,10 +349,12 @@ static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
 		enum vm_stop_reason reason;
 		int stop_signal;
 
-		if (vm_create(&vm, kvm, cfg, loop, console, err, sizeof(err)) < 0) {
+		int ret = vm_create(&vm, kvm, cfg, loop, console, err, sizeof(err));
+
+		if (ret < 0) {
 			log_error("%s", err);
 			vm_destroy(&vm);
-			return EXIT_FAILURE_VM;
+			return ret == VM_CREATE_BAD_INPUT ? EXIT_USAGE : EXIT_FAILURE_VM;
 		}
 		state->vm = &vm;
 		reason = vm_run(&vm);
@@ -296,6 +389,10 @@ int cmd_run(int argc, char **argv)
 	struct run_options opt;
 	struct mapped_file kernel = { 0 }, initrd = { 0 };
 	struct run_state state = { .signal_fd = -1 };
+	struct api_socket api = { .listen_fd = -1, .spare_fd = -1 };
+	const struct api_ops api_ops = {
+		api_pause, api_resume, api_powerdown, api_quit, api_status, &state,
+	};
 	struct serial_console console;
 	struct event_loop loop;
 	struct vm_config cfg;
@@ -336,9 +433,13 @@ int cmd_run(int argc, char **argv)
 	if (kvm.flavour == KVM_FLAVOUR_PVM)
 		log_warn("/dev/kvm is PVM, a software hypervisor: stock Linux kernels do not "
 			 "boot on it (see 'gvmm check')");
-	if (serial_console_open(&console, &opt.serial, err, sizeof(err)) < 0) {
+	if (opt.api_socket_path && api_socket_open(&api, opt.api_socket_path, err, sizeof(err)) < 0) {
 		status = usage_error("%s", err);
 		goto out_kvm;
+	}
+	if (serial_console_open(&console, &opt.serial, err, sizeof(err)) < 0) {
+		status = usage_error("%s", err);
+		goto out_api;
 	}
 	if (event_loop_init(&loop) < 0) {
 		log_error("cannot create the event loop: %s", strerror(errno));
@@ -354,21 +455,29 @@ int cmd_run(int argc, char **argv)
 		log_error("cannot watch the console input");
 		goto out_loop;
 	}
+	if (opt.api_socket_path && api_socket_start(&api, &loop, &api_ops) < 0) {
+		log_error("cannot serve the control socket");
+		goto out_loop;
+	}
 
 	cfg = (struct vm_config){
 		.kernel = kernel.data, .kernel_len = kernel.len,
 		.initrd = initrd.data, .initrd_len = initrd.len,
 		.cmdline = opt.cmdline, .ram_size = opt.ram_size,
 		.nr_cpus = opt.nr_cpus, .hugepages = opt.hugepages,
+		.disks = opt.disks, .nr_disks = opt.nr_disks, .rng = opt.rng,
 	};
 	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
 
 out_loop:
+	api_socket_close(&api);
 	event_loop_destroy(&loop);
 	if (state.signal_fd >= 0)
 		close(state.signal_fd);
 out_console:
 	serial_console_close(&console);
+out_api:
+	api_socket_close(&api);
 out_kvm:
 	kvm_close(&kvm);
 out_files:

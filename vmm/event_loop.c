@@ -110,8 +110,8 @@ void event_loop_remove(struct event_loop *loop, int fd)
 	if (!s)
 		return;
 	epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-	/* Kept in the list until destroy: an epoll batch being dispatched may
-	 * still hold a pointer to it. */
+	/* Freed after the current batch: an epoll event being dispatched may
+	 * still point at it. */
 	s->removed = true;
 }
 
@@ -145,6 +145,26 @@ int event_loop_add_timer(struct event_loop *loop, uint64_t first_ns,
 	return fd;
 }
 
+/* Sources removed during a batch are freed once the batch is done, when
+ * no epoll event can still point at them. */
+static void event_loop_free_removed(struct event_loop *loop)
+{
+	struct event_source **link = &loop->sources;
+
+	while (*link) {
+		struct event_source *s = *link;
+
+		if (!s->removed) {
+			link = &s->next;
+			continue;
+		}
+		*link = s->next;
+		if (s->is_timer)
+			close(s->fd);
+		free(s);
+	}
+}
+
 int event_loop_run(struct event_loop *loop)
 {
 	struct epoll_event events[32];
@@ -169,6 +189,7 @@ int event_loop_run(struct event_loop *loop)
 				continue;
 			s->fn(s->opaque, events[i].events);
 		}
+		event_loop_free_removed(loop);
 	}
 	/* Ready for the next VM after a guest reboot. */
 	atomic_store(&loop->stop, false);

@@ -12,6 +12,7 @@ static void print_usage(FILE *out)
 		"Commands:\n"
 		"  run      boot a Linux kernel in a new virtual machine (gvmm run --help)\n"
 		"  check    tell what this host offers: KVM, hardware or PVM, capabilities\n"
+		"  ctl      talk to a running gvmm through its --api-socket (gvmm ctl --help)\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help\n"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ctl") == 0)
+		return cmd_ctl(argc - 1, argv + 1);
 	fprintf(stderr, "gvmm: unknown command '%s' (try 'gvmm --help')\n", argv[1]);
 	return EXIT_USAGE;
 }

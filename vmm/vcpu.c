@@ -298,6 +298,7 @@ static void *vcpu_thread(void *opaque)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
 	while (atomic_load(&vm->stop_reason) == VM_RUNNING) {
+		vm_wait_while_paused(vm);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

@@ -25,7 +25,6 @@ static const struct { uint16_t base, len; const char *name; } quiet_ports[] = {
 	{ 0x3f6, 1, "ide0-ctl" }, { 0x376, 1, "ide1-ctl" },
 	{ 0x3f0, 6, "floppy" }, { 0x3f7, 1, "floppy-dir" },
 	{ 0x87, 1, "dma-page" }, { 0xed, 1, "io-delay" },
-	{ 0xcf8, 8, "pci-conf1" },
 };
 
 static void quiet_port_access(void *opaque, uint64_t offset, uint8_t *data,
@@ -46,6 +45,30 @@ static void vm_irq_set_level(void *ctx, unsigned gsi, bool level)
 		log_warn("KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
 }
 
+/* MSI-X vectors reach the guest through a GSI routed to their message and
+ * an irqfd on the vector's eventfd. */
+static int vm_msi_bind(void *ctx, uint64_t address, uint32_t data, int fd, unsigned *gsi)
+{
+	struct vm *vm = ctx;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd };
+	int route = gsi_routing_add_msi(&vm->gsi, address, data);
+
+	if (route < 0)
+		return route;
+	irqfd.gsi = (uint32_t)route;
+	if (ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0)
+		return -errno;
+	*gsi = (unsigned)route;
+	return 0;
+}
+
+static int vm_msi_update(void *ctx, unsigned gsi, uint64_t address, uint32_t data)
+{
+	struct vm *vm = ctx;
+
+	return gsi_routing_update_msi(&vm->gsi, gsi, address, data);
+}
+
 static void vm_on_device_request(void *ctx, enum vm_request what)
 {
 	vm_stop(ctx, what == VM_REQUEST_POWEROFF ? VM_STOP_POWEROFF : VM_STOP_RESET);
@@ -57,6 +80,9 @@ void vm_stop(struct vm *vm, enum vm_stop_reason reason)
 
 	if (!atomic_compare_exchange_strong(&vm->stop_reason, &running, (int)reason))
 		return;
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	event_loop_stop(vm->loop);
@@ -157,6 +183,63 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
+{
+	const struct pci_windows windows = {
+		.io_start = GUEST_PCI_IO_START, .io_end = GUEST_PCI_IO_END,
+		.mem32_start = GUEST_MMIO32_START, .mem32_end = GUEST_MMIO32_END,
+		.mem64_start = guest_mmio64_start(vm->cfg->ram_size),
+		.mem64_end = guest_mmio64_start(vm->cfg->ram_size) + GUEST_MMIO64_SIZE,
+	};
+	const struct irq_line intx = { vm_irq_set_level, vm, 0 };
+	const struct virtio_pci_env env = {
+		.mem = &vm->mem, .vm_fd = vm->fd,
+		.router = { vm_msi_bind, vm_msi_update, vm },
+	};
+	int ret;
+
+	ret = pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, GUEST_ECAM_START, GUEST_ECAM_SIZE,
+			   &windows, &intx);
+	if (ret < 0) {
+		snprintf(err, errlen, "PCI host bridge: %s", strerror(-ret));
+		return -1;
+	}
+	vm->pci_ready = true;
+	ret = io_thread_start(&vm->io, "gvmm-io");
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot start the I/O thread: %s", strerror(-ret));
+		return -1;
+	}
+	if (vm->cfg->rng) {
+		vm->rng = calloc(1, sizeof(*vm->rng));
+		if (!vm->rng || (ret = virtio_rng_create(vm->rng, &vm->io, &env)) < 0 ||
+		    (ret = pci_bus_add_device(&vm->pci, &vm->rng->transport.pci)) < 0) {
+			snprintf(err, errlen, "virtio-rng: %s", strerror(vm->rng ? -ret : ENOMEM));
+			return -1;
+		}
+	}
+	vm->disks = calloc(vm->cfg->nr_disks ? vm->cfg->nr_disks : 1, sizeof(*vm->disks));
+	if (!vm->disks) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
+		struct virtio_blk *blk = &vm->disks[i];
+
+		if (virtio_blk_create(blk, &vm->cfg->disks[i], vm->nr_vcpus, &vm->io, &env,
+				      err, errlen) < 0)
+			return VM_CREATE_BAD_INPUT;
+		vm->nr_disks_created++;
+		ret = pci_bus_add_device(&vm->pci, &blk->transport.pci);
+		if (ret < 0) {
+			snprintf(err, errlen, "--disk %s: %s", vm->cfg->disks[i].path,
+				 ret == -ENOSPC ? "no free PCI slot" : strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp_gpa, char *err, size_t errlen)
 {
 	struct acpi_config acpi = {
@@ -168,6 +251,11 @@ static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp_gpa, char *err, size_t er
 		.sci_irq = IRQ_ACPI_SCI,
 		.com1_port = PORT_COM1, .com1_irq = IRQ_COM1,
 		.rtc_port = PORT_CMOS, .rtc_irq = IRQ_RTC,
+		.ecam_base = GUEST_ECAM_START, .ecam_size = GUEST_ECAM_SIZE,
+		.pci_io_start = GUEST_PCI_IO_START, .pci_io_end = GUEST_PCI_IO_END,
+		.pci_mem32_start = GUEST_MMIO32_START, .pci_mem32_end = GUEST_MMIO32_END,
+		.pci_mem64_start = guest_mmio64_start(vm->cfg->ram_size),
+		.pci_mem64_end = guest_mmio64_start(vm->cfg->ram_size) + GUEST_MMIO64_SIZE,
 	};
 	uint8_t *area = guest_memory_ptr(&vm->mem, GUEST_ACPI_START, ACPI_AREA_SIZE);
 	size_t used;
@@ -190,6 +278,7 @@ int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 		.cmdline = cfg->cmdline,
 	};
 	struct boot_setup boot;
+	int ret;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
@@ -201,6 +290,8 @@ int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 	vm->requester = (struct vm_requester){ vm_on_device_request, vm };
 	vm->nr_vcpus = cfg->nr_cpus;
 	atomic_init(&vm->stop_reason, VM_RUNNING);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
@@ -214,8 +305,12 @@ int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 
 	if (vm_setup_kvm(vm, err, errlen) < 0 ||
 	    vm_setup_memory(vm, err, errlen) < 0 ||
-	    vm_setup_devices(vm, err, errlen) < 0 ||
-	    vm_setup_acpi(vm, &load.rsdp_gpa, err, errlen) < 0 ||
+	    vm_setup_devices(vm, err, errlen) < 0)
+		return -1;
+	ret = vm_setup_pci(vm, err, errlen);
+	if (ret < 0)
+		return ret;
+	if (vm_setup_acpi(vm, &load.rsdp_gpa, err, errlen) < 0 ||
 	    kernel_load(&vm->mem, &load, &boot, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < cfg->nr_cpus; i++)
@@ -250,8 +345,57 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	return (enum vm_stop_reason)atomic_load(&vm->stop_reason);
 }
 
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->nr_vcpus_parked < vm->nr_vcpus &&
+	       atomic_load(&vm->stop_reason) == VM_RUNNING)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_wait_while_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->paused) {
+		vm->nr_vcpus_parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->paused && atomic_load(&vm->stop_reason) == VM_RUNNING)
+			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+		vm->nr_vcpus_parked--;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 void vm_destroy(struct vm *vm)
 {
+	/* Devices first: their I/O threads stop touching guest memory. */
+	for (unsigned i = 0; i < vm->nr_disks_created; i++)
+		virtio_blk_destroy(&vm->disks[i]);
+	free(vm->disks);
+	vm->disks = NULL;
+	if (vm->rng) {
+		virtio_rng_destroy(vm->rng);
+		free(vm->rng);
+		vm->rng = NULL;
+	}
+	io_thread_stop(&vm->io);
+	if (vm->pci_ready)
+		pci_bus_destroy(&vm->pci);
+	vm->pci_ready = false;
 	serial_console_attach(vm->console, NULL);
 	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
@@ -268,5 +412,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->fd);
 	}
 	guest_memory_destroy(&vm->mem);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 	vm->fd = -1;
 }

@@ -17,11 +17,15 @@
 #include "../devices/acpi_pm.h"
 #include "../devices/cmos_rtc.h"
 #include "../devices/i8042.h"
+#include "../devices/pci.h"
 #include "../devices/uart_16550.h"
+#include "../devices/virtio_blk.h"
+#include "../devices/virtio_rng.h"
 #include "bus.h"
 #include "event_loop.h"
 #include "gsi_routing.h"
 #include "guest_memory.h"
+#include "io_thread.h"
 #include "kvm.h"
 #include "serial_console.h"
 #include "vm_request.h"
@@ -37,6 +41,9 @@ struct vm_config {
 	uint64_t ram_size;
 	unsigned nr_cpus;
 	bool hugepages;
+	const struct virtio_blk_config *disks;
+	unsigned nr_disks;
+	bool rng;               /* a virtio-rng device */
 };
 
 /* Why a VM stopped; the first reason recorded wins. */
@@ -70,11 +77,26 @@ struct vm {
 	struct cmos_rtc rtc;
 	struct acpi_pm pm;
 
+	struct pci_bus pci;
+	bool pci_ready;
+	struct io_thread io;     /* virtio queues and disk I/O */
+	struct virtio_rng *rng;
+	struct virtio_blk *disks;
+	unsigned nr_disks_created;
+
+	/* Pause: vCPUs park outside KVM_RUN while paused is set. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool paused;
+	unsigned nr_vcpus_parked;
+
 	atomic_int stop_reason;
 	int stop_signal;        /* with VM_STOP_SIGNAL */
 };
 
-/* Returns 0, or -1 with one line in err. */
+/* Returns 0; -1 with one line in err; or VM_CREATE_BAD_INPUT when the
+ * problem is the user's (a disk image that cannot be opened or is locked). */
+#define VM_CREATE_BAD_INPUT (-2)
 int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 	      struct event_loop *loop, struct serial_console *console,
 	      char *err, size_t errlen);
@@ -85,5 +107,12 @@ void vm_destroy(struct vm *vm);
 /* Records why the VM stops (first caller wins) and wakes every thread.
  * Safe from any thread. */
 void vm_stop(struct vm *vm, enum vm_stop_reason reason);
+
+/* Parks every vCPU outside KVM_RUN (returns once they are parked) and lets
+ * them go again. From the event-loop thread. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* Called by a vCPU thread between runs: waits while the VM is paused. */
+void vm_wait_while_paused(struct vm *vm);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "../../devices/pci.h"
 #include "../../firmware/acpi.h"
 #include "../../firmware/aml.h"
 #include "../../firmware/guest_layout.h"
@@ -25,9 +26,15 @@ struct built {
 
 /* Pointers into struct built, found by following the guest addresses. */
 struct table_set {
-	const uint8_t *rsdp, *xsdt, *fadt, *facs, *madt, *dsdt;
+	const uint8_t *rsdp, *xsdt, *fadt, *facs, *madt, *dsdt, *mcfg;
 	unsigned nr_xsdt_entries;
 };
+
+/* The PCI windows vm.c gives the host bridge. */
+#define PCI_IO_START      0xc000ULL
+#define PCI_IO_END        0x10000ULL
+#define PCI_MEM64_START   0x1000000000ULL
+#define PCI_MEM64_END     0x2000000000ULL
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -67,25 +74,48 @@ static struct acpi_config config_for(unsigned nr_cpus)
 		.com1_irq = IRQ_COM1,
 		.rtc_port = PORT_CMOS,
 		.rtc_irq = IRQ_RTC,
+		.ecam_base = GUEST_ECAM_START,
+		.ecam_size = GUEST_ECAM_SIZE,
+		.pci_io_start = PCI_IO_START,
+		.pci_io_end = PCI_IO_END,
+		.pci_mem32_start = GUEST_MMIO32_START,
+		.pci_mem32_end = GUEST_MMIO32_END,
+		.pci_mem64_start = PCI_MEM64_START,
+		.pci_mem64_end = PCI_MEM64_END,
 	};
 }
 
-static struct built *build_over(unsigned nr_cpus, uint8_t filler)
+static struct built *build_config(const struct acpi_config *cfg, uint8_t filler)
 {
-	struct acpi_config cfg = config_for(nr_cpus);
 	struct built *t = calloc(1, sizeof(*t));
 	char err[256] = "";
 
 	if (!t)
 		return NULL;
 	memset(t->buf, filler, sizeof(t->buf));
-	if (acpi_build_tables(&cfg, GUEST_ACPI_START, t->buf, sizeof(t->buf),
+	if (acpi_build_tables(cfg, GUEST_ACPI_START, t->buf, sizeof(t->buf),
 			      &t->used, &t->rsdp_gpa, err, sizeof(err))) {
 		fprintf(stderr, "  acpi_build_tables: %s\n", err);
 		free(t);
 		return NULL;
 	}
 	return t;
+}
+
+static struct built *build_over(unsigned nr_cpus, uint8_t filler)
+{
+	struct acpi_config cfg = config_for(nr_cpus);
+
+	return build_config(&cfg, filler);
+}
+
+/* A machine without PCI, as gvmm was before it had a host bridge. */
+static struct built *build_without_pci(unsigned nr_cpus)
+{
+	struct acpi_config cfg = config_for(nr_cpus);
+
+	cfg.ecam_size = 0;
+	return build_config(&cfg, 0);
 }
 
 static struct built *build(unsigned nr_cpus)
@@ -135,6 +165,8 @@ static bool walk_tables(const struct built *t, struct table_set *ts)
 			ts->fadt = table;
 		else if (!memcmp(table, "APIC", 4))
 			ts->madt = table;
+		else if (!memcmp(table, "MCFG", 4))
+			ts->mcfg = table;
 		else
 			CHECK(!"unexpected table in the XSDT");
 	}
@@ -189,7 +221,10 @@ static void check_tables(unsigned nr_cpus)
 	check_header(ts.fadt, "FACP");
 	check_header(ts.madt, "APIC");
 	check_header(ts.dsdt, "DSDT");
-	CHECK_EQ(ts.nr_xsdt_entries, 2);
+	CHECK(ts.mcfg != NULL);
+	if (ts.mcfg)
+		check_header(ts.mcfg, "MCFG");
+	CHECK_EQ(ts.nr_xsdt_entries, 3);
 	CHECK_EQ(ts.dsdt[8], 2);  /* 64-bit AML integers */
 
 	CHECK_EQ(get32(ts.facs + 4), 64);
@@ -393,6 +428,210 @@ static void test_dsdt_bytes(void)
 	free(t);
 }
 
+static void test_mcfg(void)
+{
+	struct built *t = build(1);
+	struct table_set ts;
+	const uint8_t *m;
+
+	CHECK(t != NULL);
+	if (!t || !walk_tables(t, &ts) || !ts.mcfg) {
+		CHECK(t == NULL || ts.mcfg != NULL);
+		free(t);
+		return;
+	}
+	m = ts.mcfg;
+	CHECK_EQ(get32(m + 4), 36 + 8 + 16);
+	CHECK_EQ(m[8], 1);
+	CHECK_EQ(get64(m + 36), 0);            /* reserved */
+	CHECK_EQ(get64(m + 44), GUEST_ECAM_START);
+	CHECK_EQ(get16(m + 52), 0);            /* segment */
+	CHECK_EQ(m[54], 0);                    /* first bus */
+	CHECK_EQ(m[55], 255);                  /* last bus */
+	CHECK_EQ(get32(m + 56), 0);
+	free(t);
+}
+
+/* Reads one AML integer as the builder writes them. */
+static bool aml_read_integer(const uint8_t **p, const uint8_t *end, uint64_t *value)
+{
+	const uint8_t *q = *p;
+	unsigned n;
+
+	if (q >= end)
+		return false;
+	switch (*q++) {
+	case 0x00: *value = 0; *p = q; return true;
+	case 0x01: *value = 1; *p = q; return true;
+	case 0x0a: n = 1; break;
+	case 0x0b: n = 2; break;
+	case 0x0c: n = 4; break;
+	case 0x0e: n = 8; break;
+	default: return false;
+	}
+	if (q + n > end)
+		return false;
+	*value = 0;
+	for (unsigned i = 0; i < n; i++)
+		*value |= (uint64_t)q[i] << (8 * i);
+	*p = q + n;
+	return true;
+}
+
+/* Every _PRT entry Package(){ slot << 16 | 0xffff, pin, 0, gsi }: one per
+ * slot 1-31 and pin, on the pin the PCI layer wires. */
+static void test_dsdt_pci_routing(void)
+{
+	struct built *t = build(1);
+	struct table_set ts;
+	unsigned seen[32][4] = { { 0 } };
+	unsigned entries = 0;
+	const uint8_t *d, *end;
+
+	CHECK(t != NULL);
+	if (!t || !walk_tables(t, &ts)) {
+		free(t);
+		return;
+	}
+	d = ts.dsdt;
+	end = d + get32(d + 4);
+	CHECK(contains(d, end - d, "_PRT", 4));
+	for (const uint8_t *p = d + 36; p + 8 <= end; p++) {
+		const uint8_t *q = p + 3;
+		uint64_t addr, pin, source, gsi;
+
+		/* PackageOp, a one-byte PkgLength, four elements. */
+		if (p[0] != 0x12 || p[2] != 0x04 || p[3] != 0x0c || p[4] != 0xff || p[5] != 0xff)
+			continue;
+		if (!aml_read_integer(&q, end, &addr) || !aml_read_integer(&q, end, &pin) ||
+		    !aml_read_integer(&q, end, &source) || !aml_read_integer(&q, end, &gsi)) {
+			CHECK(!"malformed _PRT entry");
+			break;
+		}
+		CHECK_EQ(q - p, 1 + p[1]);   /* the PkgLength covers exactly this */
+		CHECK_EQ(addr & 0xffff, 0xffff);
+		CHECK((addr >> 16) >= 1 && (addr >> 16) < 32);
+		CHECK(pin < 4);
+		CHECK_EQ(source, 0);
+		if ((addr >> 16) < 32 && pin < 4) {
+			unsigned slot = (unsigned)(addr >> 16);
+
+			seen[slot][pin]++;
+			CHECK_EQ(gsi, 16 + (slot + pin) % 8);
+			if (pin == 0)
+				CHECK_EQ(gsi, pci_slot_intx_gsi(slot));
+		}
+		entries++;
+	}
+	CHECK_EQ(entries, 31 * 4);
+	for (unsigned slot = 1; slot < 32; slot++)
+		for (unsigned pin = 0; pin < 4; pin++)
+			CHECK_EQ(seen[slot][pin], 1);
+	free(t);
+}
+
+static void test_dsdt_pci_bytes(void)
+{
+	struct built *t = build(1);
+	struct table_set ts;
+	/* Name(_HID, EisaId("PNP0A08")), Name(_CID, EisaId("PNP0A03")) */
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t cid[] = { 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	static const uint8_t mb_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+	/* WordBusNumber 0-255 */
+	static const uint8_t buses[] = {
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x00,
+		0x00, 0x00, 0x00, 0x01,
+	};
+	/* IO(Decode16, 0xcf8, 0xcf8, 1, 8) */
+	static const uint8_t conf1[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+	/* WordIO 0xc000-0xffff */
+	static const uint8_t io[] = {
+		0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff,
+		0x00, 0x00, 0x00, 0x40,
+	};
+	/* DWordMemory 0xc0000000-0xdfffffff, non-cacheable, read-write */
+	static const uint8_t mem32[] = {
+		0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20,
+	};
+	/* QWordMemory 64 GiB-128 GiB */
+	static const uint8_t mem64[] = {
+		0x8a, 0x2b, 0x00, 0x00, 0x0c, 0x01,
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0x10, 0, 0, 0,
+		0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0x10, 0, 0, 0,
+	};
+	/* Memory32Fixed(ReadWrite, 0xe0000000, 0x10000000) */
+	static const uint8_t ecam[] = {
+		0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0, 0x00, 0x00, 0x00, 0x10,
+	};
+	size_t len;
+
+	CHECK(t != NULL);
+	if (!t || !walk_tables(t, &ts)) {
+		free(t);
+		return;
+	}
+	len = get32(ts.dsdt + 4);
+	CHECK(contains(ts.dsdt, len, "PCI0", 4));
+	CHECK(contains(ts.dsdt, len, "MB00", 4));
+	CHECK(contains(ts.dsdt, len, hid, sizeof(hid)));
+	CHECK(contains(ts.dsdt, len, cid, sizeof(cid)));
+	CHECK(contains(ts.dsdt, len, mb_hid, sizeof(mb_hid)));
+	CHECK(contains(ts.dsdt, len, "_SEG", 4));
+	CHECK(contains(ts.dsdt, len, "_BBN", 4));
+	CHECK(contains(ts.dsdt, len, buses, sizeof(buses)));
+	CHECK(contains(ts.dsdt, len, conf1, sizeof(conf1)));
+	CHECK(contains(ts.dsdt, len, io, sizeof(io)));
+	CHECK(contains(ts.dsdt, len, mem32, sizeof(mem32)));
+	CHECK(contains(ts.dsdt, len, mem64, sizeof(mem64)));
+	CHECK(contains(ts.dsdt, len, ecam, sizeof(ecam)));
+	free(t);
+}
+
+/* An empty 64-bit window is left out; fewer buses shrink MCFG and _CRS. */
+static void test_pci_variants(void)
+{
+	struct acpi_config cfg = config_for(2);
+	/* QWordMemory: its tag, length, memory space, producer, fixed min/max */
+	static const uint8_t qword_memory[] = { 0x8a, 0x2b, 0x00, 0x00, 0x0c };
+	/* WordBusNumber 0-15 */
+	static const uint8_t buses[] = {
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x00,
+		0x00, 0x00, 0x10, 0x00,
+	};
+	struct table_set ts;
+	struct built *t;
+
+	cfg.pci_mem64_start = cfg.pci_mem64_end = 0;
+	cfg.ecam_size = 16 * 0x100000;
+	t = build_config(&cfg, 0);
+	CHECK(t != NULL);
+	if (t && walk_tables(t, &ts) && ts.mcfg) {
+		CHECK_EQ(ts.mcfg[55], 15);
+		CHECK(!contains(ts.dsdt, get32(ts.dsdt + 4), qword_memory, sizeof(qword_memory)));
+		CHECK(contains(ts.dsdt, get32(ts.dsdt + 4), buses, sizeof(buses)));
+	}
+	free(t);
+
+	/* No PCI at all: no MCFG, no host bridge. */
+	t = build_without_pci(2);
+	CHECK(t != NULL);
+	if (t && walk_tables(t, &ts)) {
+		CHECK_EQ(ts.nr_xsdt_entries, 2);
+		CHECK(ts.mcfg == NULL);
+		CHECK(!contains(ts.dsdt, get32(ts.dsdt + 4), "PCI0", 4));
+		CHECK(!contains(ts.dsdt, get32(ts.dsdt + 4), "_PRT", 4));
+		CHECK(!contains(ts.dsdt, get32(ts.dsdt + 4), "MB00", 4));
+		CHECK(contains(ts.dsdt, get32(ts.dsdt + 4), "COM1", 4));
+	}
+	free(t);
+}
+
 static bool one_line(const char *s)
 {
 	return s[0] && !strchr(s, '\n');
@@ -448,6 +687,26 @@ static void test_errors(void)
 	CHECK_EQ(acpi_build_tables(&cfg, GUEST_ACPI_START, buf, sizeof(buf),
 				   &used, &rsdp, err, sizeof(err)), -1);
 	CHECK(one_line(err));
+
+	/* PCI configurations the tables cannot describe. */
+	for (int i = 0; i < 9; i++) {
+		cfg = config_for(1);
+		switch (i) {
+		case 0: cfg.ecam_base += 0x1000; break;
+		case 1: cfg.ecam_size = 0x180000; break;
+		case 2: cfg.ecam_size = 0x20000000; break;
+		case 3: cfg.ecam_base = 0x100000000ULL; break;
+		case 4: cfg.pci_io_end = 0x10001; break;
+		case 5: cfg.pci_io_start = 0xe000; cfg.pci_io_end = 0xd000; break;
+		case 6: cfg.pci_mem32_end = 0x100001000ULL; break;
+		case 7: cfg.pci_mem64_end = cfg.pci_mem64_start - 1; break;
+		case 8: cfg.pci_io_start = 0; break;  /* 64 KiB: too long for WordIO */
+		}
+		err[0] = 0;
+		CHECK_EQ(acpi_build_tables(&cfg, GUEST_ACPI_START, buf, sizeof(buf),
+					   &used, &rsdp, err, sizeof(err)), -1);
+		CHECK(one_line(err));
+	}
 }
 
 /* ---- iasl ---- */
@@ -741,6 +1000,17 @@ static void check_with_iasl(unsigned nr_cpus)
 	free(text);
 	check_data_table_roundtrip(dir, "APIC", ts.madt, get32(ts.madt + 4), true);
 
+	CHECK(ts.mcfg != NULL);
+	if (ts.mcfg) {
+		text = iasl_disassemble(dir, "MCFG", ts.mcfg, get32(ts.mcfg + 4));
+		CHECK(text && strstr(text, "Base Address : 00000000E0000000"));
+		CHECK(text && strstr(text, "Segment Group Number : 0000"));
+		CHECK(text && strstr(text, "Start Bus Number : 00"));
+		CHECK(text && strstr(text, "End Bus Number : FF"));
+		free(text);
+		check_data_table_roundtrip(dir, "MCFG", ts.mcfg, get32(ts.mcfg + 4), true);
+	}
+
 	text = iasl_disassemble(dir, "DSDT", ts.dsdt, get32(ts.dsdt + 4));
 	CHECK(text != NULL);
 	if (text) {
@@ -753,6 +1023,28 @@ static void check_with_iasl(unsigned nr_cpus)
 		CHECK(strstr(text, "IRQNoFlags ()\n                    {4}") != NULL);
 		CHECK(strstr(text, "IRQNoFlags ()\n                    {8}") != NULL);
 		CHECK(strstr(text, "0x03F8,             // Range Minimum") != NULL);
+		CHECK(strstr(text, "Device (PCI0)") != NULL);
+		CHECK(strstr(text, "Name (_HID, EisaId (\"PNP0A08\")") != NULL);
+		CHECK(strstr(text, "Name (_CID, EisaId (\"PNP0A03\")") != NULL);
+		CHECK(strstr(text, "Name (_SEG, Zero)") != NULL);
+		CHECK(strstr(text, "Name (_BBN, Zero)") != NULL);
+		CHECK(strstr(text, "WordBusNumber (ResourceProducer,") != NULL);
+		CHECK(strstr(text, "0x00FF,             // Range Maximum") != NULL);
+		CHECK(strstr(text, "0x0CF8,             // Range Minimum") != NULL);
+		CHECK(strstr(text, "WordIO (ResourceProducer,") != NULL);
+		CHECK(strstr(text, "0xC000,             // Range Minimum") != NULL);
+		CHECK(strstr(text, "DWordMemory (ResourceProducer,") != NULL);
+		CHECK(strstr(text, "0xDFFFFFFF,         // Range Maximum") != NULL);
+		CHECK(strstr(text, "QWordMemory (ResourceProducer,") != NULL);
+		CHECK(strstr(text, "0x0000001FFFFFFFFF, // Range Maximum") != NULL);
+		CHECK(strstr(text, "Name (_PRT, Package (0x7C)") != NULL);
+		CHECK_EQ(count_text(text, "0x0001FFFF,"), 4);
+		CHECK_EQ(count_text(text, "0x001FFFFF,"), 4);
+		CHECK(strstr(text, "Device (MB00)") != NULL);
+		CHECK(strstr(text, "EisaId (\"PNP0C02\")") != NULL);
+		CHECK(strstr(text, "Memory32Fixed (ReadWrite,\n"
+				   "                    0xE0000000,         // Address Base\n"
+				   "                    0x10000000,         // Address Length") != NULL);
 	}
 	free(text);
 	/* DSDT.aml differs in harmless ways (iasl drops redundant root
@@ -1254,6 +1546,10 @@ TEST_MAIN("acpi",
 	TEST_CASE(test_madt_8_cpus),
 	TEST_CASE(test_fadt),
 	TEST_CASE(test_dsdt_bytes),
+	TEST_CASE(test_mcfg),
+	TEST_CASE(test_dsdt_pci_routing),
+	TEST_CASE(test_dsdt_pci_bytes),
+	TEST_CASE(test_pci_variants),
 	TEST_CASE(test_errors),
 	TEST_CASE(test_iasl_1_cpu),
 	TEST_CASE(test_iasl_8_cpus),

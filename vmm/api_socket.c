@@ -1,0 +1,580 @@
+#include "api_socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Room for one response line: the largest status (every device name and
+ * address escaped at six bytes a byte) is under 10 KiB. */
+#define API_RESPONSE_MAX   12288
+/* Reads per wakeup, so one chatty client cannot hold the loop. */
+#define API_READS_PER_EVENT 8
+
+struct api_client {
+	struct api_socket *server;
+	int fd;
+	unsigned slot;
+	uint32_t events;  /* what the loop watches now */
+	bool reading;     /* false after EOF, an oversized request or quit */
+	bool closing;     /* close once the output is flushed */
+	bool dead;        /* close before the callback returns */
+	size_t in_len;
+	char in[JSON_REQUEST_MAX_LEN + 1];  /* one request and its newline */
+	size_t out_start, out_end;
+	char out[API_CLIENT_OUT_MAX];
+};
+
+static int api_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int api_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void api_fill_addr(struct sockaddr_un *addr, const char *path)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	memcpy(addr->sun_path, path, strlen(path) + 1);
+}
+
+/* bind() found a file at path. A socket nobody listens on (connect is
+ * refused) was left by a gvmm that died and is removed; anything else is
+ * left alone. */
+static int api_socket_clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un addr;
+	struct stat st;
+	int probe, ret, e;
+
+	if (lstat(path, &st) < 0)
+		return 0;  /* gone already: bind again */
+	if (!S_ISSOCK(st.st_mode))
+		return api_fail(err, errlen, "--api-socket %s: exists and is not a socket", path);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return api_fail(err, errlen, "--api-socket %s: socket: %s", path, strerror(errno));
+	api_fill_addr(&addr, path);
+	ret = connect(probe, (struct sockaddr *)&addr, sizeof(addr));
+	e = errno;
+	close(probe);
+	/* EAGAIN: a listener whose backlog is full, so alive. */
+	if (ret == 0 || e == EAGAIN || e == EINPROGRESS)
+		return api_fail(err, errlen, "another gvmm is using %s", path);
+	if (e != ECONNREFUSED)
+		return api_fail(err, errlen, "--api-socket %s: cannot tell whether it is in use: %s",
+				path, strerror(e));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return api_fail(err, errlen, "--api-socket %s: cannot remove the stale socket: %s",
+				path, strerror(errno));
+	log_debug("api socket: replaced the stale socket %s", path);
+	return 0;
+}
+
+int api_socket_open(struct api_socket *s, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un addr;
+	struct stat st;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = -1;
+	s->spare_fd = -1;
+	if (!path || !*path)
+		return api_fail(err, errlen, "--api-socket: the path is empty");
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return api_fail(err, errlen, "--api-socket %s: path too long (at most %zu bytes)",
+				path, sizeof(addr.sun_path) - 1);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0)
+		return api_fail(err, errlen, "--api-socket %s: socket: %s", path, strerror(errno));
+	/* Linux gives the file bind() creates the socket inode's mode, less
+	 * the umask: set here, the file never exists with wider permissions,
+	 * and the process umask, shared with other threads, stays untouched. */
+	if (fchmod(s->listen_fd, 0600) < 0) {
+		api_fail(err, errlen, "--api-socket %s: fchmod: %s", path, strerror(errno));
+		goto fail;
+	}
+	api_fill_addr(&addr, path);
+	ret = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	if (ret < 0 && errno == EADDRINUSE) {
+		if (api_socket_clear_stale(path, err, errlen) < 0)
+			goto fail;
+		ret = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	}
+	if (ret < 0) {
+		api_fail(err, errlen, "--api-socket %s: %s", path,
+			 errno == EADDRINUSE ? "another gvmm is using it" : strerror(errno));
+		goto fail;
+	}
+	if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 077)) {
+		/* A kernel that ignored the fchmod: refuse rather than serve a
+		 * socket others can reach. */
+		unlink(path);
+		api_fail(err, errlen, "--api-socket %s: cannot create it with mode 0600", path);
+		goto fail;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	memcpy(s->path, path, strlen(path) + 1);
+	if (listen(s->listen_fd, API_SOCKET_MAX_CLIENTS) < 0) {
+		api_fail(err, errlen, "--api-socket %s: listen: %s", path, strerror(errno));
+		unlink(path);
+		s->path[0] = '\0';
+		goto fail;
+	}
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return 0;
+fail:
+	close(s->listen_fd);
+	s->listen_fd = -1;
+	return -1;
+}
+
+/* Best effort, for a client never taken on: one error line, then close. */
+static void api_refuse(int fd, const char *message)
+{
+	char line[256];
+	struct json_writer w;
+	const char *text;
+
+	json_writer_init(&w, line, sizeof(line) - 1);
+	json_write_object_begin(&w);
+	json_write_key(&w, "ok");
+	json_write_bool(&w, false);
+	json_write_key(&w, "error");
+	json_write_string(&w, message);
+	json_write_object_end(&w);
+	text = json_writer_finish(&w);
+	if (text) {
+		size_t len = strlen(text);
+
+		line[len] = '\n';
+		if (send(fd, line, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* The client is gone or not reading: nothing to tell it. */
+		}
+	}
+	close(fd);
+}
+
+static void api_client_update_events(struct api_client *c)
+{
+	uint32_t want = (c->reading ? EPOLLIN : 0) |
+			(c->out_start < c->out_end ? EPOLLOUT : 0);
+
+	if (want == c->events)
+		return;
+	if (event_loop_modify(c->server->loop, c->fd, want) < 0) {
+		c->dead = true;
+		return;
+	}
+	c->events = want;
+}
+
+static void api_client_destroy(struct api_client *c)
+{
+	struct api_socket *s = c->server;
+
+	event_loop_remove(s->loop, c->fd);
+	close(c->fd);
+	s->clients[c->slot] = NULL;
+	free(c);
+}
+
+/* Decides, at the end of every callback, whether the client stays. */
+static void api_client_settle(struct api_client *c)
+{
+	if (!c->dead && c->closing && c->out_start == c->out_end)
+		c->dead = true;
+	if (!c->dead)
+		api_client_update_events(c);
+	if (c->dead)
+		api_client_destroy(c);
+}
+
+static void api_client_flush(struct api_client *c)
+{
+	while (!c->dead && c->out_start < c->out_end) {
+		ssize_t n = send(c->fd, c->out + c->out_start, c->out_end - c->out_start,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				c->dead = true;
+			return;
+		}
+		c->out_start += n;
+	}
+	c->out_start = c->out_end = 0;
+}
+
+static void api_client_send_line(struct api_client *c, const char *text)
+{
+	size_t len = strlen(text);
+	size_t pending = c->out_end - c->out_start;
+
+	if (c->dead)
+		return;
+	if (len + 1 > sizeof(c->out) - pending) {
+		log_debug("api socket: dropped a client that does not read its responses");
+		c->dead = true;
+		return;
+	}
+	if (len + 1 > sizeof(c->out) - c->out_end) {
+		memmove(c->out, c->out + c->out_start, pending);
+		c->out_start = 0;
+		c->out_end = pending;
+	}
+	memcpy(c->out + c->out_end, text, len);
+	c->out[c->out_end + len] = '\n';
+	c->out_end += len + 1;
+	api_client_flush(c);
+}
+
+static void api_response_begin(struct json_writer *w, char *buf, size_t cap, bool ok)
+{
+	json_writer_init(w, buf, cap);
+	json_write_object_begin(w);
+	json_write_key(w, "ok");
+	json_write_bool(w, ok);
+}
+
+static void api_reply_error(struct api_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void api_reply_error(struct api_client *c, const char *fmt, ...)
+{
+	char message[256], line[512];
+	struct json_writer w;
+	const char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	api_response_begin(&w, line, sizeof(line), false);
+	json_write_key(&w, "error");
+	json_write_string(&w, message);
+	json_write_object_end(&w);
+	text = json_writer_finish(&w);
+	api_client_send_line(c, text ? text : "{\"ok\":false,\"error\":\"internal error\"}");
+}
+
+static void api_reply_done(struct api_client *c)
+{
+	api_client_send_line(c, "{\"ok\":true,\"result\":{}}");
+}
+
+static void api_do_status(struct api_client *c)
+{
+	const struct api_ops *ops = &c->server->ops;
+	struct api_status st;
+	struct json_writer w;
+	char line[API_RESPONSE_MAX];
+	const char *text;
+	size_t nr;
+
+	if (!ops->status) {
+		api_reply_error(c, "status is not supported");
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	ops->status(ops->ctx, &st);
+	nr = st.nr_devices < API_STATUS_MAX_DEVICES ? st.nr_devices : API_STATUS_MAX_DEVICES;
+
+	api_response_begin(&w, line, sizeof(line), true);
+	json_write_key(&w, "result");
+	json_write_object_begin(&w);
+	json_write_key(&w, "state");
+	json_write_string(&w, st.state == API_VM_PAUSED ? "paused" : "running");
+	json_write_key(&w, "vcpus");
+	json_write_uint(&w, st.vcpus);
+	json_write_key(&w, "memory_bytes");
+	json_write_uint(&w, st.memory_bytes);
+	json_write_key(&w, "devices");
+	json_write_array_begin(&w);
+	for (size_t i = 0; i < nr; i++) {
+		const struct api_device *d = &st.devices[i];
+
+		json_write_object_begin(&w);
+		json_write_key(&w, "name");
+		json_write_string_len(&w, d->name, strnlen(d->name, sizeof(d->name)));
+		json_write_key(&w, "pci");
+		json_write_string_len(&w, d->pci, strnlen(d->pci, sizeof(d->pci)));
+		json_write_object_end(&w);
+	}
+	json_write_array_end(&w);
+	json_write_object_end(&w);
+	json_write_object_end(&w);
+	text = json_writer_finish(&w);
+	if (!text) {
+		api_reply_error(c, "status does not fit in a response");
+		return;
+	}
+	api_client_send_line(c, text);
+}
+
+static void api_do_action(struct api_client *c, const char *name, int (*action)(void *ctx))
+{
+	int ret;
+
+	if (!action) {
+		api_reply_error(c, "%s is not supported", name);
+		return;
+	}
+	ret = action(c->server->ops.ctx);
+	if (ret < 0) {
+		api_reply_error(c, "%s failed: %s", name, strerror(-ret));
+		return;
+	}
+	api_reply_done(c);
+}
+
+static bool api_line_is_blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}
+
+static void api_handle_request(struct api_client *c, const char *line, size_t len)
+{
+	struct api_socket *s = c->server;
+	struct json_request req;
+	char err[160];
+
+	if (api_line_is_blank(line, len))
+		return;
+	if (s->quitting) {
+		api_reply_error(c, "gvmm is quitting");
+		return;
+	}
+	if (json_request_parse(line, len, &req, err, sizeof(err)) < 0) {
+		api_reply_error(c, "%s", err);
+		return;
+	}
+	if (strcmp(req.command, "status") == 0) {
+		api_do_status(c);
+	} else if (strcmp(req.command, "pause") == 0) {
+		api_do_action(c, req.command, s->ops.pause);
+	} else if (strcmp(req.command, "resume") == 0) {
+		api_do_action(c, req.command, s->ops.resume);
+	} else if (strcmp(req.command, "powerdown") == 0) {
+		api_do_action(c, req.command, s->ops.powerdown);
+	} else if (strcmp(req.command, "quit") == 0) {
+		api_do_action(c, req.command, s->ops.quit);
+		if (s->ops.quit) {
+			/* The VM is being torn down: later requests would reach
+			 * a VM that is no longer there. */
+			s->quitting = true;
+			c->reading = false;
+		}
+	} else {
+		api_reply_error(c, "unknown command '%s' (commands: status, pause, resume, "
+				"powerdown, quit)", req.command);
+	}
+}
+
+/* Answers every complete line in the input buffer and keeps the rest. */
+static void api_client_take_lines(struct api_client *c)
+{
+	size_t start = 0;
+
+	while (c->reading && !c->dead) {
+		char *line = c->in + start;
+		char *nl = memchr(line, '\n', c->in_len - start);
+
+		if (!nl)
+			break;
+		api_handle_request(c, line, nl - line);
+		start += nl - line + 1;
+	}
+	if (!c->reading || c->dead) {
+		c->in_len = 0;
+		return;
+	}
+	memmove(c->in, c->in + start, c->in_len - start);
+	c->in_len -= start;
+	if (c->in_len == sizeof(c->in)) {
+		api_reply_error(c, "request longer than %d bytes", JSON_REQUEST_MAX_LEN);
+		c->in_len = 0;
+		c->reading = false;
+		c->closing = true;
+	}
+}
+
+static void api_client_read(struct api_client *c)
+{
+	for (int i = 0; i < API_READS_PER_EVENT && c->reading && !c->dead; i++) {
+		ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				c->dead = true;
+			return;
+		}
+		if (n == 0) {
+			/* The client is done writing but may still read: a last
+			 * request without its newline counts, as from printf. */
+			if (c->in_len)
+				api_handle_request(c, c->in, c->in_len);
+			c->in_len = 0;
+			c->reading = false;
+			c->closing = true;
+			return;
+		}
+		c->in_len += n;
+		api_client_take_lines(c);
+	}
+}
+
+static void api_on_client(void *opaque, uint32_t events)
+{
+	struct api_client *c = opaque;
+
+	if (events & EPOLLOUT)
+		api_client_flush(c);
+	if (c->reading && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		api_client_read(c);
+	else if (events & (EPOLLHUP | EPOLLERR))
+		c->dead = true;
+	api_client_settle(c);
+}
+
+/* Out of file descriptors, the pending connection would keep the listening
+ * socket readable forever. The spare descriptor makes room to take it and
+ * say why it is turned away. */
+static void api_refuse_at_fd_limit(struct api_socket *s)
+{
+	int fd;
+
+	if (s->spare_fd >= 0) {
+		close(s->spare_fd);
+		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			api_refuse(fd, "gvmm is out of file descriptors");
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (s->spare_fd >= 0)
+			return;
+	}
+	log_warn("api socket: out of file descriptors; no longer accepting clients");
+	event_loop_remove(s->loop, s->listen_fd);
+}
+
+static void api_accept_one(struct api_socket *s, int fd)
+{
+	struct api_client *c;
+	unsigned slot;
+
+	for (slot = 0; slot < API_SOCKET_MAX_CLIENTS; slot++)
+		if (!s->clients[slot])
+			break;
+	if (slot == API_SOCKET_MAX_CLIENTS) {
+		api_refuse(fd, "too many clients");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		api_refuse(fd, "out of memory");
+		return;
+	}
+	c->server = s;
+	c->fd = fd;
+	c->slot = slot;
+	c->reading = true;
+	c->events = EPOLLIN;
+	if (event_loop_add(s->loop, fd, EPOLLIN, api_on_client, c) < 0) {
+		free(c);
+		api_refuse(fd, "cannot watch the connection");
+		return;
+	}
+	s->clients[slot] = c;
+}
+
+static void api_on_listen(void *opaque, uint32_t events)
+{
+	struct api_socket *s = opaque;
+
+	(void)events;
+	for (int i = 0; i < API_SOCKET_MAX_CLIENTS; i++) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			api_accept_one(s, fd);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+			continue;
+		case EMFILE:
+		case ENFILE:
+			api_refuse_at_fd_limit(s);
+			return;
+		default:  /* EAGAIN, or nothing this loop could fix */
+			return;
+		}
+	}
+}
+
+int api_socket_start(struct api_socket *s, struct event_loop *loop,
+		     const struct api_ops *ops)
+{
+	int ret;
+
+	if (s->listen_fd < 0)
+		return -EBADF;
+	s->ops = *ops;
+	s->quitting = false;
+	ret = event_loop_add(loop, s->listen_fd, EPOLLIN, api_on_listen, s);
+	if (ret < 0)
+		return ret;
+	s->loop = loop;
+	return 0;
+}
+
+void api_socket_close(struct api_socket *s)
+{
+	struct stat st;
+
+	for (unsigned i = 0; i < API_SOCKET_MAX_CLIENTS; i++)
+		if (s->clients[i])
+			api_client_destroy(s->clients[i]);
+	if (s->listen_fd >= 0) {
+		if (s->loop)
+			event_loop_remove(s->loop, s->listen_fd);
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
+	/* Only the file this gvmm made: another may have replaced it. */
+	if (s->path[0] && stat(s->path, &st) == 0 && st.st_dev == s->dev &&
+	    st.st_ino == s->ino)
+		unlink(s->path);
+	s->path[0] = '\0';
+	if (s->spare_fd >= 0) {
+		close(s->spare_fd);
+		s->spare_fd = -1;
+	}
+	s->loop = NULL;
+}
