@@ -41,6 +41,8 @@ struct run_options {
 	bool no_reboot;
 	bool hugepages;
 	bool rng;
+	bool virtio_console;
+	bool cmdline_given;
 	const char *api_socket_path;
 	unsigned nr_disks;
 	struct virtio_blk_config disks[MAX_DISKS];
@@ -69,7 +71,10 @@ static void print_run_usage(FILE *out)
 		"  --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
 		"  --memory SIZE      guest RAM, e.g. 512M or 4G (default 512M, at least 32M)\n"
 		"  --cpus N           number of vCPUs, 1 to 255 (default 1)\n"
-		"  --serial MODE      COM1 goes to: stdio (default), file:PATH, or none\n"
+		"  --serial MODE      the console goes to: stdio (default), file:PATH, or none\n"
+		"  --console DEVICE   which guest device is the console: uart (COM1, ttyS0;\n"
+		"                     the default) or virtio (a virtio console, hvc0; the\n"
+		"                     default command line then says console=hvc0)\n"
 		"  --no-reboot        exit with status 3 when the guest reboots, instead of\n"
 		"                     restarting it\n"
 		"  --hugepages        back guest RAM with 2 MiB huge pages (reserve them in\n"
@@ -117,7 +122,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS,
 	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES, OPT_DISK, OPT_NO_RNG,
-	       OPT_API_SOCKET };
+	       OPT_API_SOCKET, OPT_CONSOLE };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -130,6 +135,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "no-rng", no_argument, NULL, OPT_NO_RNG },
 		{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -148,7 +154,15 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		switch (c) {
 		case OPT_KERNEL: opt->kernel_path = optarg; break;
 		case OPT_INITRD: opt->initrd_path = optarg; break;
-		case OPT_CMDLINE: opt->cmdline = optarg; break;
+		case OPT_CMDLINE: opt->cmdline = optarg; opt->cmdline_given = true; break;
+		case OPT_CONSOLE:
+			if (strcmp(optarg, "uart") == 0)
+				opt->virtio_console = false;
+			else if (strcmp(optarg, "virtio") == 0)
+				opt->virtio_console = true;
+			else
+				return usage_error("--console '%s': use uart or virtio", optarg);
+			break;
 		case OPT_MEMORY:
 			if (parse_size(optarg, &opt->ram_size) < 0)
 				return usage_error("--memory '%s': give a size like 512M or 4G", optarg);
@@ -185,6 +199,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 					   argv[optind - 1]);
 		}
 	}
+	if (opt->virtio_console && !opt->cmdline_given)
+		opt->cmdline = "console=hvc0";
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (try 'gvmm run --help')", argv[optind]);
 	if (!opt->kernel_path)
@@ -466,6 +482,7 @@ int cmd_run(int argc, char **argv)
 		.cmdline = opt.cmdline, .ram_size = opt.ram_size,
 		.nr_cpus = opt.nr_cpus, .hugepages = opt.hugepages,
 		.disks = opt.disks, .nr_disks = opt.nr_disks, .rng = opt.rng,
+		.virtio_console = opt.virtio_console,
 	};
 	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
 

@@ -10,7 +10,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../devices/uart_16550.h"
 #include "log.h"
 
 #define CTRL_A 0x01
@@ -103,10 +102,10 @@ static void serial_console_offer(struct serial_console *con)
 {
 	size_t taken;
 
-	if (!con->uart || con->pending_start == con->pending_end)
+	if (!con->receive || con->pending_start == con->pending_end)
 		goto resume;
-	taken = uart_16550_receive(con->uart, con->pending + con->pending_start,
-				   con->pending_end - con->pending_start);
+	taken = con->receive(con->device, con->pending + con->pending_start,
+			     con->pending_end - con->pending_start);
 	con->pending_start += taken;
 	if (con->pending_start < con->pending_end) {
 		if (!con->input_paused && con->in_fd >= 0) {
@@ -209,9 +208,11 @@ int serial_console_start(struct serial_console *con, struct event_loop *loop,
 	return ret;
 }
 
-void serial_console_attach(struct serial_console *con, struct uart_16550 *uart)
+void serial_console_attach(struct serial_console *con, console_receive_fn receive,
+			   void *device)
 {
-	con->uart = uart;
+	con->receive = receive;
+	con->device = device;
 }
 
 void serial_console_close(struct serial_console *con)
@@ -224,14 +225,25 @@ void serial_console_close(struct serial_console *con)
 	con->out_fd = con->rx_space_fd = -1;
 }
 
-void serial_console_transmit(void *opaque, uint8_t byte)
+void serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len)
 {
 	struct serial_console *con = opaque;
 
-	if (con->out_fd < 0)
-		return;
-	while (write(con->out_fd, &byte, 1) < 0 && errno == EINTR)
-		;
+	while (con->out_fd >= 0 && len > 0) {
+		ssize_t n = write(con->out_fd, bytes, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;  /* the terminal or file is gone: output is dropped */
+		bytes += n;
+		len -= (size_t)n;
+	}
+}
+
+void serial_console_transmit(void *opaque, uint8_t byte)
+{
+	serial_console_transmit_bytes(opaque, &byte, 1);
 }
 
 void serial_console_rx_space(void *opaque)

@@ -1,4 +1,5 @@
-/* Where the guest's COM1 goes: the terminal (stdio), a file, or nowhere.
+/* Where the guest's console goes (COM1 or the virtio console): the
+ * terminal (stdio), a file, or nowhere.
  * On a terminal, stdin is put in raw mode so every key reaches the guest,
  * and restored on any exit; Ctrl-A x quits gvmm, Ctrl-A Ctrl-A sends a
  * Ctrl-A. Input that is not a terminal is passed through as is; its end
@@ -14,7 +15,9 @@
 
 #include "event_loop.h"
 
-struct uart_16550;
+/* The console device input goes to: it takes what fits and returns how
+ * many bytes that was; it calls serial_console_rx_space() once it has room. */
+typedef size_t (*console_receive_fn)(void *device, const uint8_t *buf, size_t len);
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
@@ -32,7 +35,8 @@ struct serial_console {
 	bool escape_pending;       /* Ctrl-A seen, waiting for the command key */
 	int rx_space_fd;           /* eventfd: the guest drained the RX FIFO */
 	struct event_loop *loop;
-	struct uart_16550 *uart;
+	console_receive_fn receive;  /* NULL while no device is attached */
+	void *device;
 	uint8_t pending[256];      /* input read but not yet taken by the UART */
 	size_t pending_start, pending_end;
 	void (*on_quit)(void *ctx);
@@ -48,12 +52,15 @@ int serial_console_open(struct serial_console *con, const struct serial_config *
 /* Starts watching input on loop; on_quit runs on Ctrl-A x. */
 int serial_console_start(struct serial_console *con, struct event_loop *loop,
 			 void (*on_quit)(void *ctx), void *quit_ctx);
-/* The UART the console feeds; NULL detaches (before a VM is torn down). */
-void serial_console_attach(struct serial_console *con, struct uart_16550 *uart);
+/* The device the console feeds; receive NULL detaches (before a VM is
+ * torn down). */
+void serial_console_attach(struct serial_console *con, console_receive_fn receive,
+			   void *device);
 void serial_console_close(struct serial_console *con);
 
-/* UART backend callbacks: opaque is the console. */
+/* Device backend callbacks: opaque is the console. */
 void serial_console_transmit(void *opaque, uint8_t byte);
+void serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len);
 void serial_console_rx_space(void *opaque);
 
 #endif

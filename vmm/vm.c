@@ -155,16 +155,28 @@ static int vm_register(struct vm *vm, struct bus *bus, uint64_t base, uint64_t l
 	return ret < 0 ? -1 : 0;
 }
 
+static size_t vm_uart_receive(void *uart, const uint8_t *buf, size_t len)
+{
+	return uart_16550_receive(uart, buf, len);
+}
+
+static size_t vm_virtio_console_receive(void *vcon, const uint8_t *buf, size_t len)
+{
+	return virtio_console_receive(vcon, buf, len);
+}
+
 static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 {
 	static const struct uart_16550_ops console_ops = {
 		.transmit = serial_console_transmit,
 		.rx_space = serial_console_rx_space,
 	};
+	/* With the console on hvc0, COM1 still exists but leads nowhere. */
+	const struct uart_16550_ops *com1_ops = vm->cfg->virtio_console ? NULL : &console_ops;
 	struct irq_line com1_irq = { vm_irq_set_level, vm, IRQ_COM1 };
 	struct irq_line sci = { vm_irq_set_level, vm, IRQ_ACPI_SCI };
 
-	uart_16550_init(&vm->com1, &com1_irq, &console_ops, vm->console);
+	uart_16550_init(&vm->com1, &com1_irq, com1_ops, vm->console);
 	i8042_init(&vm->i8042, &vm->requester);
 	cmos_rtc_init(&vm->rtc, NULL);
 	acpi_pm_init(&vm->pm, &sci, &vm->requester);
@@ -179,7 +191,8 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 		if (vm_register(vm, &vm->pio, quiet_ports[i].base, quiet_ports[i].len,
 				quiet_ports[i].name, quiet_port_access, NULL, err, errlen))
 			return -1;
-	serial_console_attach(vm->console, &vm->com1);
+	if (!vm->cfg->virtio_console)
+		serial_console_attach(vm->console, vm_uart_receive, &vm->com1);
 	return 0;
 }
 
@@ -217,6 +230,21 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 			snprintf(err, errlen, "virtio-rng: %s", strerror(vm->rng ? -ret : ENOMEM));
 			return -1;
 		}
+	}
+	if (vm->cfg->virtio_console) {
+		static const struct virtio_console_ops vcon_ops = {
+			.transmit = serial_console_transmit_bytes,
+			.rx_space = serial_console_rx_space,
+		};
+
+		vm->vcon = calloc(1, sizeof(*vm->vcon));
+		if (!vm->vcon ||
+		    (ret = virtio_console_create(vm->vcon, &vm->io, &env, &vcon_ops, vm->console)) < 0 ||
+		    (ret = pci_bus_add_device(&vm->pci, &vm->vcon->transport.pci)) < 0) {
+			snprintf(err, errlen, "virtio-console: %s", strerror(vm->vcon ? -ret : ENOMEM));
+			return -1;
+		}
+		serial_console_attach(vm->console, vm_virtio_console_receive, vm->vcon);
 	}
 	vm->disks = calloc(vm->cfg->nr_disks ? vm->cfg->nr_disks : 1, sizeof(*vm->disks));
 	if (!vm->disks) {
@@ -382,21 +410,25 @@ void vm_wait_while_paused(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
-	/* Devices first: their I/O threads stop touching guest memory. */
+	/* Devices first: their I/O stops touching guest memory. Their memory
+	 * is freed only after the PCI bus has let go of them. */
 	for (unsigned i = 0; i < vm->nr_disks_created; i++)
 		virtio_blk_destroy(&vm->disks[i]);
-	free(vm->disks);
-	vm->disks = NULL;
-	if (vm->rng) {
+	serial_console_attach(vm->console, NULL, NULL);
+	if (vm->vcon)
+		virtio_console_destroy(vm->vcon);
+	if (vm->rng)
 		virtio_rng_destroy(vm->rng);
-		free(vm->rng);
-		vm->rng = NULL;
-	}
 	io_thread_stop(&vm->io);
 	if (vm->pci_ready)
 		pci_bus_destroy(&vm->pci);
 	vm->pci_ready = false;
-	serial_console_attach(vm->console, NULL);
+	free(vm->disks);
+	free(vm->vcon);
+	free(vm->rng);
+	vm->disks = NULL;
+	vm->vcon = NULL;
+	vm->rng = NULL;
 	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

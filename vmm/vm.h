@@ -20,6 +20,7 @@
 #include "../devices/pci.h"
 #include "../devices/uart_16550.h"
 #include "../devices/virtio_blk.h"
+#include "../devices/virtio_console.h"
 #include "../devices/virtio_rng.h"
 #include "bus.h"
 #include "event_loop.h"
@@ -44,6 +45,7 @@ struct vm_config {
 	const struct virtio_blk_config *disks;
 	unsigned nr_disks;
 	bool rng;               /* a virtio-rng device */
+	bool virtio_console;    /* the console backend drives hvc0, not COM1 */
 };
 
 /* Why a VM stopped; the first reason recorded wins. */
@@ -81,6 +83,7 @@ struct vm {
 	bool pci_ready;
 	struct io_thread io;     /* virtio queues and disk I/O */
 	struct virtio_rng *rng;
+	struct virtio_console *vcon;
 	struct virtio_blk *disks;
 	unsigned nr_disks_created;
 

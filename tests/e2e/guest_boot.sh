@@ -79,8 +79,11 @@ fi
 # The sanitizer build boots too, when it has been built.
 asan=${GVMM_ASAN:-build/asan/gvmm}
 if [ -x "$asan" ]; then
+	# With a disk and the control socket, so their code runs under the sanitizers too.
+	truncate -s 16M "$E2E_WORK/asan-disk.img"
 	GVMM=$asan boot asan-2cpu "$BOOT_TIMEOUT" --kernel "$GUEST_DIR/vmlinuz" \
-		--initrd "$GUEST_DIR/initrd.img" --cmdline "$cmdline" --memory ${MEM_MIB}M --cpus 2 --no-reboot
+		--initrd "$GUEST_DIR/initrd.img" --cmdline "$cmdline" --memory ${MEM_MIB}M --cpus 2 --no-reboot \
+		--disk "$E2E_WORK/asan-disk.img" --api-socket "$E2E_WORK/asan-api.sock"
 	check_report asan-2cpu 2
 	expect asan-2cpu.no-sanitizer-report "$(grep -m1 -E 'Sanitizer|runtime error' "$E2E_WORK/asan-2cpu.err")" \
 		bash -c "! grep -q -E 'Sanitizer|runtime error' '$E2E_WORK/asan-2cpu.err'"
