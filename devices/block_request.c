@@ -1,5 +1,7 @@
 #include "block_request.h"
 
+#include "iov.h"
+
 #include <endian.h>
 #include <string.h>
 
@@ -55,28 +57,6 @@ static uint64_t take_front(struct iovec *iov, unsigned *first, unsigned end,
 	return done;
 }
 
-/* Copies len bytes starting offset bytes into iov[0..n) to dst. */
-static uint64_t gather(const struct iovec *iov, unsigned n, uint64_t offset,
-		       void *dst, uint64_t len)
-{
-	uint64_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		uint64_t chunk;
-
-		if (offset >= iov[i].iov_len) {
-			offset -= iov[i].iov_len;
-			continue;
-		}
-		chunk = iov[i].iov_len - offset;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)dst + done, (const uint8_t *)iov[i].iov_base + offset, chunk);
-		done += chunk;
-		offset = 0;
-	}
-	return done;
-}
 
 static uint64_t iov_bytes(const struct iovec *iov, unsigned n)
 {
@@ -149,7 +129,7 @@ static uint8_t parse_ranges(struct block_request *req,
 		uint64_t sector;
 		uint32_t num, flags;
 
-		gather(req->iov, req->iovcnt, (uint64_t)i * SEGMENT_BYTES, &seg, sizeof(seg));
+		iov_to_buf(req->iov, req->iovcnt, (uint64_t)i * SEGMENT_BYTES, &seg, sizeof(seg));
 		sector = le64toh(seg.sector);
 		num = le32toh(seg.num_sectors);
 		flags = le32toh(seg.flags);

@@ -16,6 +16,8 @@
  * acquire/release does not give. */
 #include "virtqueue.h"
 
+#include "iov.h"
+
 #include <endian.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -504,35 +506,6 @@ bool virtq_enable_notify(struct virtq *vq)
 	return avail_idx != vq->last_avail_idx;
 }
 
-/* Copies between a flat buffer and iov[0..n) seen as one byte stream,
- * starting `offset` bytes into that stream: out of the iovecs into `to`
- * when it is given, else from `from` into the iovecs. */
-static size_t copy_iov(const struct iovec *iov, unsigned n, uint64_t offset,
-		       void *to, const void *from, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		uint8_t *base = iov[i].iov_base;
-		size_t chunk;
-
-		if (offset >= iov[i].iov_len) {
-			offset -= iov[i].iov_len;
-			continue;
-		}
-		chunk = iov[i].iov_len - offset;
-		if (chunk > len - done)
-			chunk = len - done;
-		if (to)
-			memcpy((uint8_t *)to + done, base + offset, chunk);
-		else
-			memcpy(base + offset, (const uint8_t *)from + done, chunk);
-		done += chunk;
-		offset = 0;
-	}
-	return done;
-}
-
 size_t virtq_chain_copy_from_out(const struct virtq_chain *chain, uint64_t offset,
 				 void *dst, size_t len)
 {
@@ -542,7 +515,7 @@ size_t virtq_chain_copy_from_out(const struct virtq_chain *chain, uint64_t offse
 		return 0;
 	if (n > VIRTQ_MAX_CHAIN_IOV)
 		n = VIRTQ_MAX_CHAIN_IOV;
-	return copy_iov(chain->iov, n, offset, dst, NULL, len);
+	return iov_to_buf(chain->iov, n, offset, dst, len);
 }
 
 size_t virtq_chain_copy_to_in(const struct virtq_chain *chain, uint64_t offset,
@@ -554,5 +527,5 @@ size_t virtq_chain_copy_to_in(const struct virtq_chain *chain, uint64_t offset,
 		return 0;
 	if (n > VIRTQ_MAX_CHAIN_IOV - first)
 		n = VIRTQ_MAX_CHAIN_IOV - first;
-	return copy_iov(chain->iov + first, n, offset, NULL, src, len);
+	return iov_from_buf(chain->iov + first, n, offset, src, len);
 }

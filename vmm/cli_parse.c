@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,4 +50,16 @@ int parse_count(const char *text, unsigned min, unsigned max, unsigned *value)
 		return -1;
 	*value = (unsigned)v;
 	return 0;
+}
+
+int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("gvmm: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
 }

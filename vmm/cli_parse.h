@@ -11,4 +11,8 @@ int parse_size(const char *text, uint64_t *bytes);
 /* A decimal count in [min, max]; returns 0 or -1. */
 int parse_count(const char *text, unsigned min, unsigned max, unsigned *value);
 
+/* Prints "gvmm: error: ..." as one line on stderr and returns the usage
+ * exit status (2), for the subcommands' bad-input paths. */
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli_parse.h"
 #include "commands.h"
 #include "json_request.h"
 
@@ -37,19 +38,6 @@ static void print_ctl_usage(FILE *out)
 		"2 bad usage, or no answer from PATH.\n");
 }
 
-static int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int ctl_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("gvmm: error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
-}
 
 static int ctl_connect(const char *path)
 {
@@ -189,31 +177,31 @@ int cmd_ctl(int argc, char **argv)
 	json_write_object_end(&w);
 	text = json_writer_finish(&w);
 	if (!text)
-		return ctl_error("command '%s' is too long", argv[2]);
+		return usage_error("command '%s' is too long", argv[2]);
 	len = strlen(text);
 	request[len++] = '\n';
 
 	fd = ctl_connect(path);
 	if (fd < 0)
-		return ctl_error("cannot connect to %s: %s", path, strerror(errno));
+		return usage_error("cannot connect to %s: %s", path, strerror(errno));
 	if (ctl_send_all(fd, request, len) < 0) {
 		close(fd);
-		return ctl_error("cannot send to %s: %s", path, strerror(errno));
+		return usage_error("cannot send to %s: %s", path, strerror(errno));
 	}
 	len = ctl_read_line(fd, response, sizeof(response));
 	close(fd);
 	if (len < 0) {
 		if (errno == 0)
-			return ctl_error("%s closed the connection without answering", path);
+			return usage_error("%s closed the connection without answering", path);
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return ctl_error("no answer from %s within %d seconds", path,
+			return usage_error("no answer from %s within %d seconds", path,
 					 CTL_TIMEOUT_S);
-		return ctl_error("reading from %s: %s", path, strerror(errno));
+		return usage_error("reading from %s: %s", path, strerror(errno));
 	}
 	if (json_object_scan(response, len, ctl_response_member, &r, err, sizeof(err)) < 0)
-		return ctl_error("garbled response from %s: %s", path, err);
+		return usage_error("garbled response from %s: %s", path, err);
 	if (r.ok < 0)
-		return ctl_error("garbled response from %s: no \"ok\"", path);
+		return usage_error("garbled response from %s: no \"ok\"", path);
 	if (!r.ok) {
 		ctl_print_error(r.error[0] ? r.error : "gvmm refused the command");
 		return 1;

@@ -96,19 +96,6 @@ static void print_run_usage(FILE *out)
 		"2 bad usage, 3 guest rebooted with --no-reboot, 128+N stopped by signal N.\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("gvmm: error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
-}
-
 static uint64_t host_ram_bytes(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES);

@@ -16,7 +16,7 @@ console_round_trip() {
 		--serial stdio <"$fifo" >"$E2E_WORK/$name.log" 2>"$E2E_WORK/$name.err" &
 	pid=$!
 	exec 3>"$fifo"   # held open: the guest sees no end of input
-	if wait_for_console "$name" GVMM-READY-FOR-INPUT 1 "$BOOT_TIMEOUT"; then
+	if wait_for_console "$name" GVMM-READY-FOR-INPUT 1 "$BOOT_TIMEOUT" "$pid"; then
 		echo "hello-from-the-host" >&3
 	fi
 	timeout "$BOOT_TIMEOUT" tail --pid="$pid" -f /dev/null || kill -KILL "$pid"

@@ -51,14 +51,20 @@ boot_in_background() {
 	BOOT_PID=$!
 }
 
-# wait_for_console NAME PATTERN COUNT TIMEOUT: waits until PATTERN has
-# appeared COUNT times on NAME's console; fails after TIMEOUT seconds.
+# wait_for_console NAME PATTERN COUNT TIMEOUT [PID]: waits until PATTERN
+# has appeared COUNT times on NAME's console; fails after TIMEOUT seconds,
+# or as soon as gvmm (PID, default BOOT_PID) is gone.
 wait_for_console() {
-	local log=$E2E_WORK/$1.log pattern=$2 count=$3 limit=$4
+	local log=$E2E_WORK/$1.log pattern=$2 count=$3 limit=$4 pid=${5:-${BOOT_PID:-}}
 	local deadline=$(( $(date +%s) + limit ))
 	while [ "$(date +%s)" -lt "$deadline" ]; do
 		if [ "$(grep -c -- "$pattern" "$log" 2>/dev/null)" -ge "$count" ]; then
 			return 0
+		fi
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			echo "gvmm ended before '$pattern' x$count appeared on the console of $1"
+			console_tail "$1"
+			return 1
 		fi
 		sleep 0.2
 	done

@@ -1,4 +1,4 @@
-// fuzz-sources: devices/block_request.c devices/virtqueue.c vmm/guest_memory.c vmm/log.c
+// fuzz-sources: devices/block_request.c devices/virtqueue.c devices/iov.c vmm/guest_memory.c vmm/log.c
 /* Fuzzes virtio-blk request parsing. The input picks the disk's limits
  * and describes a chain of buffers (their direction, length and bytes);
  * the buffers go into a small guest RAM, the chain into a descriptor

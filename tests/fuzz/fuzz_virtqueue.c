@@ -1,4 +1,4 @@
-// fuzz-sources: devices/virtqueue.c vmm/guest_memory.c vmm/log.c
+// fuzz-sources: devices/virtqueue.c devices/iov.c vmm/guest_memory.c vmm/log.c
 /* Fuzzes the split-virtqueue walker: the input becomes a descriptor table,
  * an avail ring and spare RAM (data buffers, indirect tables) in a small
  * guest RAM, and the device side pops, copies and pushes until the queue
