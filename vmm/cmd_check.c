@@ -51,18 +51,18 @@ int cmd_check(int argc, char **argv)
 	printf("gvmm %s host check\n", GVMM_VERSION);
 	usable = kvm_open(&kvm, err, sizeof(err)) == 0;
 	if (!usable) {
-		printf("  KVM:            not usable: %s\n", err);
+		printf("  %-30s not usable: %s\n", "KVM", err);
 	} else {
-		printf("  KVM:            /dev/kvm opened, API version %d\n", KVM_API_VERSION);
+		printf("  %-30s /dev/kvm opened, API version %d\n", "KVM", KVM_API_VERSION);
 		for (size_t i = 0; i < kvm_nr_required_caps; i++)
 			printf("  %-30s yes (%s)\n", kvm_required_caps[i].name,
 			       kvm_required_caps[i].why);
-		printf("  max vCPUs:      %d\n", kvm.max_vcpus);
+		printf("  %-30s %d\n", "max vCPUs", kvm.max_vcpus);
 	}
-	printf("  virtualization: %s\n", kvm_flavour_name(flavour));
+	printf("  %-30s %s\n", "virtualization", kvm_flavour_name(flavour));
 	hugepages = read_long_file("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
 	if (hugepages >= 0)
-		printf("  hugepages:      %ld free 2 MiB pages (for --hugepages)\n", hugepages);
+		printf("  %-30s %ld free 2 MiB pages (for --hugepages)\n", "hugepages", hugepages);
 
 	if (usable)
 		kvm_close(&kvm);
