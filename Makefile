@@ -32,6 +32,9 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 CHECK_OBJ := $(BUILD)/tests/unit/check.o
 
+# Keep the unit-test objects: make would delete them as intermediates.
+.SECONDARY:
+
 .PHONY: all asan test unit-tests deps clean install guest bench fuzz
 
 all: $(BUILD)/gvmm
