@@ -57,6 +57,7 @@ struct mapped_file {
 struct run_state {
 	struct vm *vm;
 	int signal_fd;
+	int signal;      /* a stop signal seen, even between VMs */
 };
 
 static void print_run_usage(FILE *out)
@@ -245,8 +246,11 @@ static void on_signal(void *opaque, uint32_t events)
 	(void)events;
 	if (read(state->signal_fd, &info, sizeof(info)) != sizeof(info))
 		return;
-	if (state->vm && atomic_load(&state->vm->stop_reason) == VM_RUNNING) {
-		log_info("stopping on signal %u", info.ssi_signo);
+	/* Kept even when the VM is already stopping (say, for a guest reboot),
+	 * so the signal still ends gvmm instead of being lost in a restart. */
+	log_info("stopping on signal %u", info.ssi_signo);
+	state->signal = (int)info.ssi_signo;
+	if (state->vm) {
 		state->vm->stop_signal = (int)info.ssi_signo;
 		vm_stop(state->vm, VM_STOP_SIGNAL);
 	}
@@ -364,6 +368,8 @@ static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
 		stop_signal = vm.stop_signal;
 		state->vm = NULL;
 		vm_destroy(&vm);
+		if (state->signal)
+			return EXIT_SIGNAL_BASE + state->signal;
 
 		switch (reason) {
 		case VM_STOP_RESET:
