@@ -21,6 +21,11 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    += -lpthread -laio
 
+# Libraries found through pkg-config (Debian's -dev packages; tools/deps).
+PKGS      := slirp
+CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS))
+LDLIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS))
+
 SRC_DIRS  := vmm devices firmware display
 SRCS      := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
 MAIN_SRC  := vmm/main.c

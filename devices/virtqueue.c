@@ -443,6 +443,29 @@ int virtq_push_used(struct virtq *vq, uint16_t head, uint32_t written)
 	return 0;
 }
 
+int virtq_push_used_n(struct virtq *vq, const uint16_t *heads, const uint32_t *written,
+		      unsigned n)
+{
+	if (!vq->ready || n > vq->size)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		struct virtq_used_elem elem = { .id = htole32(heads[i]), .len = htole32(written[i]) };
+
+		if (guest_memory_write(vq->mem, used_ring_gpa(vq, (uint16_t)(vq->used_idx + i)),
+				       &elem, sizeof(elem)))
+			return -1;
+	}
+	if (!store_u16(vq, used_idx_gpa(vq), __ATOMIC_RELEASE, (uint16_t)(vq->used_idx + n)))
+		return -1;
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	return 0;
+}
+
+void virtq_unpop(struct virtq *vq, unsigned n)
+{
+	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
+}
+
 /* True when new_idx has moved past event since old, all mod 2^16: the
  * driver asked to hear when entry `event` is used, and it was among
  * old .. new_idx - 1. */

@@ -68,6 +68,14 @@ enum virtq_pop_result virtq_pop_chain(struct virtq *vq, struct virtq_chain *chai
 				      char *why, size_t whylen);
 /* Returns a chain to the guest with written bytes; -1 when the ring is gone. */
 int virtq_push_used(struct virtq *vq, uint16_t head, uint32_t written);
+/* Returns n chains at once: the driver sees all of them or none of them
+ * (a network frame spread over several mergeable buffers). */
+int virtq_push_used_n(struct virtq *vq, const uint16_t *heads, const uint32_t *written,
+		      unsigned n);
+/* Gives back the last n chains popped and not pushed, in order: they will
+ * be popped again (a device that took buffers and then had nothing to put
+ * in them, or could not pass a request on yet). */
+void virtq_unpop(struct virtq *vq, unsigned n);
 /* Whether the guest wants an interrupt for what was pushed since the last
  * one (EVENT_IDX's used_event, or the NO_INTERRUPT flag); records it. */
 bool virtq_should_interrupt(struct virtq *vq);

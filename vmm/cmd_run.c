@@ -22,6 +22,7 @@
 #include "event_loop.h"
 #include "kvm.h"
 #include "log.h"
+#include "nic_backends.h"
 #include "serial_console.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -46,6 +47,9 @@ struct run_options {
 	const char *api_socket_path;
 	unsigned nr_disks;
 	struct virtio_blk_config disks[MAX_DISKS];
+	unsigned nr_nets;
+	struct net_config nets[NET_MAX_NICS];
+	const char *net_args[NET_MAX_NICS];
 };
 
 struct mapped_file {
@@ -84,6 +88,18 @@ static void print_run_usage(FILE *out)
 		"                     a virtio-blk disk from a raw image or block device;\n"
 		"                     repeat for more (up to 16). cache=none uses O_DIRECT;\n"
 		"                     the image is locked against a second writer\n"
+		"  --net user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,mac=MAC]\n"
+		"                     a virtio-net NIC behind user-mode NAT (libslirp; the\n"
+		"                     default): the guest gets 10.0.2.15 by DHCP, 10.0.2.2 is\n"
+		"                     the host (its 127.0.0.1 too), 10.0.2.3 the DNS server;\n"
+		"                     hostfwd forwards a host port (HOSTADDR defaults to\n"
+		"                     127.0.0.1) to the guest\n"
+		"  --net tap=NAME[,queues=N|cpus][,mac=MAC]\n"
+		"                     a virtio-net NIC on TAP device NAME (existing, or created\n"
+		"                     with CAP_NET_ADMIN), with checksum and TSO offloads;\n"
+		"                     queues > 1 needs a multi_queue TAP; cpus means one queue\n"
+		"                     pair per vCPU. MAC defaults to a random 52:54:00:xx:xx:xx\n"
+		"  --net none         no network; repeat --net for more NICs (up to 8)\n"
 		"  --no-rng           leave out the virtio-rng entropy device\n"
 		"  --api-socket PATH  a control socket (JSON lines: status, pause, resume,\n"
 		"                     powerdown, quit); see 'gvmm ctl --help'\n"
@@ -110,7 +126,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS,
 	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES, OPT_DISK, OPT_NO_RNG,
-	       OPT_API_SOCKET, OPT_CONSOLE };
+	       OPT_API_SOCKET, OPT_CONSOLE, OPT_NET };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -124,6 +140,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		{ "no-rng", no_argument, NULL, OPT_NO_RNG },
 		{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "net", required_argument, NULL, OPT_NET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -176,6 +193,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 				return usage_error("--disk '%s': %s", optarg, err);
 			opt->nr_disks++;
 			break;
+		case OPT_NET:
+			if (opt->nr_nets == NET_MAX_NICS)
+				return usage_error("--net: at most %d NICs", NET_MAX_NICS);
+			if (net_option_parse(optarg, &opt->nets[opt->nr_nets], err, sizeof(err)) < 0)
+				return usage_error("--net '%s': %s", optarg, err);
+			opt->net_args[opt->nr_nets++] = optarg;
+			break;
 		case 'h':
 			print_run_usage(stdout);
 			return -1;
@@ -186,6 +210,15 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 			return usage_error("unknown option '%s' (try 'gvmm run --help')",
 					   argv[optind - 1]);
 		}
+	}
+	for (unsigned i = 0; i < opt->nr_nets && opt->nr_nets > 1; i++)
+		if (opt->nets[i].kind == NET_NONE)
+			return usage_error("--net none cannot be combined with other --net options");
+	/* Networking that needs no privileges unless the user says otherwise. */
+	if (opt->nr_nets == 0) {
+		opt->nets[0].kind = NET_USER;
+		opt->net_args[0] = "user";
+		opt->nr_nets = 1;
 	}
 	if (opt->virtio_console && !opt->cmdline_given)
 		opt->cmdline = "console=hvc0";
@@ -405,6 +438,8 @@ int cmd_run(int argc, char **argv)
 	struct serial_console console;
 	struct event_loop loop;
 	struct vm_config cfg;
+	struct vm_nic nics[NET_MAX_NICS] = { 0 };
+	int nr_nics = 0;
 	struct kvm kvm;
 	sigset_t handled;
 	char err[256];
@@ -437,6 +472,13 @@ int cmd_run(int argc, char **argv)
 	if (opt.nr_cpus > (unsigned)kvm.max_vcpus) {
 		status = usage_error("--cpus %u: this host's KVM allows at most %d",
 				     opt.nr_cpus, kvm.max_vcpus);
+		goto out_kvm;
+	}
+	nr_nics = nic_backends_open(opt.nets, opt.nr_nets, opt.nr_cpus, nics, opt.net_args,
+				    err, sizeof(err));
+	if (nr_nics < 0) {
+		nr_nics = 0;
+		status = usage_error("%s", err);
 		goto out_kvm;
 	}
 	if (kvm.flavour == KVM_FLAVOUR_PVM)
@@ -476,6 +518,7 @@ int cmd_run(int argc, char **argv)
 		.nr_cpus = opt.nr_cpus, .hugepages = opt.hugepages,
 		.disks = opt.disks, .nr_disks = opt.nr_disks, .rng = opt.rng,
 		.virtio_console = opt.virtio_console,
+		.nics = nics, .nr_nics = (unsigned)nr_nics,
 	};
 	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
 
@@ -489,6 +532,7 @@ out_console:
 out_api:
 	api_socket_close(&api);
 out_kvm:
+	nic_backends_close(nics, (unsigned)nr_nics);
 	kvm_close(&kvm);
 out_files:
 	unmap_input_file(&initrd);

@@ -246,6 +246,27 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 		}
 		serial_console_attach(vm->console, vm_virtio_console_receive, vm->vcon);
 	}
+	vm->nics = calloc(vm->cfg->nr_nics ? vm->cfg->nr_nics : 1, sizeof(*vm->nics));
+	if (!vm->nics) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->cfg->nr_nics; i++) {
+		const struct vm_nic *nic = &vm->cfg->nics[i];
+
+		ret = virtio_net_create(&vm->nics[i], nic->backend, nic->mac, &env);
+		if (ret < 0) {
+			snprintf(err, errlen, "virtio-net: %s", strerror(-ret));
+			return -1;
+		}
+		vm->nr_nics_created++;
+		ret = pci_bus_add_device(&vm->pci, &vm->nics[i].transport.pci);
+		if (ret < 0) {
+			snprintf(err, errlen, "virtio-net: %s",
+				 ret == -ENOSPC ? "no free PCI slot" : strerror(-ret));
+			return -1;
+		}
+	}
 	vm->disks = calloc(vm->cfg->nr_disks ? vm->cfg->nr_disks : 1, sizeof(*vm->disks));
 	if (!vm->disks) {
 		snprintf(err, errlen, "out of memory");
@@ -414,6 +435,8 @@ void vm_destroy(struct vm *vm)
 	 * is freed only after the PCI bus has let go of them. */
 	for (unsigned i = 0; i < vm->nr_disks_created; i++)
 		virtio_blk_destroy(&vm->disks[i]);
+	for (unsigned i = 0; i < vm->nr_nics_created; i++)
+		virtio_net_destroy(&vm->nics[i]);
 	serial_console_attach(vm->console, NULL, NULL);
 	if (vm->vcon)
 		virtio_console_destroy(vm->vcon);
@@ -424,6 +447,9 @@ void vm_destroy(struct vm *vm)
 		pci_bus_destroy(&vm->pci);
 	vm->pci_ready = false;
 	free(vm->disks);
+	free(vm->nics);
+	vm->nics = NULL;
+	vm->nr_nics_created = 0;
 	free(vm->vcon);
 	free(vm->rng);
 	vm->disks = NULL;

@@ -21,6 +21,7 @@
 #include "../devices/uart_16550.h"
 #include "../devices/virtio_blk.h"
 #include "../devices/virtio_console.h"
+#include "../devices/virtio_net.h"
 #include "../devices/virtio_rng.h"
 #include "bus.h"
 #include "event_loop.h"
@@ -28,6 +29,7 @@
 #include "guest_memory.h"
 #include "io_thread.h"
 #include "kvm.h"
+#include "nic_backends.h"
 #include "serial_console.h"
 #include "vm_request.h"
 
@@ -46,6 +48,9 @@ struct vm_config {
 	unsigned nr_disks;
 	bool rng;               /* a virtio-rng device */
 	bool virtio_console;    /* the console backend drives hvc0, not COM1 */
+	const struct vm_nic *nics;  /* virtio-net devices, in front of backends
+				     * that outlive the VM */
+	unsigned nr_nics;
 };
 
 /* Why a VM stopped; the first reason recorded wins. */
@@ -86,6 +91,8 @@ struct vm {
 	struct virtio_console *vcon;
 	struct virtio_blk *disks;
 	unsigned nr_disks_created;
+	struct virtio_net *nics;
+	unsigned nr_nics_created;
 
 	/* Pause: vCPUs park outside KVM_RUN while paused is set. */
 	pthread_mutex_t pause_lock;
