@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../display/spice_display.h"
 #include "../firmware/boot.h"
 #include "../firmware/cpuid.h"
 #include "api_socket.h"
@@ -50,6 +51,10 @@ struct run_options {
 	unsigned nr_nets;
 	struct net_config nets[NET_MAX_NICS];
 	const char *net_args[NET_MAX_NICS];
+	bool gpu_given;
+	struct virtio_gpu_config gpu;
+	bool spice_given;
+	struct spice_options spice;
 };
 
 struct mapped_file {
@@ -100,6 +105,21 @@ static void print_run_usage(FILE *out)
 		"                     queues > 1 needs a multi_queue TAP; cpus means one queue\n"
 		"                     pair per vCPU. MAC defaults to a random 52:54:00:xx:xx:xx\n"
 		"  --net none         no network; repeat --net for more NICs (up to 8)\n"
+		"  --gpu [2d][,width=W,height=H][,outputs=N][,max-memory=SIZE]\n"
+		"                     a virtio-gpu display adapter (2D); every output's\n"
+		"                     preferred mode is WxH (default 1280x800), 1 to 16\n"
+		"                     outputs; the guest's resources may hold at most\n"
+		"                     max-memory of host RAM (default 256M)\n"
+		"  --spice ADDR:PORT|:PORT|unix:PATH[,password=SECRET|,disable-ticketing]\n"
+		"          [,tls-port=PORT,x509-dir=DIR][,video-codec=LIST]\n"
+		"          [,streaming-video=off|all|filter][,refresh-rate=HZ]\n"
+		"                     show the GPU's outputs to SPICE clients (remote-viewer)\n"
+		"                     and take their keyboard, pointer and window size; adds\n"
+		"                     --gpu 2d if no --gpu is given, and a virtio keyboard,\n"
+		"                     tablet and mouse. :PORT listens on 127.0.0.1; another\n"
+		"                     address needs password= (or, knowingly,\n"
+		"                     disable-ticketing). refresh-rate caps updates per\n"
+		"                     second (default 60)\n"
 		"  --no-rng           leave out the virtio-rng entropy device\n"
 		"  --api-socket PATH  a control socket (JSON lines: status, pause, resume,\n"
 		"                     powerdown, quit); see 'gvmm ctl --help'\n"
@@ -126,7 +146,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS,
 	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES, OPT_DISK, OPT_NO_RNG,
-	       OPT_API_SOCKET, OPT_CONSOLE, OPT_NET };
+	       OPT_API_SOCKET, OPT_CONSOLE, OPT_NET, OPT_GPU, OPT_SPICE };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -141,6 +161,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "net", required_argument, NULL, OPT_NET },
+		{ "gpu", optional_argument, NULL, OPT_GPU },
+		{ "spice", required_argument, NULL, OPT_SPICE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -200,6 +222,24 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 				return usage_error("--net '%s': %s", optarg, err);
 			opt->net_args[opt->nr_nets++] = optarg;
 			break;
+		case OPT_GPU:
+			/* The value is optional, and may follow as its own word:
+			 * "--gpu", "--gpu=2d" and "--gpu 2d,width=1920" all work. */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			if (virtio_gpu_option_parse(optarg ? optarg : "", &opt->gpu,
+						    err, sizeof(err)) < 0)
+				return usage_error("--gpu '%s': %s", optarg ? optarg : "", err);
+			if (opt->gpu.virgl)
+				return usage_error("--gpu virgl: 3D (virgl) is not in this gvmm yet; "
+						   "use --gpu 2d");
+			opt->gpu_given = true;
+			break;
+		case OPT_SPICE:
+			if (spice_options_parse(optarg, &opt->spice, err, sizeof(err)) < 0)
+				return usage_error("--spice '%s': %s", optarg, err);
+			opt->spice_given = true;
+			break;
 		case 'h':
 			print_run_usage(stdout);
 			return -1;
@@ -214,6 +254,12 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 	for (unsigned i = 0; i < opt->nr_nets && opt->nr_nets > 1; i++)
 		if (opt->nets[i].kind == NET_NONE)
 			return usage_error("--net none cannot be combined with other --net options");
+	/* A display needs something to show. */
+	if (opt->spice_given && !opt->gpu_given) {
+		if (virtio_gpu_option_parse("", &opt->gpu, err, sizeof(err)) < 0)
+			return usage_error("--gpu defaults: %s", err);
+		opt->gpu_given = true;
+	}
 	/* Networking that needs no privileges unless the user says otherwise. */
 	if (opt->nr_nets == 0) {
 		opt->nets[0].kind = NET_USER;
@@ -439,6 +485,7 @@ int cmd_run(int argc, char **argv)
 	struct event_loop loop;
 	struct vm_config cfg;
 	struct vm_nic nics[NET_MAX_NICS] = { 0 };
+	struct display *display = NULL;
 	int nr_nics = 0;
 	struct kvm kvm;
 	sigset_t handled;
@@ -510,6 +557,15 @@ int cmd_run(int argc, char **argv)
 		log_error("cannot serve the control socket");
 		goto out_loop;
 	}
+	if (opt.spice_given) {
+		if (spice_display_create(&display, &opt.spice, &loop, opt.gpu.nr_outputs,
+					 opt.gpu.width, opt.gpu.height, err, sizeof(err)) < 0) {
+			status = usage_error("--spice: %s", err);
+			goto out_loop;
+		}
+		log_info("SPICE display on %s: connect with 'remote-viewer %s'",
+			 spice_display_uri(display), spice_display_uri(display));
+	}
 
 	cfg = (struct vm_config){
 		.kernel = kernel.data, .kernel_len = kernel.len,
@@ -519,8 +575,12 @@ int cmd_run(int argc, char **argv)
 		.disks = opt.disks, .nr_disks = opt.nr_disks, .rng = opt.rng,
 		.virtio_console = opt.virtio_console,
 		.nics = nics, .nr_nics = (unsigned)nr_nics,
+		.gpu = opt.gpu_given ? &opt.gpu : NULL,
+		.display = display,
 	};
 	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
+	if (display)
+		spice_display_destroy(display);
 
 out_loop:
 	api_socket_close(&api);

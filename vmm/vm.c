@@ -246,6 +246,32 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 		}
 		serial_console_attach(vm->console, vm_virtio_console_receive, vm->vcon);
 	}
+	if (vm->cfg->gpu) {
+		if (virtio_gpu_create(&vm->gpu, vm->cfg->gpu, vm->cfg->display, &env,
+				      err, errlen) < 0)
+			return -1;
+		ret = pci_bus_add_device(&vm->pci, virtio_gpu_pci_device(vm->gpu));
+		if (ret < 0) {
+			snprintf(err, errlen, "virtio-gpu: %s", strerror(-ret));
+			return -1;
+		}
+	}
+	if (vm->cfg->display) {
+		ret = input_devices_create(&vm->input, &vm->io, &env);
+		if (ret < 0) {
+			snprintf(err, errlen, "virtio-input: %s", strerror(-ret));
+			return -1;
+		}
+		for (unsigned i = 0; i < INPUT_DEVICES_COUNT; i++) {
+			ret = pci_bus_add_device(&vm->pci, input_devices_pci_device(vm->input, i));
+			if (ret < 0) {
+				snprintf(err, errlen, "virtio-input: %s", strerror(-ret));
+				return -1;
+			}
+		}
+		display_attach_input(vm->cfg->display, &input_devices_display_ops, vm->input);
+		vm->input_attached = true;
+	}
 	vm->nics = calloc(vm->cfg->nr_nics ? vm->cfg->nr_nics : 1, sizeof(*vm->nics));
 	if (!vm->nics) {
 		snprintf(err, errlen, "out of memory");
@@ -433,6 +459,14 @@ void vm_destroy(struct vm *vm)
 {
 	/* Devices first: their I/O stops touching guest memory. Their memory
 	 * is freed only after the PCI bus has let go of them. */
+	/* The display outlives the VM: it must stop calling into our devices
+	 * before they go. */
+	if (vm->input_attached)
+		display_attach_input(vm->cfg->display, NULL, NULL);
+	vm->input_attached = false;
+	input_devices_stop(vm->input);
+	if (vm->gpu)
+		virtio_gpu_stop(vm->gpu);
 	for (unsigned i = 0; i < vm->nr_disks_created; i++)
 		virtio_blk_destroy(&vm->disks[i]);
 	for (unsigned i = 0; i < vm->nr_nics_created; i++)
@@ -446,6 +480,11 @@ void vm_destroy(struct vm *vm)
 	if (vm->pci_ready)
 		pci_bus_destroy(&vm->pci);
 	vm->pci_ready = false;
+	input_devices_destroy(vm->input);
+	vm->input = NULL;
+	if (vm->gpu)
+		virtio_gpu_destroy(vm->gpu);
+	vm->gpu = NULL;
 	free(vm->disks);
 	free(vm->nics);
 	vm->nics = NULL;

@@ -15,12 +15,14 @@
 #include <stdint.h>
 
 #include "../devices/acpi_pm.h"
+#include "../devices/input_devices.h"
 #include "../devices/cmos_rtc.h"
 #include "../devices/i8042.h"
 #include "../devices/pci.h"
 #include "../devices/uart_16550.h"
 #include "../devices/virtio_blk.h"
 #include "../devices/virtio_console.h"
+#include "../devices/virtio_gpu.h"
 #include "../devices/virtio_net.h"
 #include "../devices/virtio_rng.h"
 #include "bus.h"
@@ -51,6 +53,9 @@ struct vm_config {
 	const struct vm_nic *nics;  /* virtio-net devices, in front of backends
 				     * that outlive the VM */
 	unsigned nr_nics;
+	const struct virtio_gpu_config *gpu;  /* NULL: no GPU */
+	struct display *display;  /* viewers (SPICE), outliving the VM; with it
+				   * come a keyboard, a tablet and a mouse */
 };
 
 /* Why a VM stopped; the first reason recorded wins. */
@@ -93,6 +98,9 @@ struct vm {
 	unsigned nr_disks_created;
 	struct virtio_net *nics;
 	unsigned nr_nics_created;
+	struct virtio_gpu *gpu;
+	struct input_devices *input;
+	bool input_attached;
 
 	/* Pause: vCPUs park outside KVM_RUN while paused is set. */
 	pthread_mutex_t pause_lock;

@@ -1,0 +1,281 @@
+/* The --spice option (display/spice_options.h): where to listen, then
+ * comma-separated KEY=VALUE settings, then the checks that need them all
+ * (TLS needs its certificates; a listener other machines can reach needs
+ * a password, or a deliberate disable-ticketing). */
+#include "spice_options.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SPICE_DEFAULT_REFRESH_HZ 60
+#define SPICE_MAX_REFRESH_HZ     240
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Writes the one-line message; returns -1 for the caller to pass on. */
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A decimal number in [min, max], the whole of text. */
+static bool parse_number(const char *text, unsigned long min, unsigned long max,
+			 unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse_port(const char *text, const char *what, uint16_t *out, char *err,
+		      size_t errlen)
+{
+	unsigned long v;
+
+	if (!*text) {
+		snprintf(err, errlen, "missing %s: use ADDR:PORT, :PORT or unix:PATH", what);
+		return -1;
+	}
+	if (!parse_number(text, 1, 65535, &v)) {
+		snprintf(err, errlen, "%s '%s' is not a number from 1 to 65535", what, text);
+		return -1;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* The listening part: unix:PATH, :PORT, ADDR:PORT or [IPV6]:PORT. */
+static int parse_listen(const char *text, struct spice_options *out, char *err,
+			size_t errlen)
+{
+	const char *colon;
+	size_t addr_len;
+
+	if (!strncmp(text, "unix:", 5)) {
+		const char *path = text + 5;
+
+		if (!*path)
+			return fail(err, errlen, "unix: needs a socket path, e.g. unix:/run/gvmm.spice");
+		if (strlen(path) >= sizeof(out->unix_path))
+			return fail(err, errlen, "the socket path is longer than the %zu bytes a unix socket allows",
+				    sizeof(out->unix_path) - 1);
+		strcpy(out->unix_path, path);
+		return 0;
+	}
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (!close)
+			return fail(err, errlen, "'%s' has no closing ']' for its IPv6 address", text);
+		if (close[1] != ':')
+			return fail(err, errlen, "missing port after '%s': use [ADDR]:PORT", text);
+		addr_len = (size_t)(close - text - 1);
+		if (addr_len == 0)
+			return fail(err, errlen, "empty address in []: use [ADDR]:PORT or :PORT");
+		if (addr_len >= sizeof(out->addr))
+			return fail(err, errlen, "the address is too long");
+		memcpy(out->addr, text + 1, addr_len);
+		out->addr[addr_len] = 0;
+		return parse_port(close + 2, "port", &out->port, err, errlen);
+	}
+	colon = strrchr(text, ':');
+	if (!colon)
+		return fail(err, errlen, "missing port in '%s': use ADDR:PORT, :PORT or unix:PATH", text);
+	addr_len = (size_t)(colon - text);
+	if (memchr(text, ':', addr_len))
+		return fail(err, errlen, "write an IPv6 address in brackets: [ADDR]:PORT");
+	if (addr_len >= sizeof(out->addr))
+		return fail(err, errlen, "the address is too long");
+	if (addr_len == 0) {
+		strcpy(out->addr, "127.0.0.1");
+	} else {
+		memcpy(out->addr, text, addr_len);
+		out->addr[addr_len] = 0;
+	}
+	return parse_port(colon + 1, "port", &out->port, err, errlen);
+}
+
+/* Copies a string value that must fit and not be empty. */
+static int copy_value(char *dst, size_t size, const char *key, const char *value,
+		      char *err, size_t errlen)
+{
+	if (!*value) {
+		snprintf(err, errlen, "%s= needs a value", key);
+		return -1;
+	}
+	if (strlen(value) >= size) {
+		snprintf(err, errlen, "the %s value is longer than %zu bytes", key, size - 1);
+		return -1;
+	}
+	strcpy(dst, value);
+	return 0;
+}
+
+/* Which keys were given, to refuse one given twice. */
+enum {
+	SEEN_PASSWORD = 1 << 0, SEEN_NOTICKET = 1 << 1, SEEN_TLS_PORT = 1 << 2,
+	SEEN_X509 = 1 << 3, SEEN_CODEC = 1 << 4, SEEN_STREAMING = 1 << 5,
+	SEEN_REFRESH = 1 << 6,
+};
+
+static int parse_setting(char *key, struct spice_options *out, unsigned *seen, char *err,
+			 size_t errlen)
+{
+	char *value = strchr(key, '=');
+	unsigned bit;
+	unsigned long n;
+
+	if (value)
+		*value++ = 0;
+	if (!strcmp(key, "password"))
+		bit = SEEN_PASSWORD;
+	else if (!strcmp(key, "disable-ticketing"))
+		bit = SEEN_NOTICKET;
+	else if (!strcmp(key, "tls-port"))
+		bit = SEEN_TLS_PORT;
+	else if (!strcmp(key, "x509-dir"))
+		bit = SEEN_X509;
+	else if (!strcmp(key, "video-codec"))
+		bit = SEEN_CODEC;
+	else if (!strcmp(key, "streaming-video"))
+		bit = SEEN_STREAMING;
+	else if (!strcmp(key, "refresh-rate"))
+		bit = SEEN_REFRESH;
+	else
+		return fail(err, errlen, "unknown option '%s': known are password, disable-ticketing, "
+			    "tls-port, x509-dir, video-codec, streaming-video, refresh-rate", key);
+	if (*seen & bit)
+		return fail(err, errlen, "%s is given twice", key);
+	*seen |= bit;
+
+	if (bit == SEEN_NOTICKET) {
+		if (value)
+			return fail(err, errlen, "%s takes no value", key);
+		out->disable_ticketing = true;
+		return 0;
+	}
+	if (!value)
+		return fail(err, errlen, "%s needs a value: KEY=VALUE", key);
+	switch (bit) {
+	case SEEN_PASSWORD:
+		return copy_value(out->password, sizeof(out->password), key, value, err, errlen);
+	case SEEN_TLS_PORT:
+		return parse_port(value, "tls-port", &out->tls_port, err, errlen);
+	case SEEN_X509:
+		return copy_value(out->x509_dir, sizeof(out->x509_dir), key, value, err, errlen);
+	case SEEN_CODEC:
+		return copy_value(out->video_codecs, sizeof(out->video_codecs), key, value, err,
+				  errlen);
+	case SEEN_STREAMING:
+		if (!strcmp(value, "filter"))
+			out->streaming = SPICE_STREAMING_FILTER;
+		else if (!strcmp(value, "off"))
+			out->streaming = SPICE_STREAMING_OFF;
+		else if (!strcmp(value, "all"))
+			out->streaming = SPICE_STREAMING_ALL;
+		else
+			return fail(err, errlen, "streaming-video '%s' is not off, all or filter", value);
+		return 0;
+	default: /* SEEN_REFRESH */
+		if (!parse_number(value, 1, SPICE_MAX_REFRESH_HZ, &n))
+			return fail(err, errlen, "refresh-rate '%s' is not a number of updates a second "
+				    "from 1 to 240", value);
+		out->refresh_hz = (unsigned)n;
+		return 0;
+	}
+}
+
+/* The rules that tie settings together. */
+static int check_combination(const struct spice_options *o, char *err, size_t errlen)
+{
+	bool is_unix = o->unix_path[0] != 0;
+
+	if (o->password[0] && o->disable_ticketing)
+		return fail(err, errlen, "password= and disable-ticketing contradict each other: "
+			    "give one");
+	if (o->tls_port && !o->x509_dir[0])
+		return fail(err, errlen, "tls-port needs x509-dir=DIR holding ca-cert.pem, "
+			    "server-cert.pem and server-key.pem");
+	if (o->x509_dir[0] && !o->tls_port)
+		return fail(err, errlen, "x509-dir is only used with tls-port=PORT");
+	if (is_unix && o->tls_port)
+		return fail(err, errlen, "tls-port needs a TCP address, not unix:");
+	if (!is_unix && o->tls_port == o->port)
+		return fail(err, errlen, "tls-port must differ from the plain port");
+	/* A unix socket is guarded by its file permissions; a TCP listener
+	 * outside loopback by nothing but the ticket. */
+	if (!is_unix && !spice_addr_is_loopback(o->addr) && !o->password[0] &&
+	    !o->disable_ticketing)
+		return fail(err, errlen, "listening on %s without a password would let anyone on "
+			    "the network drive the guest: add password=SECRET (or "
+			    "disable-ticketing if you mean it)", o->addr);
+	return 0;
+}
+
+int spice_options_parse(const char *arg, struct spice_options *out, char *err, size_t errlen)
+{
+	char *copy, *item, *save = NULL;
+	unsigned seen = 0;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->streaming = SPICE_STREAMING_FILTER;
+	out->refresh_hz = SPICE_DEFAULT_REFRESH_HZ;
+	if (!arg || !*arg)
+		return fail(err, errlen, "empty: use ADDR:PORT, :PORT or unix:PATH");
+	copy = strdup(arg);
+	if (!copy)
+		return fail(err, errlen, "out of memory");
+
+	item = strtok_r(copy, ",", &save);
+	if (!item || arg[0] == ',') {
+		fail(err, errlen, "missing address: use ADDR:PORT, :PORT or unix:PATH");
+		goto out;
+	}
+	if (parse_listen(item, out, err, errlen) < 0)
+		goto out;
+	while ((item = strtok_r(NULL, ",", &save)))
+		if (parse_setting(item, out, &seen, err, errlen) < 0)
+			goto out;
+	ret = check_combination(out, err, errlen);
+out:
+	free(copy);
+	return ret;
+}
+
+bool spice_addr_is_loopback(const char *addr)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (!strcasecmp(addr, "localhost") || !strcasecmp(addr, "localhost."))
+		return true;
+	if (inet_pton(AF_INET, addr, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &v6) == 1) {
+		if (IN6_IS_ADDR_LOOPBACK(&v6))
+			return true;
+		/* ::ffff:127.x.y.z reaches the IPv4 loopback. */
+		return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+	}
+	return false;
+}

@@ -1,0 +1,63 @@
+/* One display output as a spice-server QXL instance (one display channel):
+ * the display's own copy of the output's pixels, the region of it that
+ * changed since the last send, the primary surface spice-server draws
+ * into, and the queues of draw and cursor commands that spice-server's
+ * worker thread pulls.
+ *
+ * Threads: the GPU side (update, resize, cursor) runs on any thread and
+ * only touches the copy and the queues under the output's locks, then
+ * asks the loop thread to act (the wake callback). Everything that calls
+ * spice-server (surfaces, wake-ups) runs on the loop thread. The QXL
+ * callbacks run on spice-server's worker thread. */
+#ifndef GVMM_SPICE_QXL_H
+#define GVMM_SPICE_QXL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <spice.h>
+
+#include "display.h"
+
+struct spice_output;
+
+/* Asks the loop thread to look at the output soon (spice_output_service
+ * and friends). Called from any thread, with no output lock held. */
+typedef void (*spice_output_wake_fn)(void *opaque);
+
+/* A width x height output (black). NULL when out of memory. */
+struct spice_output *spice_output_new(unsigned index, uint32_t width, uint32_t height,
+				      spice_output_wake_fn wake, void *wake_opaque);
+/* Loop thread: registers the QXL instance with the server and creates the
+ * primary surface. Returns 0 or -1. */
+int spice_output_attach(struct spice_output *o, SpiceServer *server);
+/* After spice_server_destroy (which drops the instance): frees the output
+ * and whatever commands spice-server never gave back. */
+void spice_output_free(struct spice_output *o);
+
+/* ---- any thread (display_backend_ops) ---- */
+
+void spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height);
+void spice_output_update(struct spice_output *o, const struct display_rect *rect,
+			 const uint8_t *pixels, uint32_t stride, enum display_format format);
+void spice_output_cursor_define(struct spice_output *o, uint32_t width, uint32_t height,
+				uint32_t hot_x, uint32_t hot_y, const uint8_t *pixels,
+				uint32_t stride, enum display_format format);
+void spice_output_cursor_move(struct spice_output *o, int32_t x, int32_t y, bool visible);
+
+/* ---- loop thread ---- */
+
+/* Applies a pending size change (new primary surface, all of it to be
+ * sent) and hands queued cursor commands to spice-server. */
+void spice_output_service(struct spice_output *o);
+/* Whether part of the copy waits to be sent and could be now. */
+bool spice_output_has_dirty(struct spice_output *o);
+/* Queues draw commands for the changed region and wakes spice-server.
+ * Leaves the region pending while spice-server is behind (too many
+ * commands not yet pulled): it wakes the loop when it catches up. */
+void spice_output_send(struct spice_output *o);
+/* The newest size a client asked for since the last call, if any. */
+bool spice_output_take_mode_request(struct spice_output *o, uint32_t *width,
+				    uint32_t *height);
+
+#endif

@@ -1,0 +1,390 @@
+/* The generic display: every pixel layout converted to BGRA, the checks
+ * before the backend sees a call, and the attached devices (calls reach
+ * them, detaching waits for a call in flight). */
+#include "check.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "../../display/display_backend.h"
+
+/* ---- conversion ---- */
+
+/* One pixel with distinct channel values, laid out per format. */
+static void pixel_in(enum display_format f, uint8_t out[4], uint8_t r, uint8_t g, uint8_t b,
+		     uint8_t a)
+{
+	const uint8_t x = 0x5a;   /* an unused byte: must not show up */
+
+	switch (f) {
+	case DISPLAY_BGRX: out[0] = b; out[1] = g; out[2] = r; out[3] = x; break;
+	case DISPLAY_BGRA: out[0] = b; out[1] = g; out[2] = r; out[3] = a; break;
+	case DISPLAY_XRGB: out[0] = x; out[1] = r; out[2] = g; out[3] = b; break;
+	case DISPLAY_ARGB: out[0] = a; out[1] = r; out[2] = g; out[3] = b; break;
+	case DISPLAY_RGBX: out[0] = r; out[1] = g; out[2] = b; out[3] = x; break;
+	case DISPLAY_RGBA: out[0] = r; out[1] = g; out[2] = b; out[3] = a; break;
+	case DISPLAY_XBGR: out[0] = x; out[1] = b; out[2] = g; out[3] = r; break;
+	case DISPLAY_ABGR: out[0] = a; out[1] = b; out[2] = g; out[3] = r; break;
+	}
+}
+
+static bool has_alpha(enum display_format f)
+{
+	return f == DISPLAY_BGRA || f == DISPLAY_ARGB || f == DISPLAY_RGBA || f == DISPLAY_ABGR;
+}
+
+static void test_convert_every_layout(void)
+{
+	enum { N = 37 };   /* odd, so no path can rely on a multiple of anything */
+
+	for (int f = DISPLAY_BGRX; f <= DISPLAY_ABGR; f++) {
+		uint8_t src[N * 4], dst[N * 4 + 4];
+
+		for (unsigned i = 0; i < N; i++)
+			pixel_in(f, src + i * 4, (uint8_t)(0x10 + i), (uint8_t)(0x80 + i),
+				 (uint8_t)(0xc0 + i), (uint8_t)(0x30 + i));
+		memset(dst, 0xee, sizeof(dst));
+		display_convert_row(dst, src, N, f);
+		for (unsigned i = 0; i < N; i++) {
+			CHECK_EQ(dst[i * 4 + 0], 0xc0 + i);
+			CHECK_EQ(dst[i * 4 + 1], 0x80 + i);
+			CHECK_EQ(dst[i * 4 + 2], 0x10 + i);
+			CHECK_EQ(dst[i * 4 + 3], has_alpha(f) ? 0x30 + i : 0xff);
+		}
+		/* Nothing past the row. */
+		CHECK_EQ(dst[N * 4], 0xee);
+	}
+}
+
+static void test_convert_in_place(void)
+{
+	uint8_t buf[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
+
+	display_convert_row(buf, buf, 2, DISPLAY_RGBA);
+	CHECK_EQ(buf[0], 0x33);
+	CHECK_EQ(buf[1], 0x22);
+	CHECK_EQ(buf[2], 0x11);
+	CHECK_EQ(buf[3], 0x44);
+	CHECK_EQ(buf[4], 0x77);
+	CHECK_EQ(buf[7], 0x88);
+	display_convert_row(buf, buf, 0, DISPLAY_XBGR);   /* an empty row writes nothing */
+	CHECK_EQ(buf[0], 0x33);
+}
+
+/* ---- dispatch to the backend ---- */
+
+struct fake_backend {
+	int resizes, updates, defines, moves;
+	unsigned output;
+	uint32_t w, h;
+	struct display_rect rect;
+	int32_t x, y;
+	bool visible;
+	int resize_result;
+};
+
+static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
+{
+	struct fake_backend *b = impl;
+
+	b->resizes++;
+	b->output = output;
+	b->w = w;
+	b->h = h;
+	return b->resize_result;
+}
+
+static void fake_update(void *impl, unsigned output, const struct display_rect *r,
+			const void *pixels, uint32_t stride, enum display_format f)
+{
+	struct fake_backend *b = impl;
+
+	(void)pixels;
+	(void)stride;
+	(void)f;
+	b->updates++;
+	b->output = output;
+	b->rect = *r;
+}
+
+static void fake_define(void *impl, unsigned output, uint32_t w, uint32_t h, uint32_t hx,
+			uint32_t hy, const void *pixels, uint32_t stride, enum display_format f)
+{
+	struct fake_backend *b = impl;
+
+	(void)hx;
+	(void)hy;
+	(void)pixels;
+	(void)stride;
+	(void)f;
+	b->defines++;
+	b->output = output;
+	b->w = w;
+	b->h = h;
+}
+
+static void fake_move(void *impl, unsigned output, int32_t x, int32_t y, bool visible)
+{
+	struct fake_backend *b = impl;
+
+	b->moves++;
+	b->output = output;
+	b->x = x;
+	b->y = y;
+	b->visible = visible;
+}
+
+static const struct display_backend_ops fake_ops = {
+	.output_resize = fake_resize,
+	.output_update = fake_update,
+	.cursor_define = fake_define,
+	.cursor_move = fake_move,
+};
+
+static void test_resize_checks(void)
+{
+	struct fake_backend b = { .resize_result = 0 };
+	struct display *d = display_new(&fake_ops, &b);
+
+	CHECK(d != NULL);
+	CHECK(display_impl(d) == &b);
+	CHECK_EQ(display_output_resize(d, 3, 640, 480), 0);
+	CHECK_EQ(b.resizes, 1);
+	CHECK_EQ(b.output, 3);
+	CHECK_EQ(b.w, 640);
+	CHECK_EQ(display_output_resize(d, 0, 0, 0), 0);           /* off */
+	CHECK_EQ(b.resizes, 2);
+	CHECK_EQ(display_output_resize(d, DISPLAY_MAX_OUTPUTS, 640, 480), -1);
+	CHECK_EQ(display_output_resize(d, 0, DISPLAY_MAX_WIDTH + 1, 480), -1);
+	CHECK_EQ(display_output_resize(d, 0, 640, DISPLAY_MAX_HEIGHT + 1), -1);
+	CHECK_EQ(display_output_resize(d, 0, 640, 0), -1);
+	CHECK_EQ(display_output_resize(d, 0, 0, 480), -1);
+	CHECK_EQ(b.resizes, 2);
+	CHECK_EQ(display_output_resize(d, 0, DISPLAY_MAX_WIDTH, DISPLAY_MAX_HEIGHT), 0);
+	b.resize_result = -1;                                   /* the backend's answer stands */
+	CHECK_EQ(display_output_resize(d, 0, 800, 600), -1);
+	display_free(d);
+}
+
+static void test_update_checks(void)
+{
+	struct fake_backend b = { 0 };
+	struct display *d = display_new(&fake_ops, &b);
+	uint32_t pixels[16] = { 0 };
+	struct display_rect r = { 10, 20, 4, 4 };
+
+	display_output_update(d, 1, &r, pixels, 16, DISPLAY_BGRX);
+	CHECK_EQ(b.updates, 1);
+	CHECK_EQ(b.output, 1);
+	CHECK_EQ(b.rect.x, 10);
+	CHECK_EQ(b.rect.height, 4);
+	/* Refused before the backend: */
+	display_output_update(d, DISPLAY_MAX_OUTPUTS, &r, pixels, 16, DISPLAY_BGRX);
+	display_output_update(d, 0, NULL, pixels, 16, DISPLAY_BGRX);
+	display_output_update(d, 0, &r, NULL, 16, DISPLAY_BGRX);
+	display_output_update(d, 0, &r, pixels, 15, DISPLAY_BGRX);            /* stride < row */
+	display_output_update(d, 0, &r, pixels, 16, (enum display_format)8);   /* no such format */
+	display_output_update(d, 0, &(struct display_rect){ 0, 0, 0, 4 }, pixels, 16, DISPLAY_BGRX);
+	display_output_update(d, 0, &(struct display_rect){ DISPLAY_MAX_WIDTH, 0, 1, 1 }, pixels,
+			      16, DISPLAY_BGRX);
+	display_output_update(d, 0, &(struct display_rect){ 0, 0, 1, DISPLAY_MAX_HEIGHT + 1 },
+			      pixels, 16, DISPLAY_BGRX);
+	display_output_update(d, 0, &(struct display_rect){ 0, 0xffffffffu, 1, 1 }, pixels, 16,
+			      DISPLAY_BGRX);
+	CHECK_EQ(b.updates, 1);
+	/* Partly outside an output is the backend's to clip, not refused. */
+	display_output_update(d, 0, &(struct display_rect){ 8000, 8000, 4, 4 }, pixels, 16,
+			      DISPLAY_RGBA);
+	CHECK_EQ(b.updates, 2);
+	display_free(d);
+}
+
+static void test_cursor_checks(void)
+{
+	struct fake_backend b = { 0 };
+	struct display *d = display_new(&fake_ops, &b);
+	static uint32_t shape[DISPLAY_CURSOR_MAX * DISPLAY_CURSOR_MAX];
+
+	display_cursor_define(d, 0, 64, 64, 63, 63, shape, 256, DISPLAY_BGRA);
+	CHECK_EQ(b.defines, 1);
+	display_cursor_define(d, 0, 65, 64, 0, 0, shape, 260, DISPLAY_BGRA);     /* too wide */
+	display_cursor_define(d, 0, 64, 65, 0, 0, shape, 256, DISPLAY_BGRA);     /* too tall */
+	display_cursor_define(d, 0, 32, 32, 32, 0, shape, 128, DISPLAY_BGRA);    /* hot spot out */
+	display_cursor_define(d, 0, 32, 32, 0, 32, shape, 128, DISPLAY_BGRA);
+	display_cursor_define(d, 0, 0, 32, 0, 0, shape, 128, DISPLAY_BGRA);
+	display_cursor_define(d, 0, 32, 32, 0, 0, shape, 127, DISPLAY_BGRA);     /* short stride */
+	display_cursor_define(d, 0, 32, 32, 0, 0, NULL, 128, DISPLAY_BGRA);
+	display_cursor_define(d, 16, 32, 32, 0, 0, shape, 128, DISPLAY_BGRA);
+	CHECK_EQ(b.defines, 1);
+
+	display_cursor_move(d, 2, -5, 7, true);
+	CHECK_EQ(b.moves, 1);
+	CHECK_EQ(b.output, 2);
+	CHECK_EQ((uint32_t)b.x, (uint32_t)-5);
+	CHECK(b.visible);
+	display_cursor_move(d, DISPLAY_MAX_OUTPUTS, 0, 0, false);
+	CHECK_EQ(b.moves, 1);
+	display_free(d);
+}
+
+/* ---- attached devices ---- */
+
+struct fake_devices {
+	int modes, keys, absolutes, relatives, buttons, wheels;
+	unsigned output;
+	uint32_t w, h, x, y, mask;
+	int32_t dx, dy, clicks;
+	uint16_t code;
+	bool pressed;
+	atomic_bool in_call;
+	atomic_bool finished;
+};
+
+static void fake_request_mode(void *opaque, unsigned output, uint32_t w, uint32_t h)
+{
+	struct fake_devices *f = opaque;
+
+	f->modes++;
+	f->output = output;
+	f->w = w;
+	f->h = h;
+}
+
+static void fake_key(void *opaque, uint16_t code, bool pressed)
+{
+	struct fake_devices *f = opaque;
+
+	f->keys++;
+	f->code = code;
+	f->pressed = pressed;
+}
+
+static void fake_absolute(void *opaque, uint32_t x, uint32_t y)
+{
+	struct fake_devices *f = opaque;
+
+	f->absolutes++;
+	f->x = x;
+	f->y = y;
+}
+
+static void fake_relative(void *opaque, int32_t dx, int32_t dy)
+{
+	struct fake_devices *f = opaque;
+
+	f->relatives++;
+	f->dx = dx;
+	f->dy = dy;
+}
+
+static void fake_buttons(void *opaque, uint32_t mask)
+{
+	struct fake_devices *f = opaque;
+
+	f->buttons++;
+	f->mask = mask;
+}
+
+/* Stays in the call a while, to show detach waiting for it. */
+static void fake_slow_wheel(void *opaque, int32_t clicks)
+{
+	struct fake_devices *f = opaque;
+
+	atomic_store(&f->in_call, true);
+	usleep(100 * 1000);
+	f->wheels++;
+	f->clicks = clicks;
+	atomic_store(&f->finished, true);
+}
+
+static const struct display_gpu_ops fake_gpu = { .request_mode = fake_request_mode };
+static const struct display_input_ops fake_input = {
+	.key = fake_key, .pointer_absolute = fake_absolute, .pointer_relative = fake_relative,
+	.buttons = fake_buttons, .wheel = fake_slow_wheel,
+};
+
+static void test_attach_and_dispatch(void)
+{
+	struct fake_backend b = { 0 };
+	struct display *d = display_new(&fake_ops, &b);
+	struct fake_devices f = { 0 };
+
+	/* Nothing attached: calls go nowhere, harmlessly. */
+	display_request_mode(d, 0, 800, 600);
+	display_input_key(d, 30, true);
+
+	display_attach_gpu(d, &fake_gpu, &f);
+	display_attach_input(d, &fake_input, &f);
+	display_request_mode(d, 1, 1024, 768);
+	CHECK_EQ(f.modes, 1);
+	CHECK_EQ(f.output, 1);
+	CHECK_EQ(f.w, 1024);
+	CHECK_EQ(f.h, 768);
+	display_input_key(d, 30, true);
+	CHECK_EQ(f.keys, 1);
+	CHECK_EQ(f.code, 30);
+	CHECK(f.pressed);
+	display_input_pointer_absolute(d, 100, 32767);
+	CHECK_EQ(f.absolutes, 1);
+	CHECK_EQ(f.y, 32767);
+	display_input_pointer_relative(d, -3, 4);
+	CHECK_EQ(f.relatives, 1);
+	CHECK_EQ((uint32_t)f.dx, (uint32_t)-3);
+	display_input_buttons(d, DISPLAY_BUTTON_LEFT | DISPLAY_BUTTON_RIGHT);
+	CHECK_EQ(f.mask, DISPLAY_BUTTON_LEFT | DISPLAY_BUTTON_RIGHT);
+	display_input_wheel(d, -2);
+	CHECK_EQ(f.wheels, 1);
+	CHECK_EQ((uint32_t)f.clicks, (uint32_t)-2);
+
+	display_attach_gpu(d, NULL, &f);
+	display_attach_input(d, NULL, NULL);
+	display_request_mode(d, 0, 640, 480);
+	display_input_key(d, 31, false);
+	display_input_wheel(d, 1);
+	CHECK_EQ(f.modes, 1);
+	CHECK_EQ(f.keys, 1);
+	CHECK_EQ(f.wheels, 1);
+	display_free(d);
+}
+
+struct wheel_thread_arg {
+	struct display *d;
+};
+
+static void *turn_wheel(void *opaque)
+{
+	struct wheel_thread_arg *arg = opaque;
+
+	display_input_wheel(arg->d, 1);
+	return NULL;
+}
+
+static void test_detach_waits_for_call_in_flight(void)
+{
+	struct fake_backend b = { 0 };
+	struct display *d = display_new(&fake_ops, &b);
+	struct fake_devices f = { 0 };
+	struct wheel_thread_arg arg = { d };
+	pthread_t thread;
+
+	display_attach_input(d, &fake_input, &f);
+	CHECK_EQ(pthread_create(&thread, NULL, turn_wheel, &arg), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&f.in_call); i++)
+		usleep(1000);
+	CHECK(atomic_load(&f.in_call));
+	display_attach_input(d, NULL, NULL);
+	/* Detach returned: the call that was running has finished. */
+	CHECK(atomic_load(&f.finished));
+	pthread_join(thread, NULL);
+	display_free(d);
+}
+
+TEST_MAIN("display",
+	TEST_CASE(test_convert_every_layout),
+	TEST_CASE(test_convert_in_place),
+	TEST_CASE(test_resize_checks),
+	TEST_CASE(test_update_checks),
+	TEST_CASE(test_cursor_checks),
+	TEST_CASE(test_attach_and_dispatch),
+	TEST_CASE(test_detach_waits_for_call_in_flight))
