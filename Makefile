@@ -81,7 +81,7 @@ clean:
 # Boot time and memory beside QEMU, in the nested rig where KVM is PVM.
 bench: deps all
 	tools/mkguest build/guest
-	tools/with-kvm -- sh -c 'tools/bench-boot && tools/bench-disk'
+	tools/with-kvm -- sh -c 'tools/bench-boot && tools/bench-disk && tools/bench-net'
 
 # libFuzzer targets for the guest- and user-facing parsers (tests/fuzz),
 # each for FUZZ_SECONDS (default 60).
