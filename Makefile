@@ -78,10 +78,11 @@ clean:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
-# Boot time and memory beside QEMU, in the nested rig where KVM is PVM.
+# Boot time, memory, disk, network and display beside QEMU, in the nested
+# rig where KVM is PVM.
 bench: deps all
 	tools/mkguest build/guest
-	tools/with-kvm -- sh -c 'tools/bench-boot && tools/bench-disk && tools/bench-net'
+	tools/with-kvm -- sh -c 'tools/bench-boot && tools/bench-disk && tools/bench-net && tools/bench-display'
 
 # libFuzzer targets for the guest- and user-facing parsers (tests/fuzz),
 # each for FUZZ_SECONDS (default 60).

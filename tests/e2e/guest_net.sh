@@ -218,11 +218,11 @@ show_failures user
 
 # --- TAP: ping and 64 MiB each way ------------------------------------------------
 
-# xfer_boot NAME TAP HOSTADDR GUESTCIDR PORT MIB GVMM-ARGS...: the host's
+# xfer_boot NAME HOSTADDR GUESTCIDR PORT MIB GVMM-ARGS...: the host's
 # sink on PORT and source on PORT+1, then a boot whose guest sends MIB MiB
 # to the one and receives MIB MiB from the other.
 xfer_boot() {
-	local name=$1 tap=$2 host=$3 guest=$4 port=$5 mib=$6; shift 6
+	local name=$1 host=$2 guest=$3 port=$4 mib=$5; shift 5
 	server "$name-g2h" sink "$host" "$port" "$E2E_WORK/$name-g2h"
 	server "$name-h2g" source "$host" $((port + 1)) "$mib" "$E2E_WORK/$name-h2g"
 	if ! wait_ready "$E2E_WORK/$name-g2h" "$E2E_WORK/$name-h2g"; then
@@ -257,7 +257,7 @@ if ! tap_up gvmmtap0 192.168.77.1/24; then
 	for c in "${tap_checks[@]}"; do skip "$c" "no TAP here: $TAP_ERROR"; done
 else
 	mac=52:54:00:77:00:02
-	xfer_boot tap gvmmtap0 192.168.77.1 192.168.77.2/24 5500 64 --net "tap=gvmmtap0,mac=$mac"
+	xfer_boot tap 192.168.77.1 192.168.77.2/24 5500 64 --net "tap=gvmmtap0,mac=$mac"
 	check net.tap.mac tap "guest MAC '$(report tap mac)', asked for $mac" [ "$(report tap mac)" = "$mac" ]
 	check net.tap.ping tap "ping loss '$(report tap ping_loss)'" [ "$(report tap ping_loss)" = 0% ]
 	check net.tap.guest-to-host-64MiB tap "$(g2h_said tap)" g2h_ok tap 64
@@ -272,7 +272,7 @@ else
 	if ! tap_up gvmmtap1 192.168.78.1/24 multi_queue; then
 		skip net.tap.multiqueue "no multiqueue TAP here: $TAP_ERROR"
 	else
-		xfer_boot mq gvmmtap1 192.168.78.1 192.168.78.2/24 5510 16 --cpus 2 --net tap=gvmmtap1,queues=2
+		xfer_boot mq 192.168.78.1 192.168.78.2/24 5510 16 --cpus 2 --net tap=gvmmtap1,queues=2
 		mq_ok() { [ "$(report mq rx_queues)/$(report mq tx_queues)" = 2/2 ] && g2h_ok mq 16 && h2g_ok mq 16; }
 		check net.tap.multiqueue mq "guest saw $(report mq rx_queues) rx / $(report mq tx_queues) tx queues (want 2/2); $(g2h_said mq); $(h2g_said mq)" mq_ok
 		echo "multiqueue: interrupts per queue: $(report mq queue_irqs)"

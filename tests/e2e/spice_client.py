@@ -1,0 +1,554 @@
+#!/usr/bin/python3
+"""A scriptable SPICE client for gvmm's display tests and benchmark.
+
+Run it with Debian's /usr/bin/python3 (python3-gi and
+gir1.2-spiceclientglib-2.0 are installed for that one, not for other
+Pythons on PATH). It is a real SPICE client: spice-gtk's SpiceClientGLib
+through GObject introspection, without GTK, so no X server is needed.
+
+    spice_client.py [--host H] [--port P | --unix PATH] [--password S]
+                    [--timeout SECONDS] ACTION...
+
+It connects, then runs the ACTIONs in order; each prints one JSON line on
+stdout ({"action": ..., "ok": true|false, ...}). The action "stdin" reads
+more actions from standard input, one per line, until end of file, so a
+test script can drive one connection step by step (through a FIFO).
+
+Actions:
+  wait-primary            wait for the display channel's primary surface
+  wait-size=W,H           wait until the primary surface is W x H
+  wait-mouse-mode=client  wait until the server is in client mouse mode
+                          (absolute positions go to the guest's tablet)
+  settle=S                wait until no update came for S seconds
+  wait-rect=X,Y,W,H,RRGGBB  wait until that rectangle shows that colour
+  dump=FILE               write what the client has as a PPM (P6) file
+  key=SC[,SC...]          press and release each PC XT (set 1) scancode;
+                          E0-prefixed keys as 0x100 | code (KEY_UP: 0x148)
+  keydown=SC / keyup=SC   one half of that
+  position=X,Y            the pointer at X,Y of display 0 (client mode)
+  button-down=B / button-up=B   B: 1 left, 2 middle, 3 right
+  monitor=W,H             ask for display 0 to be W x H (a window resize:
+                          spice-gtk sends the monitors config only when the
+                          server reports an agent, so this waits for one)
+  sleep=S
+  bench=N,CONSOLE_LOG[,SC]  the display benchmark (tools/bench-display):
+                          N times: press SC (default KEY_SPACE), then time
+                          from the guest's "FLUSH k" line arriving in
+                          CONSOLE_LOG (read with this process's clock) to
+                          the client's pixels showing frame k
+  stdin                   read further actions from standard input
+
+Every wait is bounded by --timeout (default 120 s). Exit status: 0 every
+action succeeded; 1 an action failed; 2 bad usage; 3 the server refused us
+(wrong password); 4 no connection (nothing listens, or the link failed or
+closed before the actions were done).
+"""
+
+import argparse
+import ctypes
+import json
+import math
+import os
+import queue
+import statistics
+import sys
+import threading
+import time
+
+import gi
+
+gi.require_version("SpiceClientGLib", "2.0")
+from gi.repository import GLib, GObject, SpiceClientGLib as Spice  # noqa: E402
+
+MOUSE_MODE_CLIENT = 2
+BUTTON_MASKS = {1: 1, 2: 2, 3: 4}  # SPICE_MOUSE_BUTTON_* -> SPICE_MOUSE_BUTTON_MASK_*
+KEY_SPACE_SCANCODE = 0x39
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+class Refused(Exception):
+    pass
+
+
+class Disconnected(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, args):
+        self.timeout = args.timeout
+        self.session = Spice.Session()
+        if args.unix:
+            self.session.props.unix_path = args.unix
+        else:
+            self.session.props.host = args.host
+            self.session.props.port = str(args.port)
+        if args.password is not None:
+            self.session.props.password = args.password
+        self.main = self.display = self.inputs = None
+        self.primary = None  # (width, height, stride, format, address)
+        self.updates = 0
+        self.last_update = time.monotonic()
+        self.error = None  # "refused" / "connect" / "closed"
+        self.buttons = 0
+        self.on_update = None  # bench hook
+        # Signals: GObject's connect, since Session and Channel have their
+        # own connect() that opens the connection.
+        GObject.Object.connect(self.session, "channel-new", self._channel_new)
+        GObject.Object.connect(self.session, "disconnected", self._disconnected)
+
+    # -- connection and signals --
+
+    def _channel_new(self, _session, channel):
+        GObject.Object.connect(channel, "channel-event", self._channel_event)
+        if isinstance(channel, Spice.MainChannel):
+            self.main = channel
+        elif isinstance(channel, Spice.DisplayChannel):
+            if self.display is None:  # display 0 only
+                self.display = channel
+                GObject.Object.connect(channel, "display-primary-create", self._primary_create)
+                GObject.Object.connect(channel, "display-primary-destroy", self._primary_destroy)
+                GObject.Object.connect(channel, "display-invalidate", self._invalidate)
+        elif isinstance(channel, Spice.InputsChannel):
+            self.inputs = channel
+        Spice.Channel.connect(channel)
+
+    def _channel_event(self, channel, event):
+        if event == Spice.ChannelEvent.ERROR_AUTH:
+            self.error = "refused"
+        elif event in (Spice.ChannelEvent.ERROR_CONNECT, Spice.ChannelEvent.ERROR_TLS,
+                       Spice.ChannelEvent.ERROR_LINK):
+            self.error = self.error or "connect"
+        elif event in (Spice.ChannelEvent.ERROR_IO, Spice.ChannelEvent.CLOSED):
+            if channel is self.main:
+                self.error = self.error or "closed"
+
+    def _disconnected(self, _session):
+        self.error = self.error or "closed"
+
+    def _primary_create(self, _channel, fmt, width, height, stride, _shmid, data):
+        self.primary = (width, height, stride, fmt, data)
+        self._touch()
+
+    def _primary_destroy(self, _channel):
+        self.primary = None
+
+    def _invalidate(self, _channel, _x, _y, _w, _h):
+        self._touch()
+
+    def _touch(self):
+        self.updates += 1
+        self.last_update = time.monotonic()
+        if self.on_update:
+            self.on_update()
+
+    def connect(self):
+        Spice.Session.connect(self.session)
+        self.run_until(lambda: self.main is not None and self.main.props.channel_id == 0
+                       and self.inputs is not None and self.display is not None,
+                       "the main, display and inputs channels")
+
+    def close(self):
+        self.session.disconnect()
+
+    # -- waiting --
+
+    def run_until(self, pred, what, timeout=None):
+        """Runs the GLib main loop until pred() is true; raises on a
+        refusal, a lost connection or the time limit."""
+        ctx = GLib.MainContext.default()
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        tick = GLib.timeout_add(20, lambda: True)
+        try:
+            while True:
+                if self.error == "refused":
+                    raise Refused()
+                if self.error:
+                    raise Disconnected(self.error)
+                if pred():
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError("waited %g s for %s" % (limit, what() if callable(what) else what))
+                ctx.iteration(True)
+        finally:
+            GLib.source_remove(tick)
+
+    def pause(self, seconds):
+        end = time.monotonic() + seconds
+        self.run_until(lambda: time.monotonic() >= end, "a pause", timeout=seconds + 5)
+
+    # -- pixels --
+
+    def pixel(self, x, y):
+        """(r, g, b) the client has at x, y (32-bit xRGB: bytes B, G, R, X)."""
+        width, height, stride, _fmt, data = self.primary
+        b, g, r = ctypes.string_at(data + y * stride + x * 4, 3)
+        return r, g, b
+
+    def frame_bytes(self):
+        width, height, stride, _fmt, data = self.primary
+        return width, height, stride, ctypes.string_at(data, stride * height)
+
+    def dump_ppm(self, path):
+        width, height, stride, raw = self.frame_bytes()
+        rgb = bytearray(width * height * 3)
+        for y in range(height):
+            row = raw[y * stride:y * stride + width * 4]
+            line = memoryview(rgb)[y * width * 3:(y + 1) * width * 3]
+            line[0::3] = row[2::4]
+            line[1::3] = row[1::4]
+            line[2::3] = row[0::4]
+        with open(path, "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (width, height))
+            f.write(rgb)
+        return width, height
+
+    def rect_is(self, x, y, w, h, rgb):
+        if not self.primary:
+            return False
+        want = bytes([rgb & 0xff, rgb >> 8 & 0xff, rgb >> 16 & 0xff])
+        width, height, stride, _fmt, data = self.primary
+        if x + w > width or y + h > height:
+            return False
+        for yy in range(y, y + h):
+            row = ctypes.string_at(data + yy * stride + x * 4, w * 4)
+            if row[0::4] != want[0:1] * w or row[1::4] != want[1:2] * w or row[2::4] != want[2:3] * w:
+                return False
+        return True
+
+    # -- input --
+
+    def key(self, scancode, down):
+        if down:
+            self.inputs.key_press(scancode)
+        else:
+            self.inputs.key_release(scancode)
+        self.flush()
+
+    def position(self, x, y):
+        self.inputs.position(x, y, 0, self.buttons)
+        self.flush()
+
+    def button(self, button, down):
+        mask = BUTTON_MASKS[button]
+        if down:
+            self.buttons |= mask
+            self.inputs.button_press(button, self.buttons)
+        else:
+            self.buttons &= ~mask
+            self.inputs.button_release(button, self.buttons)
+        self.flush()
+
+    def flush(self):
+        # Let the channel coroutines write what was queued.
+        ctx = GLib.MainContext.default()
+        while ctx.pending():
+            ctx.iteration(False)
+
+
+def numbers(value, count=None, base=0):
+    parts = [int(p, base) for p in value.split(",")]
+    if count is not None and len(parts) != count:
+        raise ValueError("want %d numbers, got '%s'" % (count, value))
+    return parts
+
+
+class ConsoleWatcher(threading.Thread):
+    """Reads a growing console log, stamping each new line with this
+    process's monotonic clock as it arrives (polled every 0.5 ms)."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.lines = queue.Queue()
+        self.stop = False
+
+    def run(self):
+        while not os.path.exists(self.path) and not self.stop:
+            time.sleep(0.01)
+        with open(self.path, "rb") as f:
+            pending = b""
+            while not self.stop:
+                chunk = f.read(65536)
+                if not chunk:
+                    time.sleep(0.0005)
+                    continue
+                now = time.monotonic()
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    self.lines.put((now, line.decode("utf-8", "replace").strip("\r")))
+
+
+def frame_mask(k):
+    """XOR mask of bench frame k (see tests/guest-tools/fbpaint.c)."""
+    return ((0x80 if k & 1 else 0), (0x80 if k & 2 else 0), (0x80 if k & 4 else 0))
+
+
+def pattern(x, y, width, height):
+    q = (x >= width // 2) + 2 * (y >= height // 2)
+    return x & 0xff, y & 0xff, q << 6 | ((x >> 8) & 7) << 3 | ((y >> 8) & 7)
+
+
+def bench(client, frames, log, scancode):
+    """Latency from the guest's FLUSH k marker reaching the console log to
+    the client having frame k, for k = 1..frames (each started by a key
+    press once the previous one has arrived)."""
+    watcher = ConsoleWatcher(log)
+    watcher.start()
+    flush_at, pixels_at = {}, {}
+    current = [0]
+
+    def drain_console():
+        ready = False
+        while True:
+            try:
+                t, line = watcher.lines.get_nowait()
+            except queue.Empty:
+                return ready
+            if line.startswith("FLUSH "):
+                flush_at.setdefault(int(line.split()[1]), t)
+            elif "BENCH-READY" in line:
+                ready = True
+
+    ready = [False]
+
+    def is_ready():
+        ready[0] = ready[0] or drain_console()
+        return ready[0]
+
+    # The guest has set its mode when it says it is ready.
+    client.run_until(is_ready, "BENCH-READY on the guest console")
+    client.run_until(lambda: client.primary is not None, "the primary surface")
+    width, height = client.primary[0], client.primary[1]
+    # Sample points away from the pattern's steps (x or y near a multiple
+    # of 256, the quadrant edges) so that lossy video coding, if the
+    # server turns the updates into a stream, cannot blur them into the
+    # wrong colour; frames differ by 128 in a channel, we allow 40.
+    xs = [min(width - 1, v) for v in (100, width // 2 - 148, width - 100)]
+    ys = [min(height - 1, v) for v in (100, height // 2 - 60, height - 100)]
+    points = [(x, y) for x in xs for y in ys]
+
+    def frame_matches(k):
+        m = frame_mask(k)
+        for x, y in points:
+            want = [c ^ mc for c, mc in zip(pattern(x, y, width, height), m)]
+            if any(abs(a - b) > 40 for a, b in zip(client.pixel(x, y), want)):
+                return False
+        return True
+
+    def describe():
+        """What the sample points show, for a failure."""
+        if not client.primary or client.primary[:2] != (width, height):
+            return "the client's surface is %s" % (client.primary[:2] if client.primary else None,)
+        shown = []
+        for x, y in points:
+            got = client.pixel(x, y)
+            frame = [j for j in range(8) if all(
+                abs(a - (c ^ mc)) <= 40 for a, c, mc in zip(got, pattern(x, y, width, height), frame_mask(j)))]
+            shown.append("(%d,%d)=%02x%02x%02x~frame%s" % (x, y, got[0], got[1], got[2],
+                                                           "%%8=%d" % frame[0] if frame else " none"))
+        return "the client shows " + " ".join(shown)
+
+    def on_update():
+        k = current[0]
+        if k and k not in pixels_at and client.primary and \
+                client.primary[:2] == (width, height) and frame_matches(k):
+            pixels_at[k] = time.monotonic()
+
+    client.on_update = on_update
+    latencies = []
+    try:
+        for k in range(1, frames + 1):
+            current[0] = k
+            client.key(scancode, True)
+            client.pause(0.05)
+            client.key(scancode, False)
+
+            def arrived():
+                drain_console()
+                on_update()  # also catches pixels that came before the marker was read
+                return k in flush_at and k in pixels_at
+
+            client.run_until(arrived, lambda: "frame %d (marker seen: %s, pixels seen: %s; %s)" % (
+                k, k in flush_at, k in pixels_at, describe()))
+            ms = (pixels_at[k] - flush_at[k]) * 1000
+            latencies.append(ms)
+            emit(action="bench-frame", frame=k, latency_ms=round(ms, 2))
+            if k < frames:
+                client.pause(0.2)  # quiet before the next frame
+    finally:
+        client.on_update = None
+        watcher.stop = True
+    ordered = sorted(latencies)
+    return {
+        "frames": len(latencies),
+        "median_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(ordered[math.ceil(0.95 * len(ordered)) - 1], 2),
+        "min_ms": round(ordered[0], 2),
+        "max_ms": round(ordered[-1], 2),
+        "width": width,
+        "height": height,
+    }
+
+
+def run_action(client, action, stdin_actions):
+    name, _, value = action.partition("=")
+    result = {"action": name}
+    if name == "wait-primary":
+        client.run_until(lambda: client.primary is not None, "the primary surface")
+        w, h, stride, fmt, _ = client.primary
+        result.update(width=w, height=h, stride=stride, format=fmt)
+    elif name == "wait-size":
+        w, h = numbers(value, 2)
+        client.run_until(lambda: client.primary is not None and client.primary[:2] == (w, h),
+                         "a %dx%d primary surface" % (w, h))
+        result.update(width=w, height=h)
+    elif name == "wait-mouse-mode":
+        client.run_until(lambda: client.main.props.mouse_mode == MOUSE_MODE_CLIENT,
+                         "client mouse mode")
+        result.update(mouse_mode="client")
+    elif name == "settle":
+        quiet = float(value)
+        client.run_until(lambda: client.primary is not None and
+                         time.monotonic() - client.last_update >= quiet,
+                         "%s s without updates" % value)
+    elif name == "wait-rect":
+        x, y, w, h = numbers(value.rsplit(",", 1)[0], 4)
+        rgb = int(value.rsplit(",", 1)[1], 16)
+        client.run_until(lambda: client.rect_is(x, y, w, h, rgb), "the rectangle %s" % value)
+    elif name == "dump":
+        client.run_until(lambda: client.primary is not None, "the primary surface")
+        w, h = client.dump_ppm(value)
+        result.update(file=value, width=w, height=h)
+    elif name in ("key", "keydown", "keyup"):
+        codes = numbers(value)
+        for sc in codes:
+            if name != "keyup":
+                client.key(sc, True)
+            if name == "key":
+                client.pause(0.1)
+            if name != "keydown":
+                client.key(sc, False)
+            client.pause(0.1)
+        result.update(scancodes=codes)
+    elif name == "position":
+        x, y = numbers(value, 2)
+        client.position(x, y)
+        result.update(x=x, y=y)
+    elif name in ("button-down", "button-up"):
+        client.button(int(value), name == "button-down")
+        result.update(button=int(value))
+    elif name == "monitor":
+        w, h = numbers(value, 2)
+        client.run_until(lambda: client.main.props.agent_connected,
+                         "the server to report an agent (spice-gtk sends monitors configs "
+                         "only then)")
+        client.main.update_display_enabled(0, True, False)
+        client.main.update_display(0, 0, 0, w, h, False)
+        if not client.main.send_monitor_config():
+            raise RuntimeError("spice-gtk did not send the monitors config")
+        client.flush()
+        result.update(width=w, height=h)
+    elif name == "sleep":
+        client.pause(float(value))
+    elif name == "bench":
+        parts = value.split(",")
+        scancode = int(parts[2], 0) if len(parts) > 2 else KEY_SPACE_SCANCODE
+        client.run_until(lambda: client.primary is not None, "the primary surface")
+        result.update(bench(client, int(parts[0]), parts[1], scancode))
+    elif name == "stdin":
+        stdin_actions.append(True)
+        return None
+    else:
+        raise ValueError("unknown action '%s'" % name)
+    result["ok"] = True
+    return result
+
+
+def stdin_reader(lines):
+    for line in sys.stdin:
+        lines.put(line.strip())
+    lines.put(None)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Scriptable SPICE client (see the file's header).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5900)
+    parser.add_argument("--unix", help="path of a unix socket instead of host and port")
+    parser.add_argument("--password")
+    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("actions", nargs="*")
+    args = parser.parse_args()
+
+    client = Client(args)
+    start = time.monotonic()
+    try:
+        client.connect()
+    except Refused:
+        emit(action="connect", ok=False, result="refused",
+             error="the server refused us (authentication failed)")
+        return 3
+    except (Disconnected, TimeoutError) as e:
+        emit(action="connect", ok=False, result="no-connection", error=str(e))
+        return 4
+    emit(action="connect", ok=True, result="connected",
+         seconds=round(time.monotonic() - start, 3))
+
+    pending = list(args.actions)
+    from_stdin = []
+    lines = None
+    status = 0
+    while True:
+        if pending:
+            action = pending.pop(0)
+        elif from_stdin:
+            if lines is None:
+                lines = queue.Queue()
+                threading.Thread(target=stdin_reader, args=(lines,), daemon=True).start()
+            got = []
+
+            def have_line():
+                try:
+                    got.append(lines.get_nowait())
+                    return True
+                except queue.Empty:
+                    return False
+
+            try:
+                client.run_until(have_line, "a line on stdin", timeout=24 * 3600)
+            except (Refused, Disconnected) as e:
+                emit(action="stdin", ok=False, error="connection lost: %s" % e)
+                return 4
+            if got[0] is None:
+                break
+            action = got[0]
+            if not action:
+                continue
+        else:
+            break
+        try:
+            result = run_action(client, action, from_stdin)
+        except Refused:
+            emit(action=action, ok=False, result="refused", error="the server refused us")
+            return 3
+        except Disconnected as e:
+            emit(action=action, ok=False, error="connection lost: %s" % e)
+            return 4
+        except (TimeoutError, ValueError, RuntimeError, KeyError, IndexError, OSError) as e:
+            emit(action=action, ok=False, error=str(e))
+            status = 1
+            continue
+        if result is not None:
+            emit(**result)
+    client.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
