@@ -58,7 +58,9 @@ wait_for_console() {
 	local log=$E2E_WORK/$1.log pattern=$2 count=$3 limit=$4 pid=${5:-${BOOT_PID:-}}
 	local deadline=$(( $(date +%s) + limit ))
 	while [ "$(date +%s)" -lt "$deadline" ]; do
-		if [ "$(grep -c -- "$pattern" "$log" 2>/dev/null)" -ge "$count" ]; then
+		local seen
+		seen=$(grep -c -- "$pattern" "$log" 2>/dev/null)
+		if [ "${seen:-0}" -ge "$count" ]; then
 			return 0
 		fi
 		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
