@@ -1,4 +1,5 @@
 #include "net_option.h"
+#include "../vmm/error_text.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -21,21 +22,6 @@ struct span {
 	const char *p;
 	size_t len;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* ---- MAC addresses ---- */
 
@@ -94,16 +80,16 @@ static int parse_port(const char *rule, const char *text, uint16_t *port,
 	char *end;
 
 	if (!*text)
-		return fail(err, errlen, "hostfwd '%s': a port is missing: expected %s",
+		return write_error(err, errlen, "hostfwd '%s': a port is missing: expected %s",
 			    rule, HOSTFWD_SYNTAX);
 	for (const char *c = text; *c; c++)
 		if (!isdigit((unsigned char)*c))
-			return fail(err, errlen, "hostfwd '%s': port '%s' is not a number",
+			return write_error(err, errlen, "hostfwd '%s': port '%s' is not a number",
 				    rule, text);
 	errno = 0;
 	v = strtoul(text, &end, 10);
 	if (errno || v < 1 || v > 65535)
-		return fail(err, errlen, "port %s out of range 1..65535", text);
+		return write_error(err, errlen, "port %s out of range 1..65535", text);
 	*port = (uint16_t)v;
 	return 0;
 }
@@ -115,7 +101,7 @@ static int parse_addr(const char *rule, const char *text, const char *fallback,
 	if (!*text)
 		text = fallback;
 	if (inet_pton(AF_INET, text, addr) != 1)
-		return fail(err, errlen, "hostfwd '%s': '%s' is not an IPv4 address like 127.0.0.1",
+		return write_error(err, errlen, "hostfwd '%s': '%s' is not an IPv4 address like 127.0.0.1",
 			    rule, text);
 	return 0;
 }
@@ -173,7 +159,7 @@ static int parse_hostfwd(const char *rule, struct net_hostfwd *fwd,
 	if (!strcmp(proto, "udp"))
 		fwd->udp = true;
 	else if (*proto && strcmp(proto, "tcp"))
-		return fail(err, errlen, "hostfwd '%s': protocol '%s' is not tcp or udp",
+		return write_error(err, errlen, "hostfwd '%s': protocol '%s' is not tcp or udp",
 			    rule, proto);
 	if (parse_addr(rule, host_addr, "127.0.0.1", &fwd->host_addr, err, errlen) < 0 ||
 	    parse_port(rule, host_port, &fwd->host_port, err, errlen) < 0 ||
@@ -183,7 +169,7 @@ static int parse_hostfwd(const char *rule, struct net_hostfwd *fwd,
 	return 0;
 
 malformed:
-	return fail(err, errlen, "hostfwd '%s': expected %s", rule, HOSTFWD_SYNTAX);
+	return write_error(err, errlen, "hostfwd '%s': expected %s", rule, HOSTFWD_SYNTAX);
 }
 
 static bool same_host_side(const struct net_hostfwd *a, const struct net_hostfwd *b)
@@ -198,14 +184,14 @@ static int add_hostfwd(struct net_config *cfg, const char *rule, char *err, size
 	char addr[INET_ADDRSTRLEN];
 
 	if (cfg->nr_hostfwds == NET_MAX_HOSTFWDS)
-		return fail(err, errlen, "at most %d hostfwd rules", NET_MAX_HOSTFWDS);
+		return write_error(err, errlen, "at most %d hostfwd rules", NET_MAX_HOSTFWDS);
 	if (parse_hostfwd(rule, &fwd, err, errlen) < 0)
 		return -1;
 	/* Two rules on one host socket could not both be bound. */
 	for (unsigned i = 0; i < cfg->nr_hostfwds; i++) {
 		if (same_host_side(&cfg->hostfwds[i], &fwd)) {
 			inet_ntop(AF_INET, &fwd.host_addr, addr, sizeof(addr));
-			return fail(err, errlen, "hostfwd '%s': %s %s:%u is already forwarded",
+			return write_error(err, errlen, "hostfwd '%s': %s %s:%u is already forwarded",
 				    rule, fwd.udp ? "udp" : "tcp", addr, fwd.host_port);
 		}
 	}
@@ -220,18 +206,18 @@ static int set_tap_name(struct net_config *cfg, const char *name, char *err, siz
 	size_t len = strlen(name);
 
 	if (!len)
-		return fail(err, errlen, "tap needs a name: tap=NAME");
+		return write_error(err, errlen, "tap needs a name: tap=NAME");
 	if (len > IFNAMSIZ - 1)
-		return fail(err, errlen, "tap name '%s' is longer than %d characters",
+		return write_error(err, errlen, "tap name '%s' is longer than %d characters",
 			    name, IFNAMSIZ - 1);
 	/* The kernel's rules for interface names (it answers EINVAL, which
 	 * would say much less). */
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return fail(err, errlen, "tap name '%s' is not a valid interface name", name);
+		return write_error(err, errlen, "tap name '%s' is not a valid interface name", name);
 	for (const char *c = name; *c; c++)
 		if (*c == '/' || *c == ':' || isspace((unsigned char)*c) ||
 		    iscntrl((unsigned char)*c))
-			return fail(err, errlen,
+			return write_error(err, errlen,
 				    "tap name '%s': an interface name cannot hold '/', ':', whitespace or control characters",
 				    name);
 	memcpy(cfg->tap_name, name, len + 1);
@@ -248,15 +234,15 @@ static int set_queues(struct net_config *cfg, const char *value, char *err, size
 		return 0;
 	}
 	if (!isdigit((unsigned char)value[0]))
-		return fail(err, errlen, "queues '%s': use a count 1..%d or cpus (one per vCPU)",
+		return write_error(err, errlen, "queues '%s': use a count 1..%d or cpus (one per vCPU)",
 			    value, NET_MAX_PAIRS);
 	errno = 0;
 	v = strtoul(value, &end, 10);
 	if (*end)
-		return fail(err, errlen, "queues '%s': use a count 1..%d or cpus (one per vCPU)",
+		return write_error(err, errlen, "queues '%s': use a count 1..%d or cpus (one per vCPU)",
 			    value, NET_MAX_PAIRS);
 	if (errno || v < 1 || v > NET_MAX_PAIRS)
-		return fail(err, errlen, "queues %s out of range 1..%d (or cpus, one per vCPU)",
+		return write_error(err, errlen, "queues %s out of range 1..%d (or cpus, one per vCPU)",
 			    value, NET_MAX_PAIRS);
 	cfg->queues = (unsigned)v;
 	return 0;
@@ -297,23 +283,23 @@ static int parse_setting(struct net_config *cfg, char *key, bool *seen_queues,
 
 	if (!value) {
 		if (!strcmp(key, "mac") || !strcmp(key, "hostfwd") || !strcmp(key, "queues"))
-			return fail(err, errlen, "%s needs a value: %s=...", key, key);
-		return fail(err, errlen, "unknown option '%s': %s takes %s", key,
+			return write_error(err, errlen, "%s needs a value: %s=...", key, key);
+		return write_error(err, errlen, "unknown option '%s': %s takes %s", key,
 			    cfg->kind == NET_USER ? "user" : "tap", usage_for(cfg->kind));
 	}
 	*value++ = '\0';
 
 	if (!strcmp(key, "mac")) {
 		if (cfg->mac_given)
-			return fail(err, errlen, "mac given twice");
+			return write_error(err, errlen, "mac given twice");
 		switch (read_mac(value, mac)) {
 		case MAC_OK:
 			break;
 		case MAC_MALFORMED:
-			return fail(err, errlen, "mac '%s' is not a MAC address like %s",
+			return write_error(err, errlen, "mac '%s' is not a MAC address like %s",
 				    value, MAC_EXAMPLE);
 		case MAC_NOT_UNICAST:
-			return fail(err, errlen, "mac '%s' is not a unicast MAC address like %s",
+			return write_error(err, errlen, "mac '%s' is not a unicast MAC address like %s",
 				    value, MAC_EXAMPLE);
 		}
 		memcpy(cfg->mac, mac, 6);
@@ -322,20 +308,20 @@ static int parse_setting(struct net_config *cfg, char *key, bool *seen_queues,
 	}
 	if (!strcmp(key, "hostfwd")) {
 		if (cfg->kind != NET_USER)
-			return fail(err, errlen, "hostfwd is only for user networking");
+			return write_error(err, errlen, "hostfwd is only for user networking");
 		return add_hostfwd(cfg, value, err, errlen);
 	}
 	if (!strcmp(key, "queues")) {
 		if (cfg->kind != NET_TAP)
-			return fail(err, errlen, "queues is only for tap networking");
+			return write_error(err, errlen, "queues is only for tap networking");
 		if (*seen_queues)
-			return fail(err, errlen, "queues given twice");
+			return write_error(err, errlen, "queues given twice");
 		*seen_queues = true;
 		return set_queues(cfg, value, err, errlen);
 	}
 	if (!strcmp(key, "tap"))
-		return fail(err, errlen, "tap= must come first: %s", usage_for(NET_TAP));
-	return fail(err, errlen, "unknown option '%s': %s takes %s", key,
+		return write_error(err, errlen, "tap= must come first: %s", usage_for(NET_TAP));
+	return write_error(err, errlen, "unknown option '%s': %s takes %s", key,
 		    cfg->kind == NET_USER ? "user" : "tap", usage_for(cfg->kind));
 }
 
@@ -355,18 +341,18 @@ static int parse_backend(struct net_config *cfg, const struct span *s, char *err
 	if (span_is(s, "tap") || (s->len >= 4 && !memcmp(s->p, "tap=", 4))) {
 		cfg->kind = NET_TAP;
 		if (s->len <= 4)
-			return fail(err, errlen, "tap needs a name: tap=NAME");
+			return write_error(err, errlen, "tap needs a name: tap=NAME");
 		if (s->len - 4 >= sizeof(name))
-			return fail(err, errlen, "tap name '%.*s...' is longer than %d characters",
+			return write_error(err, errlen, "tap name '%.*s...' is longer than %d characters",
 				    IFNAMSIZ - 1, s->p + 4, IFNAMSIZ - 1);
 		snprintf(name, sizeof(name), "%.*s", (int)(s->len - 4), s->p + 4);
 		return set_tap_name(cfg, name, err, errlen);
 	}
 	if (!s->len)
-		return fail(err, errlen, "no backend given: use user, tap=NAME or none");
+		return write_error(err, errlen, "no backend given: use user, tap=NAME or none");
 	if ((s->len > 5 && !memcmp(s->p, "user=", 5)) || (s->len > 5 && !memcmp(s->p, "none=", 5)))
-		return fail(err, errlen, "'%.4s' takes no value: use user, tap=NAME or none", s->p);
-	return fail(err, errlen, "unknown backend '%.*s': use user, tap=NAME or none",
+		return write_error(err, errlen, "'%.4s' takes no value: use user, tap=NAME or none", s->p);
+	return write_error(err, errlen, "unknown backend '%.*s': use user, tap=NAME or none",
 		    (int)(s->len < OPTION_MAX ? s->len : OPTION_MAX), s->p);
 }
 
@@ -380,19 +366,19 @@ int net_option_parse(const char *arg, struct net_config *out, char *err, size_t 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.queues = 1;
 	if (!arg || !next_span(&cursor, &s))
-		return fail(err, errlen, "no backend given: use user, tap=NAME or none");
+		return write_error(err, errlen, "no backend given: use user, tap=NAME or none");
 	if (parse_backend(&cfg, &s, err, errlen) < 0)
 		return -1;
 	if (cfg.kind == NET_NONE && cursor)
-		return fail(err, errlen, "none takes no options");
+		return write_error(err, errlen, "none takes no options");
 
 	while (next_span(&cursor, &s)) {
 		char setting[OPTION_MAX];
 
 		if (!s.len)
-			return fail(err, errlen, "empty option (a stray ',')");
+			return write_error(err, errlen, "empty option (a stray ',')");
 		if (s.len >= sizeof(setting))
-			return fail(err, errlen, "option '%.32s...' is too long", s.p);
+			return write_error(err, errlen, "option '%.32s...' is too long", s.p);
 		snprintf(setting, sizeof(setting), "%.*s", (int)s.len, s.p);
 		if (parse_setting(&cfg, setting, &seen_queues, err, errlen) < 0)
 			return -1;

@@ -1,4 +1,5 @@
 #include "net_tap.h"
+#include "../vmm/error_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,21 +41,6 @@ struct net_tap {
 static struct net_tap *to_tap(struct net_backend *be)
 {
 	return (struct net_tap *)be;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 static uint8_t *bounce_buffer(struct net_tap *tap, unsigned pair)
@@ -288,10 +274,10 @@ static int open_tun(char *err, size_t errlen)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT)
-		return fail(err, errlen, "no " TUN_PATH " (is the tun module loaded?)");
+		return write_error(err, errlen, "no " TUN_PATH " (is the tun module loaded?)");
 	if (errno == ENODEV || errno == ENXIO)
-		return fail(err, errlen, TUN_PATH " has no driver behind it (is the tun module loaded?)");
-	return fail(err, errlen, "cannot open " TUN_PATH ": %s", strerror(errno));
+		return write_error(err, errlen, TUN_PATH " has no driver behind it (is the tun module loaded?)");
+	return write_error(err, errlen, "cannot open " TUN_PATH ": %s", strerror(errno));
 }
 
 /* What the network device of that name is, to explain an EINVAL from
@@ -334,23 +320,23 @@ static int explain_einval(const char *name, bool multi_queue, char *err, size_t 
 	switch (identify(name, driver, sizeof(driver))) {
 	case DEV_NOT_TUN:
 		if (!strcmp(driver, "?"))
-			return fail(err, errlen, "'%s' is a network device that is not a TAP", name);
-		return fail(err, errlen, "'%s' is a network device that is not a TAP (driver %s)",
+			return write_error(err, errlen, "'%s' is a network device that is not a TAP", name);
+		return write_error(err, errlen, "'%s' is a network device that is not a TAP (driver %s)",
 			    name, driver);
 	case DEV_TUN:
-		return fail(err, errlen, "'%s' is a TUN device (IP packets), not a TAP (Ethernet frames):"
+		return write_error(err, errlen, "'%s' is a TUN device (IP packets), not a TAP (Ethernet frames):"
 			    " recreate it with 'ip tuntap add dev %s mode tap'", name, name);
 	case DEV_TAP:
 		if (multi_queue)
-			return fail(err, errlen, "TAP '%s' exists without multi_queue: recreate it with"
+			return write_error(err, errlen, "TAP '%s' exists without multi_queue: recreate it with"
 				    " 'ip tuntap add dev %s mode tap multi_queue' or use queues=1",
 				    name, name);
-		return fail(err, errlen, "TAP '%s' exists with multi_queue and refused a queue", name);
+		return write_error(err, errlen, "TAP '%s' exists with multi_queue and refused a queue", name);
 	case DEV_ABSENT:
 	case DEV_UNKNOWN:
 		break;
 	}
-	return fail(err, errlen, "the kernel refused TAP '%s' (TUNSETIFF: %s)", name, strerror(EINVAL));
+	return write_error(err, errlen, "the kernel refused TAP '%s' (TUNSETIFF: %s)", name, strerror(EINVAL));
 }
 
 static int explain_setiff(const char *name, int error, bool multi_queue, char *err, size_t errlen)
@@ -358,17 +344,17 @@ static int explain_setiff(const char *name, int error, bool multi_queue, char *e
 	switch (error) {
 	case EPERM:
 	case EACCES:
-		return fail(err, errlen, "creating or attaching TAP '%s' needs CAP_NET_ADMIN (or a TAP"
+		return write_error(err, errlen, "creating or attaching TAP '%s' needs CAP_NET_ADMIN (or a TAP"
 			    " created for this user with 'ip tuntap add dev %s mode tap user USER')",
 			    name, name);
 	case EBUSY:
-		return fail(err, errlen, "TAP '%s' is in use by another process", name);
+		return write_error(err, errlen, "TAP '%s' is in use by another process", name);
 	case EINVAL:
 		return explain_einval(name, multi_queue, err, errlen);
 	case E2BIG:
-		return fail(err, errlen, "TAP '%s' has no room for more queues", name);
+		return write_error(err, errlen, "TAP '%s' has no room for more queues", name);
 	default:
-		return fail(err, errlen, "TUNSETIFF for TAP '%s': %s", name, strerror(error));
+		return write_error(err, errlen, "TUNSETIFF for TAP '%s': %s", name, strerror(error));
 	}
 }
 
@@ -415,7 +401,7 @@ static int set_vnet_header(struct net_tap *tap, int fd, char *err, size_t errlen
 	int len = NET_VNET_HDR_LEN;
 
 	if (ioctl(fd, TUNSETVNETHDRSZ, &len) < 0)
-		return fail(err, errlen, "TAP '%s': TUNSETVNETHDRSZ %d: %s", tap->name, len,
+		return write_error(err, errlen, "TAP '%s': TUNSETVNETHDRSZ %d: %s", tap->name, len,
 			    strerror(errno));
 	/* The virtio 1 header is little-endian, and a TAP reads and writes
 	 * its header in the host's order unless TUNSETVNETLE says otherwise:
@@ -425,7 +411,7 @@ static int set_vnet_header(struct net_tap *tap, int fd, char *err, size_t errlen
 		int le = 1;
 
 		if (ioctl(fd, TUNSETVNETLE, &le) < 0)
-			return fail(err, errlen, "TAP '%s': TUNSETVNETLE: %s", tap->name,
+			return write_error(err, errlen, "TAP '%s': TUNSETVNETLE: %s", tap->name,
 				    strerror(errno));
 	}
 #endif
@@ -464,7 +450,7 @@ static int probe_offloads(struct net_tap *tap, char *err, size_t errlen)
 		features |= 1ull << steps[i].host | 1ull << steps[i].guest;
 	}
 	if (ioctl(tap->fd[0], TUNSETOFFLOAD, 0ul) < 0)
-		return fail(err, errlen, "TAP '%s': TUNSETOFFLOAD: %s", tap->name, strerror(errno));
+		return write_error(err, errlen, "TAP '%s': TUNSETOFFLOAD: %s", tap->name, strerror(errno));
 	tap->be.offload_features = features;
 	return 0;
 }
@@ -479,12 +465,12 @@ static int open_queues(struct net_tap *tap, unsigned nr_pairs, char *err, size_t
 		if (tap->fd[i] < 0)
 			return -1;
 		if (i == 0 && ioctl(tap->fd[0], TUNGETFEATURES, &features) < 0)
-			return fail(err, errlen, "this kernel's TUN/TAP driver is too old"
+			return write_error(err, errlen, "this kernel's TUN/TAP driver is too old"
 				    " (TUNGETFEATURES: %s)", strerror(errno));
 		if (i == 0 && !(features & IFF_VNET_HDR))
-			return fail(err, errlen, "this kernel's TAP driver has no IFF_VNET_HDR");
+			return write_error(err, errlen, "this kernel's TAP driver has no IFF_VNET_HDR");
 		if (i == 0 && nr_pairs > 1 && !(features & IFF_MULTI_QUEUE))
-			return fail(err, errlen, "this kernel's TAP driver has no multiqueue"
+			return write_error(err, errlen, "this kernel's TAP driver has no multiqueue"
 				    " support: use queues=1");
 		if (i == 0)
 			ret = attach_first_queue(tap, nr_pairs, features, err, errlen);
@@ -505,12 +491,12 @@ int net_tap_open(struct net_backend **out, const struct net_config *cfg,
 	struct net_tap *tap;
 
 	if (nr_pairs < 1 || nr_pairs > NET_MAX_PAIRS)
-		return fail(err, errlen, "queues %u out of range 1..%d", nr_pairs, NET_MAX_PAIRS);
+		return write_error(err, errlen, "queues %u out of range 1..%d", nr_pairs, NET_MAX_PAIRS);
 	if (!cfg->tap_name[0])
-		return fail(err, errlen, "tap needs a name: tap=NAME");
+		return write_error(err, errlen, "tap needs a name: tap=NAME");
 	tap = calloc(1, sizeof(*tap));
 	if (!tap)
-		return fail(err, errlen, "out of memory");
+		return write_error(err, errlen, "out of memory");
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		tap->fd[i] = tap->be.rx_fd[i] = tap->be.tx_fd[i] = -1;
 	snprintf(tap->name, sizeof(tap->name), "%s", cfg->tap_name);

@@ -1,6 +1,7 @@
 /* The --gpu option (syntax in virtio_gpu.h): a pure parser, nothing is
  * created here. */
 #include "virtio_gpu.h"
+#include "../vmm/error_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,28 +16,13 @@
 /* Longer than any meaningful option ("max-memory=" and a size). */
 #define GPU_OPTION_MAX      64
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static int parse_side(const char *key, const char *value, unsigned max, uint32_t *side,
 		      char *err, size_t errlen)
 {
 	unsigned v;
 
 	if (parse_count(value, GPU_MIN_SIDE, max, &v) < 0)
-		return fail(err, errlen, "%s '%s': expected a pixel count %d..%u",
+		return write_error(err, errlen, "%s '%s': expected a pixel count %d..%u",
 			    key, value, GPU_MIN_SIDE, max);
 	*side = v;
 	return 0;
@@ -50,7 +36,7 @@ static int parse_one(const char *option, struct virtio_gpu_config *cfg, char *er
 	char key[GPU_OPTION_MAX];
 
 	if (!eq || key_len >= sizeof(key))
-		return fail(err, errlen,
+		return write_error(err, errlen,
 			    "'%s' is not an option: expected width=W, height=H, outputs=N or max-memory=SIZE",
 			    option);
 	memcpy(key, option, key_len);
@@ -61,19 +47,19 @@ static int parse_one(const char *option, struct virtio_gpu_config *cfg, char *er
 		return parse_side(key, value, DISPLAY_MAX_HEIGHT, &cfg->height, err, errlen);
 	if (!strcmp(key, "outputs")) {
 		if (parse_count(value, 1, VIRTIO_GPU_MAX_OUTPUTS, &cfg->nr_outputs) < 0)
-			return fail(err, errlen, "outputs '%s': expected a count 1..%d",
+			return write_error(err, errlen, "outputs '%s': expected a count 1..%d",
 				    value, VIRTIO_GPU_MAX_OUTPUTS);
 		return 0;
 	}
 	if (!strcmp(key, "max-memory")) {
 		if (parse_size(value, &cfg->max_host_memory) < 0)
-			return fail(err, errlen, "max-memory '%s': expected a size like 256M or 1G",
+			return write_error(err, errlen, "max-memory '%s': expected a size like 256M or 1G",
 				    value);
 		if (cfg->max_host_memory < GPU_MIN_HOSTMEM)
-			return fail(err, errlen, "max-memory '%s' is below the minimum of 16M", value);
+			return write_error(err, errlen, "max-memory '%s' is below the minimum of 16M", value);
 		return 0;
 	}
-	return fail(err, errlen,
+	return write_error(err, errlen,
 		    "unknown option '%s': expected width, height, outputs or max-memory", key);
 }
 
@@ -95,9 +81,9 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 		char option[GPU_OPTION_MAX];
 
 		if (!len)
-			return fail(err, errlen, "an empty option between commas");
+			return write_error(err, errlen, "an empty option between commas");
 		if (len >= sizeof(option))
-			return fail(err, errlen, "option '%.*s...' is too long", 20, p);
+			return write_error(err, errlen, "option '%.*s...' is too long", 20, p);
 		memcpy(option, p, len);
 		option[len] = '\0';
 		/* The mode word may only lead. */
@@ -106,7 +92,7 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 		} else if (first && !strcmp(option, "virgl")) {
 			cfg.virgl = true;
 		} else if (!strcmp(option, "2d") || !strcmp(option, "virgl")) {
-			return fail(err, errlen, "'%s' must come first", option);
+			return write_error(err, errlen, "'%s' must come first", option);
 		} else if (parse_one(option, &cfg, err, errlen) < 0) {
 			return -1;
 		}
@@ -115,7 +101,7 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 		if (*p == ',') {
 			p++;
 			if (!*p)
-				return fail(err, errlen, "a trailing comma");
+				return write_error(err, errlen, "a trailing comma");
 		}
 	}
 	*out = cfg;

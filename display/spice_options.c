@@ -3,6 +3,7 @@
  * (TLS needs its certificates; a listener other machines can reach needs
  * a password, or a deliberate disable-ticketing). */
 #include "spice_options.h"
+#include "../vmm/error_text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,20 +15,6 @@
 
 #define SPICE_DEFAULT_REFRESH_HZ 60
 #define SPICE_MAX_REFRESH_HZ     240
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Writes the one-line message; returns -1 for the caller to pass on. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* A decimal number in [min, max], the whole of text. */
 static bool parse_number(const char *text, unsigned long min, unsigned long max,
@@ -74,9 +61,9 @@ static int parse_listen(const char *text, struct spice_options *out, char *err,
 		const char *path = text + 5;
 
 		if (!*path)
-			return fail(err, errlen, "unix: needs a socket path, e.g. unix:/run/gvmm.spice");
+			return write_error(err, errlen, "unix: needs a socket path, e.g. unix:/run/gvmm.spice");
 		if (strlen(path) >= sizeof(out->unix_path))
-			return fail(err, errlen, "the socket path is longer than the %zu bytes a unix socket allows",
+			return write_error(err, errlen, "the socket path is longer than the %zu bytes a unix socket allows",
 				    sizeof(out->unix_path) - 1);
 		strcpy(out->unix_path, path);
 		return 0;
@@ -85,26 +72,26 @@ static int parse_listen(const char *text, struct spice_options *out, char *err,
 		const char *close = strchr(text, ']');
 
 		if (!close)
-			return fail(err, errlen, "'%s' has no closing ']' for its IPv6 address", text);
+			return write_error(err, errlen, "'%s' has no closing ']' for its IPv6 address", text);
 		if (close[1] != ':')
-			return fail(err, errlen, "missing port after '%s': use [ADDR]:PORT", text);
+			return write_error(err, errlen, "missing port after '%s': use [ADDR]:PORT", text);
 		addr_len = (size_t)(close - text - 1);
 		if (addr_len == 0)
-			return fail(err, errlen, "empty address in []: use [ADDR]:PORT or :PORT");
+			return write_error(err, errlen, "empty address in []: use [ADDR]:PORT or :PORT");
 		if (addr_len >= sizeof(out->addr))
-			return fail(err, errlen, "the address is too long");
+			return write_error(err, errlen, "the address is too long");
 		memcpy(out->addr, text + 1, addr_len);
 		out->addr[addr_len] = 0;
 		return parse_port(close + 2, "port", &out->port, err, errlen);
 	}
 	colon = strrchr(text, ':');
 	if (!colon)
-		return fail(err, errlen, "missing port in '%s': use ADDR:PORT, :PORT or unix:PATH", text);
+		return write_error(err, errlen, "missing port in '%s': use ADDR:PORT, :PORT or unix:PATH", text);
 	addr_len = (size_t)(colon - text);
 	if (memchr(text, ':', addr_len))
-		return fail(err, errlen, "write an IPv6 address in brackets: [ADDR]:PORT");
+		return write_error(err, errlen, "write an IPv6 address in brackets: [ADDR]:PORT");
 	if (addr_len >= sizeof(out->addr))
-		return fail(err, errlen, "the address is too long");
+		return write_error(err, errlen, "the address is too long");
 	if (addr_len == 0) {
 		strcpy(out->addr, "127.0.0.1");
 	} else {
@@ -161,20 +148,20 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 	else if (!strcmp(key, "refresh-rate"))
 		bit = SEEN_REFRESH;
 	else
-		return fail(err, errlen, "unknown option '%s': known are password, disable-ticketing, "
+		return write_error(err, errlen, "unknown option '%s': known are password, disable-ticketing, "
 			    "tls-port, x509-dir, video-codec, streaming-video, refresh-rate", key);
 	if (*seen & bit)
-		return fail(err, errlen, "%s is given twice", key);
+		return write_error(err, errlen, "%s is given twice", key);
 	*seen |= bit;
 
 	if (bit == SEEN_NOTICKET) {
 		if (value)
-			return fail(err, errlen, "%s takes no value", key);
+			return write_error(err, errlen, "%s takes no value", key);
 		out->disable_ticketing = true;
 		return 0;
 	}
 	if (!value)
-		return fail(err, errlen, "%s needs a value: KEY=VALUE", key);
+		return write_error(err, errlen, "%s needs a value: KEY=VALUE", key);
 	switch (bit) {
 	case SEEN_PASSWORD:
 		return copy_value(out->password, sizeof(out->password), key, value, err, errlen);
@@ -193,11 +180,11 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 		else if (!strcmp(value, "all"))
 			out->streaming = SPICE_STREAMING_ALL;
 		else
-			return fail(err, errlen, "streaming-video '%s' is not off, all or filter", value);
+			return write_error(err, errlen, "streaming-video '%s' is not off, all or filter", value);
 		return 0;
 	default: /* SEEN_REFRESH */
 		if (!parse_number(value, 1, SPICE_MAX_REFRESH_HZ, &n))
-			return fail(err, errlen, "refresh-rate '%s' is not a number of updates a second "
+			return write_error(err, errlen, "refresh-rate '%s' is not a number of updates a second "
 				    "from 1 to 240", value);
 		out->refresh_hz = (unsigned)n;
 		return 0;
@@ -210,22 +197,22 @@ static int check_combination(const struct spice_options *o, char *err, size_t er
 	bool is_unix = o->unix_path[0] != 0;
 
 	if (o->password[0] && o->disable_ticketing)
-		return fail(err, errlen, "password= and disable-ticketing contradict each other: "
+		return write_error(err, errlen, "password= and disable-ticketing contradict each other: "
 			    "give one");
 	if (o->tls_port && !o->x509_dir[0])
-		return fail(err, errlen, "tls-port needs x509-dir=DIR holding ca-cert.pem, "
+		return write_error(err, errlen, "tls-port needs x509-dir=DIR holding ca-cert.pem, "
 			    "server-cert.pem and server-key.pem");
 	if (o->x509_dir[0] && !o->tls_port)
-		return fail(err, errlen, "x509-dir is only used with tls-port=PORT");
+		return write_error(err, errlen, "x509-dir is only used with tls-port=PORT");
 	if (is_unix && o->tls_port)
-		return fail(err, errlen, "tls-port needs a TCP address, not unix:");
+		return write_error(err, errlen, "tls-port needs a TCP address, not unix:");
 	if (!is_unix && o->tls_port == o->port)
-		return fail(err, errlen, "tls-port must differ from the plain port");
+		return write_error(err, errlen, "tls-port must differ from the plain port");
 	/* A unix socket is guarded by its file permissions; a TCP listener
 	 * outside loopback by nothing but the ticket. */
 	if (!is_unix && !spice_addr_is_loopback(o->addr) && !o->password[0] &&
 	    !o->disable_ticketing)
-		return fail(err, errlen, "listening on %s without a password would let anyone on "
+		return write_error(err, errlen, "listening on %s without a password would let anyone on "
 			    "the network drive the guest: add password=SECRET (or "
 			    "disable-ticketing if you mean it)", o->addr);
 	return 0;
@@ -241,14 +228,14 @@ int spice_options_parse(const char *arg, struct spice_options *out, char *err, s
 	out->streaming = SPICE_STREAMING_FILTER;
 	out->refresh_hz = SPICE_DEFAULT_REFRESH_HZ;
 	if (!arg || !*arg)
-		return fail(err, errlen, "empty: use ADDR:PORT, :PORT or unix:PATH");
+		return write_error(err, errlen, "empty: use ADDR:PORT, :PORT or unix:PATH");
 	copy = strdup(arg);
 	if (!copy)
-		return fail(err, errlen, "out of memory");
+		return write_error(err, errlen, "out of memory");
 
 	item = strtok_r(copy, ",", &save);
 	if (!item || arg[0] == ',') {
-		fail(err, errlen, "missing address: use ADDR:PORT, :PORT or unix:PATH");
+		write_error(err, errlen, "missing address: use ADDR:PORT, :PORT or unix:PATH");
 		goto out;
 	}
 	if (parse_listen(item, out, err, errlen) < 0)

@@ -3,6 +3,7 @@
  * kernel's real-mode setup code entirely. Everything read from the file
  * is checked before it is used; the file may be anything. */
 #include "boot.h"
+#include "../vmm/error_text.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,17 +137,6 @@ _Static_assert(offsetof(struct zero_page, e820_table) == 0x2d0, "e820_table");
 /* A protocol 2.10 header is the shortest accepted: it ends after init_size. */
 #define HDR_MIN_END  (HDR_OFFSET(init_size) + sizeof(uint32_t))
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static uint16_t file_le16(const uint8_t *buf, size_t off)
 {
 	return (uint16_t)(buf[off] | buf[off + 1] << 8);
@@ -182,33 +172,33 @@ static int read_setup_header(const struct kernel_load_args *args,
 	uint16_t version;
 
 	if (!bzimage_detect(buf, len))
-		return fail(err, errlen, "not a bzImage: no 0xAA55 boot flag and \"HdrS\" setup header");
+		return write_error(err, errlen, "not a bzImage: no 0xAA55 boot flag and \"HdrS\" setup header");
 	if (len < HDR_OFFSET(version) + 2)
-		return fail(err, errlen, "bzImage truncated: %zu bytes, ends before the boot protocol version",
+		return write_error(err, errlen, "bzImage truncated: %zu bytes, ends before the boot protocol version",
 			    len);
 	version = file_le16(buf, HDR_OFFSET(version));
 	if (version < PROTOCOL_MIN)
-		return fail(err, errlen, "boot protocol %u.%02u is too old: gvmm needs 2.10 or newer",
+		return write_error(err, errlen, "boot protocol %u.%02u is too old: gvmm needs 2.10 or newer",
 			    version >> 8, version & 0xff);
 
 	hdr_end = HDR_OFFSET(header) + buf[HDR_OFFSET(jump_offset)];
 	if (hdr_end < HDR_MIN_END || hdr_end > HDR_AREA_END)
-		return fail(err, errlen, "bzImage setup header ends at 0x%zx, outside 0x%zx..0x%zx",
+		return write_error(err, errlen, "bzImage setup header ends at 0x%zx, outside 0x%zx..0x%zx",
 			    hdr_end, (size_t)HDR_MIN_END, (size_t)HDR_AREA_END);
 	if (len < hdr_end)
-		return fail(err, errlen, "bzImage truncated: %zu bytes, setup header ends at 0x%zx",
+		return write_error(err, errlen, "bzImage truncated: %zu bytes, setup header ends at 0x%zx",
 			    len, hdr_end);
 	memcpy((uint8_t *)zp + HDR_START, buf + HDR_START, hdr_end - HDR_START);
 
 	/* 2.10 and 2.11 kernels cannot say whether they have startup_64,
 	 * and entering a 32-bit one in long mode would be a silent crash. */
 	if (version < PROTOCOL_XLOADFLAGS)
-		return fail(err, errlen, "kernel has no 64-bit entry point that gvmm can rely on: boot protocol %u.%02u predates xloadflags (2.12)",
+		return write_error(err, errlen, "kernel has no 64-bit entry point that gvmm can rely on: boot protocol %u.%02u predates xloadflags (2.12)",
 			    version >> 8, version & 0xff);
 	if (!(zp->hdr.xloadflags & XLF_KERNEL_64))
-		return fail(err, errlen, "kernel has no 64-bit entry point (XLF_KERNEL_64 is clear): is it a 32-bit kernel?");
+		return write_error(err, errlen, "kernel has no 64-bit entry point (XLF_KERNEL_64 is clear): is it a 32-bit kernel?");
 	if (!(zp->hdr.loadflags & LOADFLAG_LOADED_HIGH))
-		return fail(err, errlen, "kernel is not loadable at 1 MiB (LOADED_HIGH is clear)");
+		return write_error(err, errlen, "kernel is not loadable at 1 MiB (LOADED_HIGH is clear)");
 	return 0;
 }
 
@@ -246,23 +236,23 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	pm_offset = (uint64_t)(setup_sects + 1) * SECTOR_SIZE;
 	if (args->kernel_len <= pm_offset ||
 	    args->kernel_len - pm_offset <= ENTRY_64_OFFSET)
-		return fail(err, errlen, "bzImage truncated: %zu bytes, but its setup code alone is %llu and the 64-bit entry lies 0x%x beyond",
+		return write_error(err, errlen, "bzImage truncated: %zu bytes, but its setup code alone is %llu and the 64-bit entry lies 0x%x beyond",
 			    args->kernel_len, (unsigned long long)pm_offset,
 			    ENTRY_64_OFFSET);
 	pm_size = args->kernel_len - pm_offset;
 
 	if (!guest_memory_ptr(mem, GUEST_BOOT_INFO_ADDR, sizeof(zp)) ||
 	    !guest_memory_ptr(mem, GUEST_CMDLINE_ADDR, GUEST_CMDLINE_MAX))
-		return fail(err, errlen, "guest RAM too small to hold the zero page and command line");
+		return write_error(err, errlen, "guest RAM too small to hold the zero page and command line");
 
 	run_addr = kernel_run_addr(&zp.hdr);
 	if (pm_size > low_end || GUEST_KERNEL_ADDR > low_end - pm_size)
-		return fail(err, errlen, "guest RAM too small: the %llu-byte kernel does not fit between 1 MiB and the end of guest RAM below 4 GiB at %llu MiB",
+		return write_error(err, errlen, "guest RAM too small: the %llu-byte kernel does not fit between 1 MiB and the end of guest RAM below 4 GiB at %llu MiB",
 			    (unsigned long long)pm_size,
 			    (unsigned long long)(low_end >> 20));
 	if (__builtin_add_overflow(run_addr, zp.hdr.init_size, &kernel_end) ||
 	    kernel_end > low_end)
-		return fail(err, errlen, "guest RAM too small: this kernel runs at 0x%llx and needs %u bytes there (init_size), but guest RAM below 4 GiB ends at %llu MiB",
+		return write_error(err, errlen, "guest RAM too small: this kernel runs at 0x%llx and needs %u bytes there (init_size), but guest RAM below 4 GiB ends at %llu MiB",
 			    (unsigned long long)run_addr, zp.hdr.init_size,
 			    (unsigned long long)(low_end >> 20));
 	if (kernel_end < GUEST_KERNEL_ADDR + pm_size)
@@ -274,7 +264,7 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	if (cmdline_max > GUEST_CMDLINE_MAX - 1)
 		cmdline_max = GUEST_CMDLINE_MAX - 1;
 	if (cmdline_len > cmdline_max)
-		return fail(err, errlen, "kernel command line is %zu bytes, longer than the %zu bytes %s",
+		return write_error(err, errlen, "kernel command line is %zu bytes, longer than the %zu bytes %s",
 			    cmdline_len, cmdline_max,
 			    cmdline_max == zp.hdr.cmdline_size ?
 			    "this kernel accepts" : "gvmm's command line area holds");
@@ -285,7 +275,7 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 		if (limit > low_end)
 			limit = low_end;
 		if (limit < kernel_end || args->initrd_len > limit - kernel_end)
-			return fail(err, errlen, "initrd too big: %zu bytes, but only %llu fit between the kernel's end at 0x%llx and 0x%llx",
+			return write_error(err, errlen, "initrd too big: %zu bytes, but only %llu fit between the kernel's end at 0x%llx and 0x%llx",
 				    args->initrd_len,
 				    (unsigned long long)(limit > kernel_end ? limit - kernel_end : 0),
 				    (unsigned long long)kernel_end,
@@ -296,7 +286,7 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 
 	e820_count = e820_build(mem, zp.e820_table, ZERO_PAGE_E820_MAX);
 	if (e820_count == 0)
-		return fail(err, errlen, "guest memory map does not fit the zero page");
+		return write_error(err, errlen, "guest memory map does not fit the zero page");
 	zp.e820_entries = (uint8_t)e820_count;
 
 	/* The loader's fields: whatever the file holds there is not ours
@@ -324,7 +314,7 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	    (initrd_addr && guest_memory_write(mem, initrd_addr, args->initrd,
 					       args->initrd_len) < 0) ||
 	    guest_memory_write(mem, GUEST_BOOT_INFO_ADDR, &zp, sizeof(zp)) < 0)
-		return fail(err, errlen, "cannot write the kernel into guest RAM");
+		return write_error(err, errlen, "cannot write the kernel into guest RAM");
 
 	*out = (struct boot_setup){
 		.mode = BOOT_MODE_LINUX64,

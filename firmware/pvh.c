@@ -5,6 +5,7 @@
  * The ELF file may be anything: every offset and size it gives is checked
  * before use. */
 #include "boot.h"
+#include "../vmm/error_text.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,19 +182,6 @@ struct elf_segment {
 	uint64_t align;
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static uint64_t align_up(uint64_t value, uint64_t align)
 {
 	return (value + align - 1) & ~(align - 1);
@@ -214,14 +202,14 @@ static int elf_open(const uint8_t *buf, size_t len, struct elf_file *elf,
 	uint32_t version;
 
 	if (!buf || len < sizeof(ident))
-		return fail(err, errlen, "not an ELF file: %zu bytes", len);
+		return write_error(err, errlen, "not an ELF file: %zu bytes", len);
 	memcpy(&ident, buf, sizeof(ident));
 	if (memcmp(ident.magic, "\177ELF", 4) != 0)
-		return fail(err, errlen, "not an ELF file: bad magic");
+		return write_error(err, errlen, "not an ELF file: bad magic");
 	if (ident.class != ELF_CLASS_32 && ident.class != ELF_CLASS_64)
-		return fail(err, errlen, "ELF class %u is neither 32- nor 64-bit", ident.class);
+		return write_error(err, errlen, "ELF class %u is neither 32- nor 64-bit", ident.class);
 	if (ident.data != ELF_DATA_LSB || ident.version != ELF_VERSION_CURRENT)
-		return fail(err, errlen, "ELF file is not little-endian version 1");
+		return write_error(err, errlen, "ELF file is not little-endian version 1");
 
 	*elf = (struct elf_file){ .buf = buf, .len = len,
 				  .is64 = ident.class == ELF_CLASS_64 };
@@ -229,7 +217,7 @@ static int elf_open(const uint8_t *buf, size_t len, struct elf_file *elf,
 		struct elf64_header hdr;
 
 		if (len < sizeof(hdr))
-			return fail(err, errlen, "ELF file truncated: %zu bytes, header is %zu",
+			return write_error(err, errlen, "ELF file truncated: %zu bytes, header is %zu",
 				    len, sizeof(hdr));
 		memcpy(&hdr, buf, sizeof(hdr));
 		type = hdr.type;
@@ -243,7 +231,7 @@ static int elf_open(const uint8_t *buf, size_t len, struct elf_file *elf,
 		struct elf32_header hdr;
 
 		if (len < sizeof(hdr))
-			return fail(err, errlen, "ELF file truncated: %zu bytes, header is %zu",
+			return write_error(err, errlen, "ELF file truncated: %zu bytes, header is %zu",
 				    len, sizeof(hdr));
 		memcpy(&hdr, buf, sizeof(hdr));
 		type = hdr.type;
@@ -256,16 +244,16 @@ static int elf_open(const uint8_t *buf, size_t len, struct elf_file *elf,
 	}
 
 	if (type != ELF_TYPE_EXEC || version != ELF_VERSION_CURRENT)
-		return fail(err, errlen, "ELF file is not an executable (type %u)", type);
+		return write_error(err, errlen, "ELF file is not an executable (type %u)", type);
 	if (machine != ELF_MACHINE_X86_64 && machine != ELF_MACHINE_386)
-		return fail(err, errlen, "ELF file is not for x86 (machine %u)", machine);
+		return write_error(err, errlen, "ELF file is not for x86 (machine %u)", machine);
 	if (elf->phnum == 0 || elf->phnum == ELF_PN_XNUM)
-		return fail(err, errlen, "ELF file has no program headers");
+		return write_error(err, errlen, "ELF file has no program headers");
 	if (elf->phentsize < phdr_size)
-		return fail(err, errlen, "ELF program header entries are %u bytes, less than %zu",
+		return write_error(err, errlen, "ELF program header entries are %u bytes, less than %zu",
 			    elf->phentsize, phdr_size);
 	if (!range_inside(elf->phoff, (uint64_t)elf->phnum * elf->phentsize, len))
-		return fail(err, errlen, "ELF program headers (%u at 0x%llx) lie outside the %zu-byte file",
+		return write_error(err, errlen, "ELF program headers (%u at 0x%llx) lie outside the %zu-byte file",
 			    elf->phnum, (unsigned long long)elf->phoff, len);
 	return 0;
 }
@@ -303,7 +291,7 @@ static int find_pvh_note(const struct elf_file *elf, const struct elf_segment *s
 	uint64_t pos = 0;
 
 	if (!range_inside(seg->offset, seg->filesz, elf->len))
-		return fail(err, errlen, "ELF note segment at 0x%llx (%llu bytes) lies outside the %zu-byte file",
+		return write_error(err, errlen, "ELF note segment at 0x%llx (%llu bytes) lies outside the %zu-byte file",
 			    (unsigned long long)seg->offset,
 			    (unsigned long long)seg->filesz, elf->len);
 	notes = elf->buf + seg->offset;
@@ -319,7 +307,7 @@ static int find_pvh_note(const struct elf_file *elf, const struct elf_segment *s
 		next = desc_at + align_up(nh.descsz, note_align);
 		if (!range_inside(name_at, nh.namesz, seg->filesz) ||
 		    !range_inside(desc_at, nh.descsz, seg->filesz))
-			return fail(err, errlen, "ELF note at 0x%llx runs past its segment",
+			return write_error(err, errlen, "ELF note at 0x%llx runs past its segment",
 				    (unsigned long long)(seg->offset + pos));
 
 		if (nh.type == XEN_ELFNOTE_PHYS32_ENTRY &&
@@ -330,11 +318,11 @@ static int find_pvh_note(const struct elf_file *elf, const struct elf_segment *s
 			/* Linux stores a pointer-sized value; either way
 			 * the entry is a 32-bit physical address. */
 			if (nh.descsz != 4 && nh.descsz != 8)
-				return fail(err, errlen, "Xen PHYS32_ENTRY note has %u bytes, not 4 or 8",
+				return write_error(err, errlen, "Xen PHYS32_ENTRY note has %u bytes, not 4 or 8",
 					    nh.descsz);
 			memcpy(&value, notes + desc_at, nh.descsz);
 			if (value > UINT32_MAX)
-				return fail(err, errlen, "PVH entry point 0x%llx is above 4 GiB",
+				return write_error(err, errlen, "PVH entry point 0x%llx is above 4 GiB",
 					    (unsigned long long)value);
 			*entry = (uint32_t)value;
 			return 1;
@@ -389,11 +377,11 @@ static int check_segments(const struct elf_file *elf, uint64_t low_end,
 		if (seg.type != ELF_PT_LOAD || seg.memsz == 0)
 			continue;
 		if (seg.filesz > seg.memsz)
-			return fail(err, errlen, "ELF segment %u has more file bytes (%llu) than memory bytes (%llu)",
+			return write_error(err, errlen, "ELF segment %u has more file bytes (%llu) than memory bytes (%llu)",
 				    i, (unsigned long long)seg.filesz,
 				    (unsigned long long)seg.memsz);
 		if (!range_inside(seg.offset, seg.filesz, elf->len))
-			return fail(err, errlen, "ELF segment %u (file 0x%llx, %llu bytes) lies outside the %zu-byte file",
+			return write_error(err, errlen, "ELF segment %u (file 0x%llx, %llu bytes) lies outside the %zu-byte file",
 				    i, (unsigned long long)seg.offset,
 				    (unsigned long long)seg.filesz, elf->len);
 		/* Below 1 MiB are gvmm's boot structures and the firmware
@@ -401,11 +389,11 @@ static int check_segments(const struct elf_file *elf, uint64_t low_end,
 		if (seg.paddr >= GUEST_KERNEL_ADDR &&
 		    range_inside(seg.paddr, seg.memsz, GUEST_PCI_HOLE_START) &&
 		    !range_inside(seg.paddr, seg.memsz, low_end))
-			return fail(err, errlen, "guest RAM too small: ELF segment %u needs RAM up to %llu MiB, but guest RAM below 4 GiB ends at %llu MiB",
+			return write_error(err, errlen, "guest RAM too small: ELF segment %u needs RAM up to %llu MiB, but guest RAM below 4 GiB ends at %llu MiB",
 				    i, (unsigned long long)((seg.paddr + seg.memsz + (1 << 20) - 1) >> 20),
 				    (unsigned long long)(low_end >> 20));
 		if (seg.paddr < GUEST_KERNEL_ADDR || !range_inside(seg.paddr, seg.memsz, low_end))
-			return fail(err, errlen, "ELF segment %u (0x%llx, %llu bytes) lies outside guest RAM from 1 MiB to %llu MiB",
+			return write_error(err, errlen, "ELF segment %u (0x%llx, %llu bytes) lies outside guest RAM from 1 MiB to %llu MiB",
 				    i, (unsigned long long)seg.paddr,
 				    (unsigned long long)seg.memsz,
 				    (unsigned long long)(low_end >> 20));
@@ -416,9 +404,9 @@ static int check_segments(const struct elf_file *elf, uint64_t low_end,
 		loaded++;
 	}
 	if (!loaded)
-		return fail(err, errlen, "ELF file has nothing to load");
+		return write_error(err, errlen, "ELF file has nothing to load");
 	if (!entry_loaded)
-		return fail(err, errlen, "PVH entry point 0x%x is not inside any loaded segment",
+		return write_error(err, errlen, "PVH entry point 0x%x is not inside any loaded segment",
 			    entry);
 	return 0;
 }
@@ -498,25 +486,25 @@ int pvh_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	if (found < 0)
 		return -1;
 	if (!found)
-		return fail(err, errlen, "ELF kernel has no PVH entry point (Xen PHYS32_ENTRY note): was it built with CONFIG_PVH?");
+		return write_error(err, errlen, "ELF kernel has no PVH entry point (Xen PHYS32_ENTRY note): was it built with CONFIG_PVH?");
 	if (check_segments(&elf, low_end, entry, &image_end, err, errlen) < 0)
 		return -1;
 
 	if (!guest_memory_ptr(mem, GUEST_BOOT_INFO_ADDR, sizeof(info)) ||
 	    !guest_memory_ptr(mem, GUEST_PVH_MEMMAP_ADDR, GUEST_PVH_MEMMAP_SIZE) ||
 	    !guest_memory_ptr(mem, GUEST_CMDLINE_ADDR, GUEST_CMDLINE_MAX))
-		return fail(err, errlen, "guest RAM too small to hold the boot information and command line");
+		return write_error(err, errlen, "guest RAM too small to hold the boot information and command line");
 
 	cmdline_len = strlen(args->cmdline);
 	if (cmdline_len > GUEST_CMDLINE_MAX - 1)
-		return fail(err, errlen, "kernel command line is %zu bytes, longer than the %llu bytes gvmm's command line area holds",
+		return write_error(err, errlen, "kernel command line is %zu bytes, longer than the %llu bytes gvmm's command line area holds",
 			    cmdline_len, GUEST_CMDLINE_MAX - 1);
 
 	if (args->initrd && args->initrd_len) {
 		uint64_t floor = align_up(image_end, PAGE_SIZE);
 
 		if (floor > low_end || args->initrd_len > low_end - floor)
-			return fail(err, errlen, "initrd too big: %zu bytes, but only %llu fit between the kernel's end at 0x%llx and the end of low RAM at 0x%llx",
+			return write_error(err, errlen, "initrd too big: %zu bytes, but only %llu fit between the kernel's end at 0x%llx and the end of low RAM at 0x%llx",
 				    args->initrd_len,
 				    (unsigned long long)(floor < low_end ? low_end - floor : 0),
 				    (unsigned long long)floor,
@@ -532,7 +520,7 @@ int pvh_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	    (initrd_len && guest_memory_write(mem, initrd_addr, args->initrd, initrd_len) < 0) ||
 	    write_memmap_and_modules(mem, &info, initrd_addr, initrd_len) < 0 ||
 	    guest_memory_write(mem, GUEST_BOOT_INFO_ADDR, &info, sizeof(info)) < 0)
-		return fail(err, errlen, "cannot write the kernel into guest RAM");
+		return write_error(err, errlen, "cannot write the kernel into guest RAM");
 
 	*out = (struct boot_setup){
 		.mode = BOOT_MODE_PVH32,
