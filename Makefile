@@ -36,6 +36,8 @@ MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 CHECK_OBJ := $(BUILD)/tests/unit/check.o
+# Shared helpers in tests/unit (not tests, not check.c) link into every unit test.
+TEST_HELPER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/unit/test_%.c tests/unit/check.c,$(wildcard tests/unit/*.c)))
 
 # Keep the unit-test objects: make would delete them as intermediates.
 .SECONDARY:
@@ -51,7 +53,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CHECK_OBJ) $(LIB_OBJS)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CHECK_OBJ) $(TEST_HELPER_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit-tests: $(UNIT_BINS)

@@ -17,19 +17,7 @@
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 #include "../../vmm/io_thread.h"
-
-/* virtio 1.2, 4.1.4.3. */
-enum {
-	GFSELECT = 0x08, GF = 0x0c, STATUS = 0x14, Q_SELECT = 0x16, Q_SIZE = 0x18,
-	Q_ENABLE = 0x1c, Q_DESC = 0x20, Q_DRIVER = 0x28, Q_DEVICE = 0x30,
-};
-#define CAP_COMMON 1
-#define CAP_NOTIFY 2
-#define CAP_ISR    3
-#define CAP_DEVICE 4
-#define F_VERSION_1 32
-#define DESC_F_NEXT  1
-#define DESC_F_WRITE 2
+#include "virtio_driver.h"
 
 #define EVENTQ     0
 #define STATUSQ    1
@@ -45,169 +33,41 @@ enum {
 
 /* ---- the device, driven as a guest ---- */
 
-struct fake_irq {
-	atomic_int rises;
-	atomic_bool level;
-};
-
-static void fake_set_level(void *ctx, unsigned gsi, bool level)
-{
-	struct fake_irq *irq = ctx;
-
-	(void)gsi;
-	if (level && !atomic_load(&irq->level))
-		atomic_fetch_add(&irq->rises, 1);
-	atomic_store(&irq->level, level);
-}
-
-static int no_bind(void *ctx, uint64_t address, uint32_t data, int fd, unsigned *gsi)
-{
-	(void)ctx; (void)address; (void)data; (void)fd; (void)gsi;
-	return -ENOSYS;
-}
-
-static int no_update(void *ctx, unsigned gsi, uint64_t address, uint32_t data)
-{
-	(void)ctx; (void)gsi; (void)address; (void)data;
-	return -ENOSYS;
-}
-
 struct rig {
+	struct vdrv drv;
 	struct io_thread io;
-	struct bus pio, mmio;
-	struct pci_bus pb;
-	struct guest_memory mem;
-	struct fake_irq irq;
 	struct virtio_input in;
-	uint16_t bdf;
-	uint64_t bar;
-	uint32_t common, notify, isr, device;
-	uint16_t qsize;
-	uint16_t avail_idx[2];
 	uint16_t used_seen;            /* event-queue used entries read so far */
 };
-
-static uint32_t cfg_read(struct rig *r, uint32_t off, unsigned len)
-{
-	return pci_bus_config_read(&r->pb, r->bdf, off, len);
-}
-
-static uint64_t mmio_read(struct rig *r, uint64_t off, unsigned len)
-{
-	uint8_t data[8] = { 0 };
-	uint64_t v = 0;
-
-	CHECK(bus_dispatch(&r->mmio, r->bar + off, data, len, false));
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint64_t)data[i] << (8 * i);
-	return v;
-}
-
-static void mmio_write(struct rig *r, uint64_t off, uint64_t v, unsigned len)
-{
-	uint8_t data[8];
-
-	for (unsigned i = 0; i < len; i++)
-		data[i] = (uint8_t)(v >> (8 * i));
-	CHECK(bus_dispatch(&r->mmio, r->bar + off, data, len, true));
-}
-
-static void common_write(struct rig *r, unsigned field, uint64_t v, unsigned len)
-{
-	mmio_write(r, r->common + field, v, len);
-}
-
-static uint8_t status_of(struct rig *r)
-{
-	return (uint8_t)mmio_read(r, r->common + STATUS, 1);
-}
-
-static void set_status(struct rig *r, uint8_t bits)
-{
-	common_write(r, STATUS, status_of(r) | bits, 1);
-}
-
-static void find_caps(struct rig *r)
-{
-	for (uint8_t at = (uint8_t)cfg_read(r, PCI_CAPABILITY_LIST, 1), n = 0; at && n < 48;
-	     at = (uint8_t)cfg_read(r, at + 1, 1), n++) {
-		if (cfg_read(r, at, 1) != PCI_CAP_ID_VNDR)
-			continue;
-		switch (cfg_read(r, at + 3, 1)) {
-		case CAP_COMMON:
-			r->common = cfg_read(r, at + 8, 4);
-			break;
-		case CAP_NOTIFY:
-			r->notify = cfg_read(r, at + 8, 4);
-			break;
-		case CAP_ISR:
-			r->isr = cfg_read(r, at + 8, 4);
-			break;
-		case CAP_DEVICE:
-			r->device = cfg_read(r, at + 8, 4);
-			break;
-		}
-	}
-}
 
 /* Reset, negotiate VERSION_1 only, set up both queues with qsize
  * entries, DRIVER_OK. */
 static void driver_start(struct rig *r, uint16_t qsize)
 {
-	static const uint8_t zero[0x8000];
-
-	common_write(r, STATUS, 0, 1);
-	CHECK_EQ(guest_memory_write(&r->mem, RING_GPA, zero, sizeof(zero)), 0);
-	r->qsize = qsize;
-	r->avail_idx[0] = r->avail_idx[1] = 0;
+	vdrv_common_write(&r->drv, VDRV_STATUS, 0, 1);
+	vdrv_zero(&r->drv, RING_GPA, 0x8000);
 	r->used_seen = 0;
-	set_status(r, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	common_write(r, GFSELECT, 1, 4);
-	common_write(r, GF, 1u << (F_VERSION_1 - 32), 4);
-	set_status(r, VIRTIO_STATUS_FEATURES_OK);
-	CHECK(status_of(r) & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned q = 0; q < 2; q++) {
-		common_write(r, Q_SELECT, q, 2);
-		common_write(r, Q_SIZE, qsize, 2);
-		common_write(r, Q_DESC, RING_GPA + Q_OFF(q), 8);
-		common_write(r, Q_DRIVER, RING_GPA + Q_OFF(q) + AVAIL_OFF, 8);
-		common_write(r, Q_DEVICE, RING_GPA + Q_OFF(q) + USED_OFF, 8);
-		common_write(r, Q_ENABLE, 1, 2);
-	}
-	set_status(r, VIRTIO_STATUS_DRIVER_OK);
-	CHECK(status_of(r) & VIRTIO_STATUS_DRIVER_OK);
+	CHECK(vdrv_negotiate(&r->drv, 1ull << VDRV_F_VERSION_1));
+	for (unsigned q = 0; q < 2; q++)
+		vdrv_queue_setup(&r->drv, q, qsize, RING_GPA + Q_OFF(q), RING_GPA + Q_OFF(q) + AVAIL_OFF,
+				 RING_GPA + Q_OFF(q) + USED_OFF);
+	CHECK(vdrv_driver_ok(&r->drv));
 }
 
 static struct rig *rig_new(enum virtio_input_kind kind)
 {
-	const struct pci_windows win = {
-		.io_start = 0xc000, .io_end = 0x10000,
-		.mem32_start = 0xc0000000, .mem32_end = 0xe0000000,
-	};
 	struct rig *r = calloc(1, sizeof(*r));
-	struct irq_line intx;
 	struct virtio_pci_env env;
-	char err[128];
 
 	if (!r)
 		abort();
-	intx = (struct irq_line){ .set_level = fake_set_level, .ctx = &r->irq };
 	CHECK_EQ(io_thread_start(&r->io, "input"), 0);
-	bus_init(&r->pio, "pio");
-	bus_init(&r->mmio, "mmio");
-	CHECK_EQ(guest_memory_create(&r->mem, RAM_SIZE, false, err, sizeof(err)), 0);
-	CHECK_EQ(pci_bus_init(&r->pb, &r->pio, &r->mmio, 0xe0000000, 1 << 20, &win, &intx), 0);
-	env = (struct virtio_pci_env){
-		.mem = &r->mem, .vm_fd = -1,
-		.router = { .bind = no_bind, .update = no_update },
-	};
+	vdrv_platform_init(&r->drv, RAM_SIZE);
+	env = vdrv_env(&r->drv);
 	CHECK_EQ(virtio_input_create(&r->in, kind, &r->io, &env), 0);
-	CHECK_EQ(pci_bus_add_device(&r->pb, &r->in.transport.pci), 0);
-	r->bdf = (uint16_t)(r->in.transport.pci.slot << 3);
-	CHECK_EQ(cfg_read(r, PCI_DEVICE_ID, 2), 0x1040 + VIRTIO_ID_INPUT);
-	r->bar = (cfg_read(r, PCI_BAR0, 4) & ~0xfull) | (uint64_t)cfg_read(r, PCI_BAR0 + 4, 4) << 32;
-	find_caps(r);
-	CHECK(r->device != 0);
+	vdrv_attach(&r->drv, &r->in.transport.pci);
+	CHECK_EQ(vdrv_cfg_read(&r->drv, PCI_DEVICE_ID, 2), 0x1040 + VIRTIO_ID_INPUT);
+	CHECK(r->drv.device != 0);
 	return r;
 }
 
@@ -215,42 +75,14 @@ static void rig_free(struct rig *r)
 {
 	virtio_input_destroy(&r->in);
 	io_thread_stop(&r->io);
-	pci_bus_destroy(&r->pb);
-	guest_memory_destroy(&r->mem);
-	bus_destroy(&r->mmio);
-	bus_destroy(&r->pio);
+	vdrv_platform_destroy(&r->drv);
 	free(r);
 }
 
-static void put(struct rig *r, uint64_t gpa, const void *v, size_t len)
+/* The event queue's size, as driver_start() set it up. */
+static uint16_t eventq_size(struct rig *r)
 {
-	CHECK_EQ(guest_memory_write(&r->mem, gpa, v, len), 0);
-}
-
-static void desc(struct rig *r, unsigned q, uint16_t idx, uint64_t addr, uint32_t len,
-		 uint16_t flags, uint16_t next)
-{
-	struct { uint64_t addr; uint32_t len; uint16_t flags, next; } d = {
-		htole64(addr), htole32(len), htole16(flags), htole16(next) };
-
-	put(r, RING_GPA + Q_OFF(q) + 16ull * idx, &d, sizeof(d));
-}
-
-/* Publishes head in queue q's avail ring, without a notification. */
-static void offer(struct rig *r, unsigned q, uint16_t head)
-{
-	uint16_t v = htole16(head);
-
-	put(r, RING_GPA + Q_OFF(q) + AVAIL_OFF + 4 + 2ull * (r->avail_idx[q] % r->qsize), &v, 2);
-	r->avail_idx[q]++;
-	/* Release, as a driver's write barrier: the entry before the index. */
-	__atomic_store_n((uint16_t *)guest_memory_ptr(&r->mem, RING_GPA + Q_OFF(q) + AVAIL_OFF + 2, 2),
-			 htole16(r->avail_idx[q]), __ATOMIC_RELEASE);
-}
-
-static void kick(struct rig *r, unsigned q)
-{
-	mmio_write(r, r->notify + 4 * q, q, 2);
+	return r->drv.vq[EVENTQ].size;
 }
 
 /* Posts n one-event buffers on the event queue and kicks. The device
@@ -258,45 +90,28 @@ static void kick(struct rig *r, unsigned q)
 static void post_event_buffers(struct rig *r, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		uint16_t head = (uint16_t)(r->avail_idx[EVENTQ] % r->qsize);
+		uint16_t head = (uint16_t)(r->drv.vq[EVENTQ].avail_idx % eventq_size(r));
 
-		desc(r, EVENTQ, head, EVENT_BUF_GPA + 8ull * head, 8, DESC_F_WRITE, 0);
-		offer(r, EVENTQ, head);
+		vdrv_desc(&r->drv, EVENTQ, head, EVENT_BUF_GPA + 8ull * head, 8, VDRV_DESC_F_WRITE, 0);
+		vdrv_offer(&r->drv, EVENTQ, head);
 	}
-	kick(r, EVENTQ);
-}
-
-/* Acquire, as a driver's read barrier: the index before the elements. */
-static uint16_t used_idx(struct rig *r, unsigned q)
-{
-	return le16toh(__atomic_load_n((uint16_t *)guest_memory_ptr(&r->mem,
-			RING_GPA + Q_OFF(q) + USED_OFF + 2, 2), __ATOMIC_ACQUIRE));
-}
-
-static void used_elem(struct rig *r, unsigned q, uint16_t slot, uint32_t *id, uint32_t *len)
-{
-	uint32_t e[2] = { 0, 0 };
-
-	CHECK_EQ(guest_memory_read(&r->mem, RING_GPA + Q_OFF(q) + USED_OFF + 4 +
-				   8ull * (slot % r->qsize), e, 8), 0);
-	*id = le32toh(e[0]);
-	*len = le32toh(e[1]);
+	vdrv_kick(&r->drv, EVENTQ);
 }
 
 /* The events the device used since the last call, up to max, in order. */
 static unsigned read_events(struct rig *r, struct virtio_input_event *out, unsigned max)
 {
-	uint16_t end = used_idx(r, EVENTQ);
+	uint16_t end = vdrv_used_idx(&r->drv, EVENTQ);
 	unsigned n = 0;
 
 	while (r->used_seen != end && n < max) {
 		uint8_t wire[8];
 		uint32_t id, len;
 
-		used_elem(r, EVENTQ, r->used_seen, &id, &len);
+		vdrv_used_elem(&r->drv, EVENTQ, r->used_seen, &id, &len);
 		CHECK_EQ(len, 8);
-		CHECK(id < r->qsize);
-		CHECK_EQ(guest_memory_read(&r->mem, EVENT_BUF_GPA + 8ull * (id % r->qsize), wire, 8), 0);
+		CHECK(id < eventq_size(r));
+		CHECK_EQ(guest_memory_read(&r->drv.mem, EVENT_BUF_GPA + 8ull * (id % eventq_size(r)), wire, 8), 0);
 		out[n++] = (struct virtio_input_event){
 			.type = (uint16_t)(wire[0] | wire[1] << 8),
 			.code = (uint16_t)(wire[2] | wire[3] << 8),
@@ -311,35 +126,6 @@ static bool event_is(const struct virtio_input_event *e, uint16_t type, uint16_t
 		     uint32_t value)
 {
 	return e->type == type && e->code == code && e->value == value;
-}
-
-/* The device answers kicks on its own thread: wait (up to 5 s) for it. */
-static bool wait_for(bool (*cond)(struct rig *, unsigned), struct rig *r, unsigned arg)
-{
-	const struct timespec pause = { .tv_nsec = 1000000 };
-
-	for (int i = 0; i < 5000; i++) {
-		if (cond(r, arg))
-			return true;
-		nanosleep(&pause, NULL);
-	}
-	return false;
-}
-
-static bool events_used_reached(struct rig *r, unsigned n)
-{
-	return used_idx(r, EVENTQ) == (uint16_t)n;
-}
-
-static bool status_used_reached(struct rig *r, unsigned n)
-{
-	return used_idx(r, STATUSQ) == (uint16_t)n;
-}
-
-static bool needs_reset(struct rig *r, unsigned unused)
-{
-	(void)unused;
-	return status_of(r) & VIRTIO_STATUS_NEEDS_RESET;
 }
 
 /* For "nothing happens": long enough for the I/O thread to have acted. */
@@ -367,11 +153,11 @@ static uint8_t config_select(struct rig *r, uint8_t select, uint8_t subsel, uint
 {
 	uint8_t size;
 
-	mmio_write(r, r->device + VIRTIO_INPUT_CONFIG_SELECT, select, 1);
-	mmio_write(r, r->device + VIRTIO_INPUT_CONFIG_SUBSEL, subsel, 1);
-	size = (uint8_t)mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1);
+	vdrv_mmio_write(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SELECT, select, 1);
+	vdrv_mmio_write(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SUBSEL, subsel, 1);
+	size = (uint8_t)vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1);
 	for (unsigned i = 0; i < VIRTIO_INPUT_CONFIG_U_SIZE; i += 4) {
-		uint32_t v = (uint32_t)mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_U_AT + i, 4);
+		uint32_t v = (uint32_t)vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_U_AT + i, 4);
 
 		for (unsigned b = 0; b < 4; b++)
 			u[i + b] = (uint8_t)(v >> (8 * b));
@@ -421,7 +207,7 @@ static void keyboard_config(void)
 	uint8_t u[VIRTIO_INPUT_CONFIG_U_SIZE];
 	uint8_t size;
 
-	CHECK_EQ(cfg_read(r, PCI_REVISION_ID, 4) >> 8, 0x090000);
+	CHECK_EQ(vdrv_cfg_read(&r->drv, PCI_REVISION_ID, 4) >> 8, 0x090000);
 	check_ids(r, "gvmm keyboard", 1);
 	size = config_select(r, VIRTIO_INPUT_CFG_EV_BITS, EV_KEY, u);
 	CHECK(size >= KEY_MICMUTE / 8 + 1);
@@ -489,23 +275,23 @@ static void config_writes(void)
 	uint8_t u[VIRTIO_INPUT_CONFIG_U_SIZE];
 
 	/* select and subsel in one 2-byte write. */
-	mmio_write(r, r->device, VIRTIO_INPUT_CFG_ABS_INFO | ABS_Y << 8, 2);
-	CHECK_EQ(mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1), 20);
-	CHECK_EQ(mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_U_AT + 4, 4), 32767);
-	CHECK_EQ(mmio_read(r, r->device, 2), VIRTIO_INPUT_CFG_ABS_INFO | ABS_Y << 8);
+	vdrv_mmio_write(&r->drv, r->drv.device, VIRTIO_INPUT_CFG_ABS_INFO | ABS_Y << 8, 2);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1), 20);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_U_AT + 4, 4), 32767);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.device, 2), VIRTIO_INPUT_CFG_ABS_INFO | ABS_Y << 8);
 	/* size and the answer are the device's: writes leave them. */
-	mmio_write(r, r->device + VIRTIO_INPUT_CONFIG_SIZE_AT, 0x55, 1);
-	mmio_write(r, r->device + VIRTIO_INPUT_CONFIG_U_AT + 4, 0x1234, 4);
-	mmio_write(r, r->device + 4, 0xffffffff, 4);
-	CHECK_EQ(mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1), 20);
-	CHECK_EQ(mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_U_AT + 4, 4), 32767);
-	CHECK_EQ(mmio_read(r, r->device + 4, 4), 0);
+	vdrv_mmio_write(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SIZE_AT, 0x55, 1);
+	vdrv_mmio_write(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_U_AT + 4, 0x1234, 4);
+	vdrv_mmio_write(&r->drv, r->drv.device + 4, 0xffffffff, 4);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1), 20);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_U_AT + 4, 4), 32767);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.device + 4, 4), 0);
 	/* Past the end of the config: ignored, no crash. */
-	mmio_write(r, r->device + VIRTIO_INPUT_CONFIG_SIZE - 2, 0xffffffff, 4);
-	mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_SIZE, 4);
+	vdrv_mmio_write(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SIZE - 2, 0xffffffff, 4);
+	vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SIZE, 4);
 	/* A reset forgets the selection. */
 	driver_start(r, QSIZE);
-	CHECK_EQ(mmio_read(r, r->device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1), 0);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.device + VIRTIO_INPUT_CONFIG_SIZE_AT, 1), 0);
 	CHECK_EQ(config_select(r, VIRTIO_INPUT_CFG_ID_NAME, 0, u), strlen("gvmm tablet"));
 	rig_free(r);
 }
@@ -552,23 +338,23 @@ static void events_from_another_thread(void)
 
 	driver_start(r, QSIZE);
 	post_event_buffers(r, 16);
-	rises = atomic_load(&r->irq.rises);
+	rises = atomic_load(&r->drv.irq.rises);
 	CHECK_EQ(pthread_create(&thread, NULL, send_keys, &s), 0);
 	pthread_join(thread, NULL);
-	CHECK(wait_for(events_used_reached, r, 8));
+	CHECK(vdrv_wait_used(&r->drv, EVENTQ, 8));
 	CHECK_EQ(read_events(r, got, 16), 8);
 	for (unsigned i = 0; i < 4; i++) {
 		CHECK(event_is(&got[2 * i], EV_KEY, KEY_1 + i, i % 2 == 0));
 		CHECK(event_is(&got[2 * i + 1], EV_SYN, SYN_REPORT, 0));
 	}
-	CHECK(atomic_load(&r->irq.rises) > rises);
-	CHECK_EQ(mmio_read(r, r->isr, 1), 1);
+	CHECK(atomic_load(&r->drv.irq.rises) > rises);
+	CHECK_EQ(vdrv_mmio_read(&r->drv, r->drv.isr, 1), 1);
 	/* Values are le32; relative motion is negative. */
 	const struct virtio_input_event motion[] = { { EV_REL, REL_X, (uint32_t)-5 }, syn };
 	virtio_input_send(&r->in, motion, 2);
 	CHECK_EQ(read_events(r, got, 16), 2);
 	CHECK(event_is(&got[0], EV_REL, REL_X, 0xfffffffb));
-	CHECK_EQ(status_of(r) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	CHECK_EQ(vdrv_status(&r->drv) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	rig_free(r);
 }
 
@@ -584,9 +370,9 @@ static void events_wait_for_buffers(void)
 	const struct virtio_input_event open_group[] = { { EV_KEY, KEY_B, 1 } };
 	virtio_input_send(&r->in, open_group, 1);
 	settle();
-	CHECK_EQ(used_idx(r, EVENTQ), 0);
+	CHECK_EQ(vdrv_used_idx(&r->drv, EVENTQ), 0);
 	post_event_buffers(r, 16);
-	CHECK(wait_for(events_used_reached, r, 6));
+	CHECK(vdrv_wait_used(&r->drv, EVENTQ, 6));
 	CHECK_EQ(read_events(r, got, 16), 6);
 	CHECK(event_is(&got[0], EV_KEY, KEY_A, 1));
 	CHECK(event_is(&got[1], EV_SYN, SYN_REPORT, 0));
@@ -604,14 +390,14 @@ static void events_wait_for_buffers(void)
 		{ EV_ABS, ABS_X, 7 }, { EV_ABS, ABS_Y, 8 }, syn,
 	};
 	virtio_input_send(&r->in, abs, 12);
-	CHECK_EQ(used_idx(r, EVENTQ), 15);
+	CHECK_EQ(vdrv_used_idx(&r->drv, EVENTQ), 15);
 	CHECK_EQ(read_events(r, got, 16), 9);
 	CHECK(event_is(&got[6], EV_ABS, ABS_X, 5));
 	post_event_buffers(r, 1);
 	settle();
-	CHECK_EQ(used_idx(r, EVENTQ), 15);
+	CHECK_EQ(vdrv_used_idx(&r->drv, EVENTQ), 15);
 	post_event_buffers(r, 1);
-	CHECK(wait_for(events_used_reached, r, 18));
+	CHECK(vdrv_wait_used(&r->drv, EVENTQ, 18));
 	CHECK_EQ(read_events(r, got, 16), 3);
 	CHECK(event_is(&got[0], EV_ABS, ABS_X, 7));
 	CHECK(event_is(&got[1], EV_ABS, ABS_Y, 8));
@@ -661,7 +447,7 @@ static void overflow_drops_whole_groups(void)
 			CHECK(event_is(&got[i++], EV_ABS, ABS_Y, v));
 		CHECK(event_is(&got[i++], EV_SYN, SYN_REPORT, 0));
 	}
-	CHECK_EQ(status_of(r) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	CHECK_EQ(vdrv_status(&r->drv) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	rig_free(r);
 }
 
@@ -701,12 +487,12 @@ static void expect_failed_then_recover(struct rig *r)
 {
 	struct virtio_input_event got[4];
 
-	CHECK(wait_for(needs_reset, r, 0));
+	CHECK(vdrv_wait_status(&r->drv, VIRTIO_STATUS_NEEDS_RESET));
 	/* Failed: nothing is taken any more, nothing crashes. */
 	send_key(r, KEY_A, true);
 	CHECK_EQ(r->in.nr_pending, 0);
 	driver_start(r, QSIZE);
-	CHECK_EQ(status_of(r) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	CHECK_EQ(vdrv_status(&r->drv) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	post_event_buffers(r, 4);
 	settle();
 	send_key(r, KEY_Z, true);
@@ -720,37 +506,37 @@ static void hostile_event_chains(void)
 
 	/* A device-readable buffer: no room for an event. */
 	driver_start(r, QSIZE);
-	desc(r, EVENTQ, 0, EVENT_BUF_GPA, 8, 0, 0);
-	offer(r, EVENTQ, 0);
+	vdrv_desc(&r->drv, EVENTQ, 0, EVENT_BUF_GPA, 8, 0, 0);
+	vdrv_offer(&r->drv, EVENTQ, 0);
 	send_key(r, KEY_A, true);
 	expect_failed_then_recover(r);
 
 	/* Writable, but shorter than an event. */
 	driver_start(r, QSIZE);
-	desc(r, EVENTQ, 0, EVENT_BUF_GPA, 7, DESC_F_WRITE, 0);
-	offer(r, EVENTQ, 0);
-	kick(r, EVENTQ);
+	vdrv_desc(&r->drv, EVENTQ, 0, EVENT_BUF_GPA, 7, VDRV_DESC_F_WRITE, 0);
+	vdrv_offer(&r->drv, EVENTQ, 0);
+	vdrv_kick(&r->drv, EVENTQ);
 	send_key(r, KEY_A, true);
 	expect_failed_then_recover(r);
 
 	/* Outside guest RAM, found on the kick path with an event waiting. */
 	driver_start(r, QSIZE);
 	send_key(r, KEY_A, true);
-	desc(r, EVENTQ, 0, RAM_SIZE + 0x100000, 8, DESC_F_WRITE, 0);
-	offer(r, EVENTQ, 0);
-	kick(r, EVENTQ);
+	vdrv_desc(&r->drv, EVENTQ, 0, RAM_SIZE + 0x100000, 8, VDRV_DESC_F_WRITE, 0);
+	vdrv_offer(&r->drv, EVENTQ, 0);
+	vdrv_kick(&r->drv, EVENTQ);
 	expect_failed_then_recover(r);
 
 	/* A chain that loops onto itself. */
 	driver_start(r, QSIZE);
-	desc(r, EVENTQ, 3, EVENT_BUF_GPA, 8, DESC_F_WRITE | DESC_F_NEXT, 3);
-	offer(r, EVENTQ, 3);
+	vdrv_desc(&r->drv, EVENTQ, 3, EVENT_BUF_GPA, 8, VDRV_DESC_F_WRITE | VDRV_DESC_F_NEXT, 3);
+	vdrv_offer(&r->drv, EVENTQ, 3);
 	send_key(r, KEY_A, true);
 	expect_failed_then_recover(r);
 
 	/* A head beyond the queue. */
 	driver_start(r, QSIZE);
-	offer(r, EVENTQ, 0xffff);
+	vdrv_offer(&r->drv, EVENTQ, 0xffff);
 	send_key(r, KEY_A, true);
 	expect_failed_then_recover(r);
 	rig_free(r);
@@ -763,24 +549,24 @@ static void status_queue(void)
 	uint32_t id, len;
 
 	driver_start(r, QSIZE);
-	put(r, STATUS_BUF_GPA, led, sizeof(led));
-	desc(r, STATUSQ, 0, STATUS_BUF_GPA, 8, 0, 0);
-	offer(r, STATUSQ, 0);
+	vdrv_put(&r->drv, STATUS_BUF_GPA, led, sizeof(led));
+	vdrv_desc(&r->drv, STATUSQ, 0, STATUS_BUF_GPA, 8, 0, 0);
+	vdrv_offer(&r->drv, STATUSQ, 0);
 	/* Odd but harmless: a writable buffer, and an empty one. */
-	desc(r, STATUSQ, 1, STATUS_BUF_GPA + 0x100, 8, DESC_F_WRITE, 0);
-	offer(r, STATUSQ, 1);
-	desc(r, STATUSQ, 2, STATUS_BUF_GPA + 0x200, 0, 0, 0);
-	offer(r, STATUSQ, 2);
-	kick(r, STATUSQ);
-	CHECK(wait_for(status_used_reached, r, 3));
-	used_elem(r, STATUSQ, 0, &id, &len);
+	vdrv_desc(&r->drv, STATUSQ, 1, STATUS_BUF_GPA + 0x100, 8, VDRV_DESC_F_WRITE, 0);
+	vdrv_offer(&r->drv, STATUSQ, 1);
+	vdrv_desc(&r->drv, STATUSQ, 2, STATUS_BUF_GPA + 0x200, 0, 0, 0);
+	vdrv_offer(&r->drv, STATUSQ, 2);
+	vdrv_kick(&r->drv, STATUSQ);
+	CHECK(vdrv_wait_used(&r->drv, STATUSQ, 3));
+	vdrv_used_elem(&r->drv, STATUSQ, 0, &id, &len);
 	CHECK_EQ(id, 0);
 	CHECK_EQ(len, 0);
-	CHECK_EQ(status_of(r) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	CHECK_EQ(vdrv_status(&r->drv) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	/* A broken status ring fails the device too. */
-	desc(r, STATUSQ, 4, RAM_SIZE + 0x100000, 8, 0, 0);
-	offer(r, STATUSQ, 4);
-	kick(r, STATUSQ);
+	vdrv_desc(&r->drv, STATUSQ, 4, RAM_SIZE + 0x100000, 8, 0, 0);
+	vdrv_offer(&r->drv, STATUSQ, 4);
+	vdrv_kick(&r->drv, STATUSQ);
 	expect_failed_then_recover(r);
 	rig_free(r);
 }
@@ -799,25 +585,25 @@ static void reset_forgets_pending_events(void)
 	send_key(r, KEY_W, true);
 	CHECK_EQ(r->in.nr_pending, 2);
 	/* The driver goes away with events waiting. */
-	common_write(r, STATUS, 0, 1);
+	vdrv_common_write(&r->drv, VDRV_STATUS, 0, 1);
 	CHECK_EQ(r->in.nr_pending, 0);
 	send_key(r, KEY_E, true);
 	CHECK_EQ(r->in.nr_pending, 0);
 	driver_start(r, QSIZE);
 	post_event_buffers(r, 8);
 	settle();
-	CHECK_EQ(used_idx(r, EVENTQ), 0);
+	CHECK_EQ(vdrv_used_idx(&r->drv, EVENTQ), 0);
 	send_key(r, KEY_R, true);
 	CHECK_EQ(read_events(r, got, 8), 2);
 	CHECK(event_is(&got[0], EV_KEY, KEY_R, 1));
 	CHECK(event_is(&got[1], EV_SYN, SYN_REPORT, 0));
 	/* A driver that never enabled the event queue gets nothing. */
-	common_write(r, STATUS, 0, 1);
-	set_status(r, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	common_write(r, GFSELECT, 1, 4);
-	common_write(r, GF, 1u << (F_VERSION_1 - 32), 4);
-	set_status(r, VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-	CHECK(status_of(r) & VIRTIO_STATUS_DRIVER_OK);
+	vdrv_common_write(&r->drv, VDRV_STATUS, 0, 1);
+	vdrv_set_status(&r->drv, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vdrv_common_write(&r->drv, VDRV_GFSELECT, 1, 4);
+	vdrv_common_write(&r->drv, VDRV_GF, 1u << (VDRV_F_VERSION_1 - 32), 4);
+	vdrv_set_status(&r->drv, VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	CHECK(vdrv_status(&r->drv) & VIRTIO_STATUS_DRIVER_OK);
 	send_key(r, KEY_T, true);
 	CHECK_EQ(r->in.nr_pending, 0);
 	rig_free(r);
