@@ -25,6 +25,12 @@ Actions:
   key=SC[,SC...]          press and release each PC XT (set 1) scancode;
                           E0-prefixed keys as 0x100 | code (KEY_UP: 0x148)
   keydown=SC / keyup=SC   one half of that
+  type=TEXT               type TEXT on a US keyboard (letters, digits, space,
+                          and the punctuation of US_KEYS below; "\\n" is
+                          Enter); the first character it cannot type fails
+  ink=X,Y,W,H             report how many pixels of that rectangle differ
+                          from its top-left pixel (text drawn on a plain
+                          background shows up as ink)
   position=X,Y            the pointer at X,Y of display 0 (client mode)
   button-down=B / button-up=B   B: 1 left, 2 middle, 3 right
   monitor=W,H             ask for display 0 to be W x H (a window resize:
@@ -63,6 +69,19 @@ from gi.repository import GLib, GObject, SpiceClientGLib as Spice  # noqa: E402
 MOUSE_MODE_CLIENT = 2
 BUTTON_MASKS = {1: 1, 2: 2, 3: 4}  # SPICE_MOUSE_BUTTON_* -> SPICE_MOUSE_BUTTON_MASK_*
 KEY_SPACE_SCANCODE = 0x39
+LEFT_SHIFT_SCANCODE = 0x2a
+ENTER_SCANCODE = 0x1c
+
+# Scancodes (PC XT set 1) of a US keyboard: character -> (code, shifted).
+US_KEYS = {" ": (0x39, False), "\n": (ENTER_SCANCODE, False)}
+for _row, _first in (("1234567890-=", 0x02), ("qwertyuiop[]", 0x10),
+                     ("asdfghjkl;'`", 0x1e), ("\\zxcvbnm,./", 0x2b)):
+    for _i, _c in enumerate(_row):
+        US_KEYS[_c] = (_first + _i, False)
+for _row, _first in (("!@#$%^&*()_+", 0x02), ("QWERTYUIOP{}", 0x10),
+                     ('ASDFGHJKL:"~', 0x1e), ("|ZXCVBNM<>?", 0x2b)):
+    for _i, _c in enumerate(_row):
+        US_KEYS[_c] = (_first + _i, True)
 
 
 def emit(**fields):
@@ -436,6 +455,32 @@ def run_action(client, action, stdin_actions):
                 client.key(sc, False)
             client.pause(0.1)
         result.update(scancodes=codes)
+    elif name == "type":
+        text = value.replace("\\n", "\n")
+        missing = [c for c in text if c not in US_KEYS]
+        if missing:
+            raise ValueError("cannot type %r on a US keyboard" % missing[0])
+        for c in text:
+            code, shifted = US_KEYS[c]
+            if shifted:
+                client.key(LEFT_SHIFT_SCANCODE, True)
+            client.key(code, True)
+            client.pause(0.05)
+            client.key(code, False)
+            if shifted:
+                client.key(LEFT_SHIFT_SCANCODE, False)
+            client.pause(0.05)
+        result.update(text=text)
+    elif name == "ink":
+        x, y, w, h = numbers(value, 4)
+        client.run_until(lambda: client.primary is not None, "the primary surface")
+        width, height = client.primary[:2]
+        if x + w > width or y + h > height:
+            raise ValueError("rectangle %s is outside the %dx%d surface" % (value, width, height))
+        background = client.pixel(x, y)
+        inked = sum(1 for yy in range(y, y + h) for xx in range(x, x + w)
+                    if client.pixel(xx, yy) != background)
+        result.update(ink=inked, background="%02x%02x%02x" % background)
     elif name == "position":
         x, y = numbers(value, 2)
         client.position(x, y)
