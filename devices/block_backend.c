@@ -62,7 +62,8 @@ static uint32_t file_dio_align(int fd)
 static bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 
 /* Probes the size and block geometry of an open image. */
-static int measure(struct block_backend *be, const struct stat *st, char *err, size_t errlen)
+static int measure(struct block_backend *be, const struct stat *st, uint32_t min_align,
+		   char *err, size_t errlen)
 {
 	uint32_t lbs = SECTOR_SIZE;
 
@@ -91,6 +92,8 @@ static int measure(struct block_backend *be, const struct stat *st, char *err, s
 	if (be->direct) {
 		uint32_t a = be->is_block_device ? lbs : file_dio_align(be->fd);
 
+		if (min_align > a)
+			a = min_align;
 		if (!power_of_two(a) || a > BLOCK_BOUNCE_MAX)
 			return open_failed(be, err, errlen, EINVAL,
 					   "%s: unusable O_DIRECT alignment %u (cache=none)", be->path, a);
@@ -192,7 +195,7 @@ int block_backend_open(struct block_backend *be, const struct block_backend_opti
 	r = lock_image(be, err, errlen);
 	if (r)
 		return r;
-	r = measure(be, &st, err, errlen);
+	r = measure(be, &st, opt->min_align, err, errlen);
 	if (r)
 		return r;
 	return start_aio(be, err, errlen);
@@ -266,11 +269,156 @@ static bool needs_bounce(const struct block_backend *be, const struct block_io *
 	return false;
 }
 
-static void finish(struct block_io *io, int result)
+/* ---- overlapping requests ----
+ *
+ * Operations in flight together land in any order: the guest is promised
+ * none. One kind would make that lose data: a write O_DIRECT cannot take
+ * as it is (its offset or its length cuts through a block) reads the
+ * blocks at its ends, copies the guest's bytes in, and writes the blocks
+ * back whole, bytes it was not given included. Were another write to
+ * those blocks to land between that read and that write, it would be
+ * undone, after being reported done. So such a write is serialising: it
+ * does not start while an earlier operation touching its blocks has not
+ * ended, and later ones touching them wait for it in turn. Earlier means
+ * taken earlier by block_backend_queue, so operations that overlap run one
+ * after the other in that order; all others go straight on. The other
+ * bounced operations need no such care: a read copies out only what it
+ * was asked for, and a write at aligned offset and length writes only the
+ * guest's bytes.
+ *
+ * Every operation taken is on one list, in the order taken, until done
+ * runs; at most max_in_flight, so nothing is allocated. One that must
+ * wait is held by the latest earlier operation it conflicts with, and is
+ * looked at again when that one ends (there may be another in its way). */
+
+static unsigned nr_extents(const struct block_io *io)
+{
+	return io->op == BLOCK_IO_READ || io->op == BLOCK_IO_WRITE ? 1 : 0;
+}
+
+/* The i-th stretch of the disk io touches, widened to whole blocks. */
+static void extent(const struct block_backend *be, const struct block_io *io, unsigned i,
+		   uint64_t *start, uint64_t *end)
+{
+	(void)i;
+	*start = round_down(io->offset, be->align);
+	*end = round_up(io->offset + io->len, be->align);
+}
+
+static bool overlap(const struct block_backend *be, const struct block_io *a,
+		    const struct block_io *b)
+{
+	for (unsigned i = 0; i < nr_extents(a); i++) {
+		uint64_t as, ae;
+
+		extent(be, a, i, &as, &ae);
+		for (unsigned j = 0; j < nr_extents(b); j++) {
+			uint64_t bs, bend;
+
+			extent(be, b, j, &bs, &bend);
+			if (as < bend && bs < ae)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The latest operation taken before io that io must wait for, or NULL. */
+static struct block_io *blocker_of(const struct block_backend *be, const struct block_io *io)
+{
+	if (!io->serialising && !be->nr_serialising)
+		return NULL;
+	for (struct block_io *e = io->prev_taken; e; e = e->prev_taken)
+		if ((io->serialising || e->serialising) && overlap(be, e, io))
+			return e;
+	return NULL;
+}
+
+static void take(struct block_backend *be, struct block_io *io)
+{
+	io->taken = true;
+	io->next_taken = NULL;
+	io->prev_taken = be->last_taken;
+	io->first_held = io->last_held = io->next_held = NULL;
+	if (be->last_taken)
+		be->last_taken->next_taken = io;
+	else
+		be->first_taken = io;
+	be->last_taken = io;
+	be->nr_taken++;
+	if (io->serialising)
+		be->nr_serialising++;
+}
+
+static void hold(struct block_io *blocker, struct block_io *io)
+{
+	io->next_held = NULL;
+	if (blocker->last_held)
+		blocker->last_held->next_held = io;
+	else
+		blocker->first_held = io;
+	blocker->last_held = io;
+}
+
+/* Off the list; the operations it held are to be looked at again. */
+static void drop(struct block_backend *be, struct block_io *io)
+{
+	if (io->prev_taken)
+		io->prev_taken->next_taken = io->next_taken;
+	else
+		be->first_taken = io->next_taken;
+	if (io->next_taken)
+		io->next_taken->prev_taken = io->prev_taken;
+	else
+		be->last_taken = io->prev_taken;
+	be->nr_taken--;
+	if (io->serialising)
+		be->nr_serialising--;
+	io->taken = false;
+	if (io->first_held) {
+		if (be->last_released)
+			be->last_released->next_held = io->first_held;
+		else
+			be->released = io->first_held;
+		be->last_released = io->last_held;
+		io->first_held = io->last_held = NULL;
+	}
+}
+
+static void start(struct block_backend *be, struct block_io *io);
+
+/* Starts the released operations nothing holds back any more. Not
+ * reentrant: an operation that ends while starting releases its own into
+ * the same loop rather than recursing. */
+static void start_released(struct block_backend *be)
+{
+	if (be->releasing)
+		return;
+	be->releasing = true;
+	while (be->released) {
+		struct block_io *io = be->released, *blocker;
+
+		be->released = io->next_held;
+		if (!be->released)
+			be->last_released = NULL;
+		io->next_held = NULL;
+		blocker = blocker_of(be, io);
+		if (blocker)
+			hold(blocker, io);
+		else
+			start(be, io);
+	}
+	be->releasing = false;
+}
+
+static void finish(struct block_backend *be, struct block_io *io, int result)
 {
 	free(io->bounce);
 	io->bounce = NULL;
+	if (io->taken)
+		drop(be, io);
 	io->done(io, result);
+	start_released(be);
 }
 
 static int sync_flush(struct block_backend *be)
@@ -290,7 +438,8 @@ static int read_block(struct block_backend *be, uint8_t *dst, uint64_t offset)
 /* Sets up the next bounce chunk: the aligned span around what is left,
  * at most BLOCK_BOUNCE_MAX. A write whose ends cut through a block reads
  * those blocks first (synchronously: only a guest ignoring blk_size gets
- * here) so the write puts the rest of them back unchanged. */
+ * here) so the write puts the rest of them back unchanged; being
+ * serialising, it runs only once every earlier write to them has landed. */
 static int prepare_bounce(struct block_backend *be, struct block_io *io)
 {
 	uint64_t start = io->offset + io->pos, end = io->offset + io->len;
@@ -326,7 +475,7 @@ static void enqueue(struct block_backend *be, struct block_io *io)
 		int r = prepare_bounce(be, io);
 
 		if (r) {
-			finish(io, r);
+			finish(be, io, r);
 			return;
 		}
 	} else {
@@ -347,32 +496,43 @@ static void enqueue(struct block_backend *be, struct block_io *io)
 	be->queued[be->nr_queued++] = &io->iocb;
 }
 
+/* An operation nothing holds back any more goes on its way. */
+static void start(struct block_backend *be, struct block_io *io)
+{
+	enqueue(be, io);
+}
+
 void block_backend_queue(struct block_backend *be, struct block_io *io)
 {
+	struct block_io *blocker;
+
 	io->pos = 0;
 	io->iov_first = 0;
 	io->bounce = NULL;
-	if (be->nr_queued + be->in_flight >= be->max_in_flight) {
-		finish(io, -EAGAIN);
+	io->taken = io->serialising = false;
+	if (be->nr_taken >= be->max_in_flight) {
+		finish(be, io, -EAGAIN);
 		return;
 	}
 	if (io->op == BLOCK_IO_FLUSH) {
-		if (be->sync_flush)
-			finish(io, sync_flush(be));
-		else
+		if (be->sync_flush) {
+			finish(be, io, sync_flush(be));
+		} else {
+			take(be, io);   /* overlaps nothing: only counted */
 			enqueue(be, io);
+		}
 		return;
 	}
 	if (io->op == BLOCK_IO_WRITE && be->read_only) {
-		finish(io, -EROFS);
+		finish(be, io, -EROFS);
 		return;
 	}
 	if (io->offset > be->size || io->len > be->size - io->offset) {
-		finish(io, -EINVAL);
+		finish(be, io, -EINVAL);
 		return;
 	}
 	if (io->len == 0) {
-		finish(io, 0);
+		finish(be, io, 0);
 		return;
 	}
 	while (io->iov_first < io->iovcnt && io->iov[io->iov_first].iov_len == 0)
@@ -384,12 +544,20 @@ void block_backend_queue(struct block_backend *be, struct block_io *io)
 
 		if (posix_memalign(&p, be->align < BUFFER_ALIGN ? BUFFER_ALIGN : be->align,
 				   min_u64(span, BLOCK_BOUNCE_MAX))) {
-			finish(io, -ENOMEM);
+			finish(be, io, -ENOMEM);
 			return;
 		}
 		io->bounce = p;
+		/* A read-modify-write: see "overlapping requests". */
+		io->serialising = io->op == BLOCK_IO_WRITE &&
+				  ((io->offset | io->len) & (be->align - 1));
 	}
-	enqueue(be, io);
+	take(be, io);
+	blocker = blocker_of(be, io);
+	if (blocker)
+		hold(blocker, io);
+	else
+		start(be, io);
 }
 
 void block_backend_submit(struct block_backend *be)
@@ -412,10 +580,10 @@ void block_backend_submit(struct block_backend *be)
 			 * this thread from now on. */
 			log_debug("%s: no AIO fsync, flushing synchronously", be->path);
 			be->sync_flush = true;
-			finish(io, sync_flush(be));
+			finish(be, io, sync_flush(be));
 			continue;
 		}
-		finish(io, r < 0 ? r : -EIO);
+		finish(be, io, r < 0 ? r : -EIO);
 	}
 	be->nr_queued = 0;
 }
@@ -440,11 +608,11 @@ static void on_event(struct block_backend *be, struct block_io *io, long res)
 	uint64_t got;
 
 	if (res < 0) {
-		finish(io, (int)res);
+		finish(be, io, (int)res);
 		return;
 	}
 	if (io->op == BLOCK_IO_FLUSH) {
-		finish(io, 0);
+		finish(be, io, 0);
 		return;
 	}
 	if (io->bounce)
@@ -452,12 +620,12 @@ static void on_event(struct block_backend *be, struct block_io *io, long res)
 	else
 		got = min_u64((uint64_t)res, io->len - io->pos);
 	if (got == 0) {
-		finish(io, -EIO);
+		finish(be, io, -EIO);
 		return;
 	}
 	cursor_advance(io, got);
 	if (io->pos >= io->len)
-		finish(io, 0);
+		finish(be, io, 0);
 	else
 		enqueue(be, io);   /* a short transfer: go on from where it stopped */
 }

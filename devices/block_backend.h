@@ -9,7 +9,11 @@
  * between the file and the caller's iovecs (guest memory) except when
  * O_DIRECT cannot take them as they are (a buffer, length or offset not
  * aligned to the device's block): those go through a bounce buffer, in
- * chunks of at most BLOCK_BOUNCE_MAX bytes.
+ * chunks of at most BLOCK_BOUNCE_MAX bytes. A write whose offset or length
+ * cuts through a block reads, patches and rewrites that block, so it is
+ * serialised against the requests that overlap its blocks: it starts once
+ * the earlier ones have ended, and the later ones wait for it (in the
+ * order they were queued). Others run in any order, as the guest allows.
  *
  * Discard and write-zeroes are synchronous calls (fallocate and ioctls
  * have no AIO form); they run on the caller's thread.
@@ -31,6 +35,10 @@ struct block_backend_options {
 	bool read_only;          /* O_RDONLY and a shared lock */
 	bool direct;             /* O_DIRECT (cache=none) */
 	unsigned max_in_flight;  /* operations queued or in flight at once */
+	/* With direct: treat the O_DIRECT block as at least this many bytes
+	 * (a power of two; 0: what the disk says). Tests use it to run the
+	 * read-modify-write path of a 4 KiB block on any file system. */
+	uint32_t min_align;
 };
 
 struct block_backend {
@@ -55,6 +63,15 @@ struct block_backend {
 	struct io_event *events;
 	bool sync_flush;              /* the kernel refused IOCB_CMD_FDSYNC */
 	void *zeroes;                 /* aligned zeros, for write-zeroes */
+
+	/* Every operation taken and not yet done, in the order taken: queued,
+	 * held back by an overlapping one, or in flight (block_backend.c,
+	 * "overlapping requests"). */
+	struct block_io *first_taken, *last_taken;
+	unsigned nr_taken;            /* at most max_in_flight */
+	unsigned nr_serialising;      /* of those, the serialising ones */
+	struct block_io *released, *last_released;  /* held ones to look at again */
+	bool releasing;
 };
 
 enum block_io_op { BLOCK_IO_READ, BLOCK_IO_WRITE, BLOCK_IO_FLUSH };
@@ -76,6 +93,11 @@ struct block_io {
 	uint8_t *bounce;              /* NULL: the iovecs go to the kernel */
 	uint64_t chunk_offset;        /* where the bounce chunk lies on disk */
 	uint64_t chunk_len;
+	bool taken;                   /* on the backend's list until done runs */
+	bool serialising;             /* overlapping operations wait for it */
+	struct block_io *prev_taken, *next_taken;
+	struct block_io *first_held, *last_held;  /* those waiting for this one */
+	struct block_io *next_held;
 };
 
 /* Opens, locks and sizes the image and sets up AIO. Every failure is
@@ -86,7 +108,7 @@ void block_backend_close(struct block_backend *be);
 
 /* Takes an operation. Those that end at once (zero length, an allocation
  * failure) run done before this returns. At most max_in_flight may be
- * queued or in flight. */
+ * taken and not done (queued, held back or in flight). */
 void block_backend_queue(struct block_backend *be, struct block_io *io);
 /* Submits what was queued; operations the kernel refuses run done. */
 void block_backend_submit(struct block_backend *be);

@@ -473,6 +473,194 @@ static void test_direct_unaligned_bounces(void)
 	free(before);
 }
 
+/* ---- requests that overlap while in flight ---- */
+
+#define RMW_BLOCK   4096u
+#define RMW_DISK    (64u * 1024)
+#define RMW_OPS     48
+
+/* The disk as the requests taken so far leave it, applied in the order
+ * they were queued: what the file must hold once they are all done. */
+struct disk_model {
+	uint8_t bytes[RMW_DISK];
+};
+
+/* Opens img with O_DIRECT and a 4 KiB block whatever the file system's,
+ * so every request shorter than a block is a read-modify-write. Returns 1
+ * where the file system has no O_DIRECT. */
+static int open_direct_4k(struct block_backend *be, const struct image *img, unsigned depth)
+{
+	struct block_backend_options opt = {
+		.path = img->path, .direct = true, .max_in_flight = depth, .min_align = RMW_BLOCK,
+	};
+	char err[512] = "";
+	int r = block_backend_open(be, &opt, err, sizeof(err));
+
+	if (r == -EINVAL && strstr(err, "O_DIRECT"))
+		return 1;
+	return r;
+}
+
+static void model_load(struct disk_model *m, const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, m->bytes, sizeof(m->bytes), 0), sizeof(m->bytes));
+	close(fd);
+}
+
+/* One request of a batch: the op, its buffer (from buf + skew, so some
+ * are misaligned in memory too), and for a read what it must return. */
+struct batch_op {
+	struct op op;
+	uint8_t buf[3 * RMW_BLOCK + 1];
+	uint8_t *data;                /* buf + skew (the iovecs are consumed) */
+	uint8_t want[3 * RMW_BLOCK];
+};
+
+static void batch_write(struct batch_op *b, struct disk_model *m, uint64_t offset,
+			size_t len, unsigned skew, uint8_t seed, unsigned *counter)
+{
+	pattern(b->buf + skew, len, seed);
+	op_init(&b->op, BLOCK_IO_WRITE, offset, counter);
+	op_add(&b->op, b->buf + skew, len);
+	memcpy(m->bytes + offset, b->buf + skew, len);
+}
+
+static void batch_read(struct batch_op *b, const struct disk_model *m, uint64_t offset,
+		       size_t len, unsigned skew, unsigned *counter)
+{
+	memset(b->buf, 0xee, sizeof(b->buf));
+	b->data = b->buf + skew;
+	op_init(&b->op, BLOCK_IO_READ, offset, counter);
+	op_add(&b->op, b->data, len);
+	memcpy(b->want, m->bytes + offset, len);
+}
+
+/* The read returned what the requests queued before it had written. */
+static bool batch_read_ok(const struct batch_op *b)
+{
+	return b->op.result == 0 && memcmp(b->data, b->want, b->op.io.len) == 0;
+}
+
+/* Two sectors of one 4 KiB block written by requests queued together:
+ * each reads the block to patch its sector in, and the second must not
+ * read it before the first has written it back, or the first sector
+ * silently goes back to its old data although its write reported OK.
+ * Then a script mixing reads, flushes, aligned writes and writes across
+ * a block boundary, and random batches of sub-block requests, each
+ * checked byte for byte against the same requests run one by one. */
+static void test_direct_overlapping_sub_block_writes(void)
+{
+	static struct batch_op ops[RMW_OPS];
+	static struct disk_model model;
+	static uint8_t aligned_buf[2][RMW_BLOCK] __attribute__((aligned(RMW_BLOCK)));
+	struct block_backend be;
+	struct image img;
+	unsigned count = 0, n = 0;
+	uint32_t rng = 0x2545f491;
+	int ret;
+
+	if (!image_create(&img, RMW_DISK))
+		SKIP_TEST("cannot create a temporary image");
+	image_fill(&img, RMW_DISK, 7);
+	ret = open_direct_4k(&be, &img, RMW_OPS);
+	if (ret == 1) {
+		image_remove(&img);
+		SKIP_TEST("the temporary directory's file system has no O_DIRECT");
+	}
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(be.align, RMW_BLOCK);
+	CHECK_EQ(be.block_size, RMW_BLOCK);
+	model_load(&model, img.path);
+
+	/* Sectors 0 and 1, queued together. */
+	batch_write(&ops[0], &model, 0, 512, 0, 1, &count);
+	batch_write(&ops[1], &model, 512, 512, 0, 2, &count);
+	block_backend_queue(&be, &ops[0].op.io);
+	block_backend_queue(&be, &ops[1].op.io);
+	block_backend_submit(&be);
+	wait_for(&be, &count, 2);
+	CHECK_EQ(ops[0].op.result, 0);
+	CHECK_EQ(ops[1].op.result, 0);
+	CHECK(file_bytes_equal(img.path, 0, model.bytes, RMW_DISK));
+
+	/* A script, all queued before one submit. */
+	count = 0;
+	batch_write(&ops[n++], &model, 2 * 512, 512, 1, 3, &count);
+	batch_read(&ops[n++], &model, 0, 3 * 512, 0, &count);
+	/* An aligned write straight from guest memory, then a sector of the
+	 * same block patched on top of it. */
+	pattern(aligned_buf[0], RMW_BLOCK, 4);
+	op_init(&ops[n].op, BLOCK_IO_WRITE, RMW_BLOCK, &count);
+	op_add(&ops[n++].op, aligned_buf[0], RMW_BLOCK);
+	memcpy(model.bytes + RMW_BLOCK, aligned_buf[0], RMW_BLOCK);
+	batch_write(&ops[n++], &model, RMW_BLOCK + 1024, 512, 0, 5, &count);
+	op_init(&ops[n++].op, BLOCK_IO_FLUSH, 0, &count);
+	/* Across the boundary of blocks 0 and 1: both ends patched. */
+	batch_write(&ops[n++], &model, RMW_BLOCK - 512, 1024, 1, 6, &count);
+	batch_read(&ops[n++], &model, RMW_BLOCK - 1024, 2048, 0, &count);
+	/* A sector of block 2, then the whole block over it: the whole
+	 * block's write was queued last, so it is what stays. */
+	batch_write(&ops[n++], &model, 2 * RMW_BLOCK + 512, 512, 0, 7, &count);
+	pattern(aligned_buf[1], RMW_BLOCK, 8);
+	op_init(&ops[n].op, BLOCK_IO_WRITE, 2 * RMW_BLOCK, &count);
+	op_add(&ops[n++].op, aligned_buf[1], RMW_BLOCK);
+	memcpy(model.bytes + 2 * RMW_BLOCK, aligned_buf[1], RMW_BLOCK);
+	batch_write(&ops[n++], &model, 3 * RMW_BLOCK + 1024, 3 * 512, 1, 9, &count);
+	op_init(&ops[n++].op, BLOCK_IO_FLUSH, 0, &count);
+	/* A read waits for the serialising writes before it, and what they
+	 * waited for: it sees them all. (Not block 2: the read and the whole
+	 * block's write are in flight together, in no promised order.) */
+	batch_read(&ops[n++], &model, 3 * RMW_BLOCK, RMW_BLOCK, 1, &count);
+	for (unsigned i = 0; i < n; i++)
+		block_backend_queue(&be, &ops[i].op.io);
+	block_backend_submit(&be);
+	wait_for(&be, &count, n);
+	for (unsigned i = 0; i < n; i++) {
+		CHECK_EQ(ops[i].op.result, 0);
+		if (ops[i].op.io.op == BLOCK_IO_READ)
+			CHECK(batch_read_ok(&ops[i]));
+	}
+	CHECK(file_bytes_equal(img.path, 0, model.bytes, RMW_DISK));
+
+	/* Random batches: sub-block writes and reads of one to three sectors
+	 * anywhere in the first eight blocks, and flushes between them. */
+	for (unsigned round = 0; round < 8; round++) {
+		count = 0;
+		for (n = 0; n < RMW_OPS; n++) {
+			uint64_t sector, offset;
+			unsigned kind, sectors, skew;
+
+			rng = rng * 1103515245 + 12345;
+			kind = (rng >> 8) % 10;
+			sectors = 1 + (rng >> 12) % 3;
+			skew = (rng >> 16) % 2;
+			sector = (rng >> 18) % (8 * RMW_BLOCK / 512 - sectors);
+			offset = sector * 512;
+			if (kind < 6)
+				batch_write(&ops[n], &model, offset, sectors * 512, skew,
+					    (uint8_t)(round * RMW_OPS + n), &count);
+			else if (kind < 9)
+				batch_read(&ops[n], &model, offset, sectors * 512, skew, &count);
+			else
+				op_init(&ops[n].op, BLOCK_IO_FLUSH, 0, &count);
+			block_backend_queue(&be, &ops[n].op.io);
+		}
+		block_backend_submit(&be);
+		wait_for(&be, &count, RMW_OPS);
+		for (unsigned i = 0; i < RMW_OPS; i++) {
+			CHECK_EQ(ops[i].op.result, 0);
+			if (ops[i].op.io.op == BLOCK_IO_READ)
+				CHECK(batch_read_ok(&ops[i]));
+		}
+		CHECK(file_bytes_equal(img.path, 0, model.bytes, RMW_DISK));
+	}
+	block_backend_close(&be);
+	image_remove(&img);
+}
+
 static void test_flush(void)
 {
 	struct block_backend be;
@@ -652,6 +840,7 @@ TEST_MAIN("block_backend",
 	TEST_CASE(test_aio_round_trip_buffered),
 	TEST_CASE(test_aio_round_trip_direct),
 	TEST_CASE(test_direct_unaligned_bounces),
+	TEST_CASE(test_direct_overlapping_sub_block_writes),
 	TEST_CASE(test_flush),
 	TEST_CASE(test_queue_depth_and_drain),
 	TEST_CASE(test_zero_length_and_out_of_range),
