@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #define SECTOR_SIZE       512
 #define ZERO_CHUNK        (256u << 10)
 #define BUFFER_ALIGN      4096
+/* Linux allows 16 bytes with the NUL. */
+#define WORKER_NAME       "gvmm-io-discard"
 
 static int open_failed(struct block_backend *be, char *err, size_t errlen, int e,
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -62,7 +65,8 @@ static uint32_t file_dio_align(int fd)
 static bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 
 /* Probes the size and block geometry of an open image. */
-static int measure(struct block_backend *be, const struct stat *st, char *err, size_t errlen)
+static int measure(struct block_backend *be, const struct stat *st, uint32_t min_align,
+		   char *err, size_t errlen)
 {
 	uint32_t lbs = SECTOR_SIZE;
 
@@ -91,6 +95,8 @@ static int measure(struct block_backend *be, const struct stat *st, char *err, s
 	if (be->direct) {
 		uint32_t a = be->is_block_device ? lbs : file_dio_align(be->fd);
 
+		if (min_align > a)
+			a = min_align;
 		if (!power_of_two(a) || a > BLOCK_BOUNCE_MAX)
 			return open_failed(be, err, errlen, EINVAL,
 					   "%s: unusable O_DIRECT alignment %u (cache=none)", be->path, a);
@@ -146,6 +152,8 @@ static int start_aio(struct block_backend *be, char *err, size_t errlen)
 	return 0;
 }
 
+static int run_ranges(struct block_io *io, void *ctx);
+
 int block_backend_open(struct block_backend *be, const struct block_backend_options *opt,
 		       char *err, size_t errlen)
 {
@@ -192,19 +200,31 @@ int block_backend_open(struct block_backend *be, const struct block_backend_opti
 	r = lock_image(be, err, errlen);
 	if (r)
 		return r;
-	r = measure(be, &st, err, errlen);
+	r = measure(be, &st, opt->min_align, err, errlen);
 	if (r)
 		return r;
-	return start_aio(be, err, errlen);
+	r = start_aio(be, err, errlen);
+	if (r)
+		return r;
+	/* A read-only disk neither discards nor zeroes. */
+	if (!be->read_only) {
+		r = block_worker_start(&be->worker, WORKER_NAME, run_ranges, be, be->event_fd);
+		if (r < 0)
+			return open_failed(be, err, errlen, -r, "%s: cannot start the %s thread: %s",
+					   be->path, WORKER_NAME, strerror(-r));
+	}
+	return 0;
 }
 
 void block_backend_close(struct block_backend *be)
 {
 	if (be->aio) {
+		block_backend_cancel(be);
 		block_backend_drain(be);
 		io_destroy(be->aio);
 		be->aio = 0;
 	}
+	block_worker_stop(&be->worker);
 	if (be->event_fd >= 0)
 		close(be->event_fd);
 	if (be->fd >= 0)
@@ -266,11 +286,172 @@ static bool needs_bounce(const struct block_backend *be, const struct block_io *
 	return false;
 }
 
-static void finish(struct block_io *io, int result)
+/* ---- overlapping requests ----
+ *
+ * Operations in flight together land in any order: the guest is promised
+ * none. One kind would make that lose data: a write O_DIRECT cannot take
+ * as it is (its offset or its length cuts through a block) reads the
+ * blocks at its ends, copies the guest's bytes in, and writes the blocks
+ * back whole, bytes it was not given included. Were another write to
+ * those blocks to land between that read and that write, it would be
+ * undone, after being reported done. So such a write is serialising: it
+ * does not start while an earlier operation touching its blocks has not
+ * ended, and later ones touching them wait for it in turn. Earlier means
+ * taken earlier by block_backend_queue, so operations that overlap run one
+ * after the other in that order; all others go straight on. The other
+ * bounced operations need no such care: a read copies out only what it
+ * was asked for, and a write at aligned offset and length writes only the
+ * guest's bytes.
+ *
+ * Discards and write-zeroes are serialising too: they run on the worker,
+ * beside the AIO, and a write taken after one must not land before it and
+ * be deallocated or zeroed, nor one taken before it land after.
+ *
+ * Every operation taken is on one list, in the order taken, until done
+ * runs; at most max_in_flight, so nothing is allocated. One that must
+ * wait is held by the latest earlier operation it conflicts with, and is
+ * looked at again when that one ends (there may be another in its way). */
+
+static bool is_ranges_op(const struct block_io *io)
+{
+	return io->op == BLOCK_IO_DISCARD || io->op == BLOCK_IO_WRITE_ZEROES;
+}
+
+static unsigned nr_extents(const struct block_io *io)
+{
+	if (is_ranges_op(io))
+		return io->nr_ranges;
+	return io->op == BLOCK_IO_READ || io->op == BLOCK_IO_WRITE ? 1 : 0;
+}
+
+/* The i-th stretch of the disk io touches, widened to whole blocks. */
+static void extent(const struct block_backend *be, const struct block_io *io, unsigned i,
+		   uint64_t *start, uint64_t *end)
+{
+	uint64_t offset = io->offset, len = io->len;
+
+	if (is_ranges_op(io)) {
+		offset = io->ranges[i].offset;
+		len = io->ranges[i].len;
+	}
+	*start = round_down(offset, be->align);
+	*end = round_up(offset + len, be->align);
+}
+
+static bool overlap(const struct block_backend *be, const struct block_io *a,
+		    const struct block_io *b)
+{
+	for (unsigned i = 0; i < nr_extents(a); i++) {
+		uint64_t as, ae;
+
+		extent(be, a, i, &as, &ae);
+		for (unsigned j = 0; j < nr_extents(b); j++) {
+			uint64_t bs, bend;
+
+			extent(be, b, j, &bs, &bend);
+			if (as < bend && bs < ae)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The latest operation taken before io that io must wait for, or NULL. */
+static struct block_io *blocker_of(const struct block_backend *be, const struct block_io *io)
+{
+	if (!io->serialising && !be->nr_serialising)
+		return NULL;
+	for (struct block_io *e = io->prev_taken; e; e = e->prev_taken)
+		if ((io->serialising || e->serialising) && overlap(be, e, io))
+			return e;
+	return NULL;
+}
+
+static void take(struct block_backend *be, struct block_io *io)
+{
+	io->taken = true;
+	io->next_taken = NULL;
+	io->prev_taken = be->last_taken;
+	io->first_held = io->last_held = io->next_held = NULL;
+	if (be->last_taken)
+		be->last_taken->next_taken = io;
+	else
+		be->first_taken = io;
+	be->last_taken = io;
+	be->nr_taken++;
+	if (io->serialising)
+		be->nr_serialising++;
+}
+
+static void hold(struct block_io *blocker, struct block_io *io)
+{
+	io->next_held = NULL;
+	if (blocker->last_held)
+		blocker->last_held->next_held = io;
+	else
+		blocker->first_held = io;
+	blocker->last_held = io;
+}
+
+/* Off the list; the operations it held are to be looked at again. */
+static void drop(struct block_backend *be, struct block_io *io)
+{
+	if (io->prev_taken)
+		io->prev_taken->next_taken = io->next_taken;
+	else
+		be->first_taken = io->next_taken;
+	if (io->next_taken)
+		io->next_taken->prev_taken = io->prev_taken;
+	else
+		be->last_taken = io->prev_taken;
+	be->nr_taken--;
+	if (io->serialising)
+		be->nr_serialising--;
+	io->taken = false;
+	if (io->first_held) {
+		if (be->last_released)
+			be->last_released->next_held = io->first_held;
+		else
+			be->released = io->first_held;
+		be->last_released = io->last_held;
+		io->first_held = io->last_held = NULL;
+	}
+}
+
+static void start(struct block_backend *be, struct block_io *io);
+
+/* Starts the released operations nothing holds back any more. Not
+ * reentrant: an operation that ends while starting releases its own into
+ * the same loop rather than recursing. */
+static void start_released(struct block_backend *be)
+{
+	if (be->releasing)
+		return;
+	be->releasing = true;
+	while (be->released) {
+		struct block_io *io = be->released, *blocker;
+
+		be->released = io->next_held;
+		if (!be->released)
+			be->last_released = NULL;
+		io->next_held = NULL;
+		blocker = blocker_of(be, io);
+		if (blocker)
+			hold(blocker, io);
+		else
+			start(be, io);
+	}
+	be->releasing = false;
+}
+
+static void finish(struct block_backend *be, struct block_io *io, int result)
 {
 	free(io->bounce);
 	io->bounce = NULL;
+	if (io->taken)
+		drop(be, io);
 	io->done(io, result);
+	start_released(be);
 }
 
 static int sync_flush(struct block_backend *be)
@@ -290,7 +471,8 @@ static int read_block(struct block_backend *be, uint8_t *dst, uint64_t offset)
 /* Sets up the next bounce chunk: the aligned span around what is left,
  * at most BLOCK_BOUNCE_MAX. A write whose ends cut through a block reads
  * those blocks first (synchronously: only a guest ignoring blk_size gets
- * here) so the write puts the rest of them back unchanged. */
+ * here) so the write puts the rest of them back unchanged; being
+ * serialising, it runs only once every earlier write to them has landed. */
 static int prepare_bounce(struct block_backend *be, struct block_io *io)
 {
 	uint64_t start = io->offset + io->pos, end = io->offset + io->len;
@@ -326,7 +508,7 @@ static void enqueue(struct block_backend *be, struct block_io *io)
 		int r = prepare_bounce(be, io);
 
 		if (r) {
-			finish(io, r);
+			finish(be, io, r);
 			return;
 		}
 	} else {
@@ -347,32 +529,93 @@ static void enqueue(struct block_backend *be, struct block_io *io)
 	be->queued[be->nr_queued++] = &io->iocb;
 }
 
+/* An operation nothing holds back any more goes on its way. */
+static void start(struct block_backend *be, struct block_io *io)
+{
+	if (!is_ranges_op(io))
+		enqueue(be, io);
+	else if (block_worker_cancelled(&be->worker, io))
+		finish(be, io, -ECANCELED);
+	else
+		block_worker_hand(&be->worker, io);
+}
+
+static bool range_ok(const struct block_backend *be, uint64_t offset, uint64_t len)
+{
+	return offset <= be->size && len <= be->size - offset;
+}
+
+/* Checks a discard or write-zeroes: 0 to carry out, 1 when it has
+ * nothing to do, or -errno. */
+static int check_ranges(const struct block_backend *be, const struct block_io *io)
+{
+	bool empty = true;
+
+	if (be->read_only)
+		return -EROFS;
+	for (unsigned i = 0; i < io->nr_ranges; i++) {
+		if (!range_ok(be, io->ranges[i].offset, io->ranges[i].len))
+			return -EINVAL;
+		if (io->ranges[i].len)
+			empty = false;
+	}
+	return empty ? 1 : 0;
+}
+
+/* Onto the list; waits there if an earlier operation is in its way. */
+static void take_and_start(struct block_backend *be, struct block_io *io)
+{
+	struct block_io *blocker;
+
+	take(be, io);
+	blocker = blocker_of(be, io);
+	if (blocker)
+		hold(blocker, io);
+	else
+		start(be, io);
+}
+
 void block_backend_queue(struct block_backend *be, struct block_io *io)
 {
 	io->pos = 0;
 	io->iov_first = 0;
 	io->bounce = NULL;
-	if (be->nr_queued + be->in_flight >= be->max_in_flight) {
-		finish(io, -EAGAIN);
+	io->taken = io->serialising = false;
+	if (be->nr_taken >= be->max_in_flight) {
+		finish(be, io, -EAGAIN);
 		return;
 	}
 	if (io->op == BLOCK_IO_FLUSH) {
-		if (be->sync_flush)
-			finish(io, sync_flush(be));
-		else
+		if (be->sync_flush) {
+			finish(be, io, sync_flush(be));
+		} else {
+			take(be, io);   /* overlaps nothing: only counted */
 			enqueue(be, io);
+		}
+		return;
+	}
+	if (is_ranges_op(io)) {
+		int r = check_ranges(be, io);
+
+		if (r) {
+			finish(be, io, r < 0 ? r : 0);
+			return;
+		}
+		io->serialising = true;
+		io->generation = block_worker_generation(&be->worker);
+		take_and_start(be, io);
 		return;
 	}
 	if (io->op == BLOCK_IO_WRITE && be->read_only) {
-		finish(io, -EROFS);
+		finish(be, io, -EROFS);
 		return;
 	}
 	if (io->offset > be->size || io->len > be->size - io->offset) {
-		finish(io, -EINVAL);
+		finish(be, io, -EINVAL);
 		return;
 	}
 	if (io->len == 0) {
-		finish(io, 0);
+		finish(be, io, 0);
 		return;
 	}
 	while (io->iov_first < io->iovcnt && io->iov[io->iov_first].iov_len == 0)
@@ -384,12 +627,15 @@ void block_backend_queue(struct block_backend *be, struct block_io *io)
 
 		if (posix_memalign(&p, be->align < BUFFER_ALIGN ? BUFFER_ALIGN : be->align,
 				   min_u64(span, BLOCK_BOUNCE_MAX))) {
-			finish(io, -ENOMEM);
+			finish(be, io, -ENOMEM);
 			return;
 		}
 		io->bounce = p;
+		/* A read-modify-write: see "overlapping requests". */
+		io->serialising = io->op == BLOCK_IO_WRITE &&
+				  ((io->offset | io->len) & (be->align - 1));
 	}
-	enqueue(be, io);
+	take_and_start(be, io);
 }
 
 void block_backend_submit(struct block_backend *be)
@@ -412,10 +658,10 @@ void block_backend_submit(struct block_backend *be)
 			 * this thread from now on. */
 			log_debug("%s: no AIO fsync, flushing synchronously", be->path);
 			be->sync_flush = true;
-			finish(io, sync_flush(be));
+			finish(be, io, sync_flush(be));
 			continue;
 		}
-		finish(io, r < 0 ? r : -EIO);
+		finish(be, io, r < 0 ? r : -EIO);
 	}
 	be->nr_queued = 0;
 }
@@ -440,11 +686,11 @@ static void on_event(struct block_backend *be, struct block_io *io, long res)
 	uint64_t got;
 
 	if (res < 0) {
-		finish(io, (int)res);
+		finish(be, io, (int)res);
 		return;
 	}
 	if (io->op == BLOCK_IO_FLUSH) {
-		finish(io, 0);
+		finish(be, io, 0);
 		return;
 	}
 	if (io->bounce)
@@ -452,12 +698,12 @@ static void on_event(struct block_backend *be, struct block_io *io, long res)
 	else
 		got = min_u64((uint64_t)res, io->len - io->pos);
 	if (got == 0) {
-		finish(io, -EIO);
+		finish(be, io, -EIO);
 		return;
 	}
 	cursor_advance(io, got);
 	if (io->pos >= io->len)
-		finish(io, 0);
+		finish(be, io, 0);
 	else
 		enqueue(be, io);   /* a short transfer: go on from where it stopped */
 }
@@ -476,69 +722,78 @@ static int reap(struct block_backend *be, long min_nr, struct timespec *timeout)
 void block_backend_complete(struct block_backend *be)
 {
 	struct timespec zero = { 0, 0 };
+	struct block_io *io, *next;
 	uint64_t count;
 
+	/* Read first: whatever is signalled after this is seen next time. */
 	if (read(be->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_debug("%s: reading the AIO eventfd: %s", be->path, strerror(errno));
 	while (be->in_flight && reap(be, 0, &zero) > 0)
 		;
+	for (io = block_worker_take_done(&be->worker); io; io = next) {
+		next = io->next_job;   /* done may reuse io */
+		finish(be, io, io->result);
+	}
 	block_backend_submit(be);
 }
 
 void block_backend_drain(struct block_backend *be)
 {
 	block_backend_submit(be);
-	while (be->in_flight) {
-		int n = reap(be, 1, NULL);
+	/* Whatever is taken and not in flight waits behind something that
+	 * is, so every wake-up of event_fd brings this closer to the end. */
+	while (be->nr_taken) {
+		struct pollfd p = { .fd = be->event_fd, .events = POLLIN };
 
-		if (n < 0 && n != -EINTR) {
-			log_error("%s: waiting for disk I/O: %s", be->path, strerror(-n));
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			log_error("%s: waiting for disk I/O: %s", be->path, strerror(errno));
 			return;
 		}
-		block_backend_submit(be);
+		block_backend_complete(be);
 	}
 }
 
-static bool range_ok(const struct block_backend *be, uint64_t offset, uint64_t len)
+void block_backend_cancel(struct block_backend *be)
 {
-	return offset <= be->size && len <= be->size - offset;
+	block_worker_cancel(&be->worker);
 }
 
-static int after_write(struct block_backend *be, int r)
+/* ---- discard and write-zeroes, on the worker ---- */
+
+static bool cancelled(struct block_backend *be, const struct block_io *io)
 {
-	if (r == 0 && be->write_through)
-		r = sync_flush(be);
-	return r;
+	return block_worker_cancelled(&be->worker, io);
 }
 
-int block_backend_discard(struct block_backend *be, uint64_t offset, uint64_t len)
+static int discard_range(struct block_backend *be, const struct block_io *io,
+			 uint64_t offset, uint64_t len)
 {
-	int r;
+	while (len) {
+		uint64_t n = min_u64(len, BLOCK_WORKER_PIECE);
+		int r;
 
-	if (be->read_only)
-		return -EROFS;
-	if (!range_ok(be, offset, len))
-		return -EINVAL;
-	if (!len)
-		return 0;
-	if (be->is_block_device) {
-		uint64_t range[2] = { offset, len };
+		if (cancelled(be, io))
+			return -ECANCELED;
+		if (be->is_block_device) {
+			uint64_t range[2] = { offset, n };
 
-		r = ioctl(be->fd, BLKDISCARD, range);
-	} else {
-		r = fallocate(be->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)offset, (off_t)len);
+			r = ioctl(be->fd, BLKDISCARD, range);
+		} else {
+			r = fallocate(be->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      (off_t)offset, (off_t)n);
+		}
+		/* The host cannot deallocate this (or not at this
+		 * granularity): discard only ever promised it might. */
+		if (r < 0)
+			return errno == EOPNOTSUPP || errno == ENOTTY || errno == EINVAL ? 0 : -errno;
+		offset += n;
+		len -= n;
 	}
-	if (r == 0)
-		return after_write(be, 0);
-	/* The host cannot deallocate this (or not at this granularity):
-	 * discard only ever promised it might. */
-	if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EINVAL)
-		return 0;
-	return -errno;
+	return 0;
 }
 
-static int write_zero_bytes(struct block_backend *be, uint64_t offset, uint64_t len)
+static int write_zero_bytes(struct block_backend *be, const struct block_io *io,
+			    uint64_t offset, uint64_t len)
 {
 	/* Whole O_DIRECT blocks, so an aligned range stays aligned. */
 	uint64_t align = be->align < BUFFER_ALIGN ? BUFFER_ALIGN : be->align;
@@ -553,8 +808,11 @@ static int write_zero_bytes(struct block_backend *be, uint64_t offset, uint64_t 
 		be->zeroes = p;
 	}
 	while (len) {
-		ssize_t n = pwrite(be->fd, be->zeroes, min_u64(len, chunk), (off_t)offset);
+		ssize_t n;
 
+		if (cancelled(be, io))
+			return -ECANCELED;
+		n = pwrite(be->fd, be->zeroes, min_u64(len, chunk), (off_t)offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -567,22 +825,47 @@ static int write_zero_bytes(struct block_backend *be, uint64_t offset, uint64_t 
 	return 0;
 }
 
-int block_backend_write_zeroes(struct block_backend *be, uint64_t offset, uint64_t len,
-			       bool unmap)
+static int zero_range(struct block_backend *be, const struct block_io *io,
+		      const struct block_range *range)
 {
-	if (be->read_only)
-		return -EROFS;
-	if (!range_ok(be, offset, len))
-		return -EINVAL;
-	if (!len)
-		return 0;
-	/* A hole reads as zeros and gives the space back, which is what unmap
-	 * allows; otherwise zero in place, keeping the allocation. */
-	if (unmap && fallocate(be->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			       (off_t)offset, (off_t)len) == 0)
-		return after_write(be, 0);
-	if (fallocate(be->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)offset, (off_t)len) == 0)
-		return after_write(be, 0);
-	return after_write(be, write_zero_bytes(be, offset, len));
+	uint64_t offset = range->offset, len = range->len;
+
+	while (len) {
+		uint64_t n = min_u64(len, BLOCK_WORKER_PIECE);
+		int r = 0;
+
+		if (cancelled(be, io))
+			return -ECANCELED;
+		/* A hole reads as zeros and gives the space back, which is
+		 * what unmap allows; otherwise zero in place, keeping the
+		 * allocation; else write zeros. */
+		if (!(range->unmap && fallocate(be->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						(off_t)offset, (off_t)n) == 0) &&
+		    fallocate(be->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)offset, (off_t)n) < 0)
+			r = write_zero_bytes(be, io, offset, n);
+		if (r)
+			return r;
+		offset += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The worker's run function: a discard or a write-zeroes, range by range,
+ * piece by piece, so a cancel is seen within one piece. */
+static int run_ranges(struct block_io *io, void *ctx)
+{
+	struct block_backend *be = ctx;
+	int r = 0;
+
+	for (unsigned i = 0; i < io->nr_ranges && !r; i++) {
+		const struct block_range *range = &io->ranges[i];
+
+		r = io->op == BLOCK_IO_DISCARD ? discard_range(be, io, range->offset, range->len) :
+		    zero_range(be, io, range);
+	}
+	if (r == 0 && be->write_through)
+		r = sync_flush(be);
+	return r;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "block_range.h"
 #include "virtqueue.h"
 
 #define VIRTIO_BLK_SECTOR_SIZE   512
@@ -50,13 +51,6 @@ struct block_request_limits {
 	uint32_t max_write_zeroes_seg;  /* <= BLOCK_REQUEST_MAX_RANGES */
 };
 
-/* One discard or write-zeroes segment, in bytes of the disk. */
-struct block_range {
-	uint64_t offset;
-	uint64_t len;
-	bool unmap;                     /* write zeroes may deallocate */
-};
-
 struct block_request {
 	uint32_t type;                  /* VIRTIO_BLK_T_* */
 	uint64_t offset;                /* bytes: sector * 512 (IN and OUT) */
@@ -67,7 +61,7 @@ struct block_request {
 	unsigned iovcnt;
 	uint64_t len;                   /* data bytes */
 	uint8_t *status;                /* in guest memory; NULL: there is none */
-	unsigned nr_ranges;             /* DISCARD and WRITE_ZEROES */
+	unsigned nr_ranges;             /* DISCARD and WRITE_ZEROES segments */
 	struct block_range ranges[BLOCK_REQUEST_MAX_RANGES];
 	const char *error;              /* why it was refused (a static string) */
 };

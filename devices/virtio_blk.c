@@ -15,9 +15,9 @@
  * status, as a driver without indirect descriptors would need. */
 #define VIRTIO_BLK_SEG_MAX     (VIRTIO_BLK_QUEUE_SIZE - 2)
 #define VIRTIO_BLK_SEGMENT_MAX_BYTES (1u << 20)
-/* Discard and write-zeroes run synchronously on the I/O thread; these
- * bound how long one segment can hold it (writing zeros by hand is the
- * slow case, when the host can neither punch nor zero a range). */
+/* Discard and write-zeroes run on the backend's worker thread, not the
+ * I/O thread; these bound the work one segment asks for (writing zeros by
+ * hand is the slow case, when the host can neither punch nor zero). */
 #define VIRTIO_BLK_MAX_DISCARD_SECTORS      (1u << 21)   /* 1 GiB */
 #define VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS (1u << 18)   /* 128 MiB */
 
@@ -220,14 +220,26 @@ static void note_io_error(struct virtio_blk *blk, const char *what, int err)
 
 static const char *op_name(enum block_io_op op)
 {
-	return op == BLOCK_IO_READ ? "read" : op == BLOCK_IO_WRITE ? "write" : "flush";
+	switch (op) {
+	case BLOCK_IO_READ:
+		return "read";
+	case BLOCK_IO_WRITE:
+		return "write";
+	case BLOCK_IO_FLUSH:
+		return "flush";
+	case BLOCK_IO_DISCARD:
+		return "discard";
+	default:
+		return "write zeroes";
+	}
 }
 
 static void on_io_done(struct block_io *io, int result)
 {
 	struct blk_slot *s = slot_of(io);
 
-	if (result < 0)
+	/* Cancelled only by a reset: nobody is told, nothing went wrong. */
+	if (result < 0 && result != -ECANCELED)
 		note_io_error(s->q->blk, op_name(io->op), result);
 	complete(s, result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 }
@@ -253,23 +265,6 @@ static void scatter(const struct iovec *iov, unsigned n, const uint8_t *src, siz
 	}
 }
 
-static uint8_t run_ranges(struct virtio_blk *blk, const struct block_request *req)
-{
-	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
-
-	for (unsigned i = 0; i < req->nr_ranges; i++) {
-		const struct block_range *r = &req->ranges[i];
-		int ret = discard ? block_backend_discard(&blk->backend, r->offset, r->len) :
-			  block_backend_write_zeroes(&blk->backend, r->offset, r->len, r->unmap);
-
-		if (ret < 0) {
-			note_io_error(blk, discard ? "discard" : "write zeroes", ret);
-			return VIRTIO_BLK_S_IOERR;
-		}
-	}
-	return VIRTIO_BLK_S_OK;
-}
-
 static void start_io(struct virtio_blk *blk, struct blk_slot *s, enum block_io_op op)
 {
 	s->io = (struct block_io){
@@ -278,6 +273,8 @@ static void start_io(struct virtio_blk *blk, struct blk_slot *s, enum block_io_o
 		.iov = s->req.iov,
 		.iovcnt = s->req.iovcnt,
 		.len = s->req.len,
+		.ranges = s->req.ranges,
+		.nr_ranges = s->req.nr_ranges,
 		.done = on_io_done,
 	};
 	block_backend_queue(&blk->backend, &s->io);
@@ -323,8 +320,11 @@ static void start_request(struct virtio_blk_queue *q, struct blk_slot *s)
 			block_request_id_len(&s->req));
 		complete(s, VIRTIO_BLK_S_OK);
 		return;
-	default:
-		complete(s, run_ranges(blk, &s->req));
+	case VIRTIO_BLK_T_DISCARD:
+		start_io(blk, s, BLOCK_IO_DISCARD);
+		return;
+	default:   /* the parser lets nothing else through */
+		start_io(blk, s, BLOCK_IO_WRITE_ZEROES);
 		return;
 	}
 }
@@ -424,6 +424,9 @@ static void reset_on_thread(void *arg)
 		q->vq = NULL;
 	}
 	event_loop_remove(&blk->io->loop, blk->backend.event_fd);
+	/* A discard or write-zeroes may have gigabytes to go; the driver
+	 * that reset (or the VMM shutting down) waits for one piece only. */
+	block_backend_cancel(&blk->backend);
 	block_backend_drain(&blk->backend);
 	for (unsigned i = 0; i < blk->nr_queues; i++)
 		queue_init(blk, &blk->queues[i], i);
