@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # virtio-net with a stock kernel, judged by what the guest itself saw
 # (tests/guest/net.sh): user networking (DHCP lease, an HTTP fetch from a
-# server on the host's loopback, a port forwarded into the guest), a TAP
+# server on the host's loopback with host-loopback=on, a port forwarded
+# into the guest), a TAP
 # (ping, 64 MiB each way with matching sha256 on both ends), a multiqueue
 # TAP (2 queue pairs with 2 vCPUs, traffic still flows), and --net values
 # that must be refused before anything starts. Three boots in all.
@@ -171,12 +172,14 @@ bad_net unknown-backend foo foo
 bad_net malformed-hostfwd hostfwd user,hostfwd=tcp:8080
 bad_net missing-tap-name tap tap
 bad_net empty-tap-name tap tap=
+bad_net bad-host-loopback host-loopback user,host-loopback=maybe
 # lo exists and is no TAP: opening it as one fails.
 bad_net tap-not-openable lo tap=lo
 
 # --- User networking: DHCP, fetch from the host, port forward into the guest -------
 
-# slirp makes the host's 127.0.0.1 reachable as 10.0.2.2 from the guest.
+# With host-loopback=on, slirp makes the host's 127.0.0.1 reachable as
+# 10.0.2.2 from the guest.
 mkdir -p "$E2E_WORK/www"
 head -c $((3 * MiB)) /dev/urandom >"$E2E_WORK/www/blob.bin"
 blob_sum=$(sha256sum <"$E2E_WORK/www/blob.bin" | cut -d' ' -f1)
@@ -195,7 +198,7 @@ t0=$SECONDS
 : >"$E2E_WORK/user.log" # reports read as empty, not as errors, if gvmm dies early
 boot_in_background user --kernel "$kernel" --initrd "$initrd" --memory 256M --no-reboot \
 	--cmdline "$cmdline gvmm.net=user gvmm.net.fetch=http://10.0.2.2:18080/blob.bin gvmm.net.serve=8022" \
-	--net user,hostfwd=tcp:127.0.0.1:18022-10.0.2.15:8022
+	--net user,host-loopback=on,hostfwd=tcp:127.0.0.1:18022-10.0.2.15:8022
 fetched=
 if wait_for_console user GVMM-NET-SERVING 1 "$BOOT_TIMEOUT"; then
 	fetched=$(timeout 120 python3 "$helper" fetch 127.0.0.1 18022 2>&1)
