@@ -270,19 +270,26 @@ static bool span_is(const struct span *s, const char *word)
 
 static const char *usage_for(enum net_kind kind)
 {
-	return kind == NET_USER ? "user[,hostfwd=RULE]...[,mac=MAC]"
+	return kind == NET_USER ? "user[,hostfwd=RULE]...[,host-loopback=on|off][,mac=MAC]"
 				: "tap=NAME[,queues=N|queues=cpus][,mac=MAC]";
 }
 
+/* Which once-only keys were given. */
+struct seen_keys {
+	bool queues;
+	bool host_loopback;
+};
+
 /* One KEY=VALUE after the backend. */
-static int parse_setting(struct net_config *cfg, char *key, bool *seen_queues,
+static int parse_setting(struct net_config *cfg, char *key, struct seen_keys *seen,
 			 char *err, size_t errlen)
 {
 	char *value = strchr(key, '=');
 	uint8_t mac[6];
 
 	if (!value) {
-		if (!strcmp(key, "mac") || !strcmp(key, "hostfwd") || !strcmp(key, "queues"))
+		if (!strcmp(key, "mac") || !strcmp(key, "hostfwd") || !strcmp(key, "queues") ||
+		    !strcmp(key, "host-loopback"))
 			return write_error(err, errlen, "%s needs a value: %s=...", key, key);
 		return write_error(err, errlen, "unknown option '%s': %s takes %s", key,
 			    cfg->kind == NET_USER ? "user" : "tap", usage_for(cfg->kind));
@@ -311,12 +318,26 @@ static int parse_setting(struct net_config *cfg, char *key, bool *seen_queues,
 			return write_error(err, errlen, "hostfwd is only for user networking");
 		return add_hostfwd(cfg, value, err, errlen);
 	}
+	if (!strcmp(key, "host-loopback")) {
+		if (cfg->kind != NET_USER)
+			return write_error(err, errlen, "host-loopback is only for user networking");
+		if (seen->host_loopback)
+			return write_error(err, errlen, "host-loopback given twice");
+		seen->host_loopback = true;
+		if (!strcmp(value, "on"))
+			cfg->host_loopback = true;
+		else if (!strcmp(value, "off"))
+			cfg->host_loopback = false;
+		else
+			return write_error(err, errlen, "host-loopback '%s': use on or off", value);
+		return 0;
+	}
 	if (!strcmp(key, "queues")) {
 		if (cfg->kind != NET_TAP)
 			return write_error(err, errlen, "queues is only for tap networking");
-		if (*seen_queues)
+		if (seen->queues)
 			return write_error(err, errlen, "queues given twice");
-		*seen_queues = true;
+		seen->queues = true;
 		return set_queues(cfg, value, err, errlen);
 	}
 	if (!strcmp(key, "tap"))
@@ -360,7 +381,7 @@ int net_option_parse(const char *arg, struct net_config *out, char *err, size_t 
 {
 	struct net_config cfg;
 	const char *cursor = arg;
-	bool seen_queues = false;
+	struct seen_keys seen = { false, false };
 	struct span s;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -380,7 +401,7 @@ int net_option_parse(const char *arg, struct net_config *out, char *err, size_t 
 		if (s.len >= sizeof(setting))
 			return write_error(err, errlen, "option '%.32s...' is too long", s.p);
 		snprintf(setting, sizeof(setting), "%.*s", (int)s.len, s.p);
-		if (parse_setting(&cfg, setting, &seen_queues, err, errlen) < 0)
+		if (parse_setting(&cfg, setting, &seen, err, errlen) < 0)
 			return -1;
 	}
 	*out = cfg;

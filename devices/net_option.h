@@ -1,10 +1,13 @@
 /* The --net option: which backend a virtual NIC gets and its settings.
  *
  *   none
- *   user[,hostfwd=RULE]...[,mac=MAC]
+ *   user[,hostfwd=RULE]...[,host-loopback=on|off][,mac=MAC]
  *       RULE: tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT
  *       (HOSTADDR defaults to 127.0.0.1, GUESTADDR to the address DHCP
  *       gives the guest, 10.0.2.15)
+ *       host-loopback=on lets the guest reach the host's 127.0.0.1 at
+ *       10.0.2.2 (default off: services that trust loopback callers, such
+ *       as a SPICE display or the user's own daemons, stay out of reach)
  *   tap=NAME[,queues=N|queues=cpus][,mac=MAC]
  *
  * A pure parser: nothing is opened here. */
@@ -37,6 +40,7 @@ struct net_config {
 	/* user */
 	struct net_hostfwd hostfwds[NET_MAX_HOSTFWDS];
 	unsigned nr_hostfwds;
+	bool host_loopback;          /* 10.0.2.2 reaches the host's 127.0.0.1 */
 	/* tap */
 	char tap_name[IFNAMSIZ];
 	unsigned queues;             /* queue pairs; 0 means one per vCPU */

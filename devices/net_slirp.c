@@ -862,7 +862,7 @@ static int open_fds(struct net_slirp *ns)
 	return 0;
 }
 
-static Slirp *new_slirp(struct net_slirp *ns)
+static Slirp *new_slirp(struct net_slirp *ns, const struct net_config *nc)
 {
 	SlirpConfig cfg = {
 		.version = 4,
@@ -871,8 +871,12 @@ static Slirp *new_slirp(struct net_slirp *ns)
 		.in6_enabled = false,
 		.if_mtu = NAT_MTU,
 		.if_mru = NAT_MTU,
-		/* The guest reaches the host's own services at 10.0.2.2. */
-		.disable_host_loopback = false,
+		/* Off, libslirp maps 10.0.2.2 (and every other address of the
+		 * NAT's network but the DNS server) to nothing: the guest's
+		 * connections there fail. On, to the host's 127.0.0.1, where
+		 * services listen that trust any local caller (an unticketed
+		 * SPICE display, a developer's database), so only when asked. */
+		.disable_host_loopback = !nc->host_loopback,
 	};
 
 	inet_pton(AF_INET, NAT_NETWORK, &cfg.vnetwork);
@@ -908,7 +912,7 @@ static int add_hostfwd(struct net_slirp *ns, const struct net_hostfwd *fwd,
 static int start_slirp(struct net_slirp *ns, const struct net_config *cfg,
 		       char *err, size_t errlen)
 {
-	ns->slirp = new_slirp(ns);
+	ns->slirp = new_slirp(ns, cfg);
 	if (!ns->slirp) {
 		snprintf(err, errlen, "cannot start libslirp");
 		return -1;

@@ -1,7 +1,8 @@
 /* User-mode networking through libslirp: NAT to the host's sockets, with
  * DHCP, DNS and host forwards, no privileges needed. The guest's network
  * is 10.0.2.0/24: gateway (the host) 10.0.2.2, DNS 10.0.2.3, the guest
- * 10.0.2.15 by DHCP.
+ * 10.0.2.15 by DHCP. The guest's connections to 10.0.2.2 reach the host's
+ * 127.0.0.1 only with net_config.host_loopback; otherwise they fail.
  *
  * libslirp is single-threaded: after attach(), every call into it runs on
  * the loop's thread (pair 0's I/O thread). Its sockets join that loop

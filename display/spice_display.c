@@ -10,6 +10,12 @@
  * rest of the period fires. Nothing runs while nothing changes: no
  * periodic timer. spice-server's worker threads (one per output) pull the
  * queued commands and poke the same eventfd when a held-back send may go.
+ *
+ * Who gets in. A unix socket is ours (vmm/unix_listener.h: mode 0600, only
+ * a stale socket replaced) and we hand its clients to spice-server. A TCP
+ * listener wants the settled ticket (display/spice_ticket.h), which the
+ * connection file (display/spice_connect_file.h) tells the owner. With
+ * TLS every channel must use it unless the user said plaintext=on.
  */
 #include "spice_display.h"
 
@@ -21,17 +27,22 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <spice.h>
 
+#include "../vmm/log.h"
+#include "../vmm/unix_listener.h"
 #include "display_backend.h"
 #include "spice_agent.h"
+#include "spice_connect_file.h"
 #include "spice_core.h"
 #include "spice_input.h"
 #include "spice_qxl.h"
+
+/* Pending unix-socket clients taken per wake-up. */
+#define ACCEPTS_PER_EVENT 8
 
 struct spice_display;
 
@@ -57,7 +68,9 @@ struct spice_display {
 	uint64_t period_ns;
 	int wake_fd;
 	char uri[400];
-	char socket_path[108];   /* a unix socket we made and remove at the end */
+	struct unix_listener listener;   /* unix: only; fd -1 otherwise */
+	bool listener_watched;
+	struct spice_connect_file connect_file;   /* path empty: none */
 };
 
 static uint64_t monotonic_ns(void)
@@ -190,22 +203,36 @@ static const struct display_backend_ops spice_backend_ops = {
 	.cursor_move = backend_cursor_move,
 };
 
-/* ---- server setup ---- */
+/* ---- the unix socket (loop thread) ---- */
 
-/* A socket file nobody listens on (left by a gvmm that died) would make
- * bind fail; one somebody listens on is theirs. */
-static void remove_stale_socket(const char *path)
+/* spice-server takes each client as if it had accepted it itself. It
+ * never binds the path: its own bind would first unlink whatever is
+ * there, and leave the socket with the umask's permissions. */
+static void on_unix_client(void *opaque, uint32_t events)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct spice_display *sd = opaque;
 
-	if (fd < 0)
-		return;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno == ECONNREFUSED)
-		unlink(path);
-	close(fd);
+	(void)events;
+	for (unsigned i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		int fd = accept4(sd->listener.fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			/* The pending client would wake the loop at once, again
+			 * and again: stop listening rather than spin. */
+			if (errno == EMFILE || errno == ENFILE) {
+				log_warn("SPICE: out of file descriptors; no longer accepting viewers "
+					 "on unix:%s", sd->listener.path);
+				event_loop_remove(sd->loop, sd->listener.fd);
+				sd->listener_watched = false;
+			}
+			return;
+		}
+		if (spice_server_add_client(sd->server, fd, 0) < 0)
+			close(fd);
+	}
 }
+
+/* ---- server setup ---- */
 
 static int configure_tls(SpiceServer *server, const struct spice_options *opt, char *err,
 			 size_t errlen)
@@ -225,6 +252,14 @@ static int configure_tls(SpiceServer *server, const struct spice_options *opt, c
 		snprintf(err, errlen, "spice-server refused TLS on port %u", opt->tls_port);
 		return -1;
 	}
+	/* spice-server lets every channel in over either port by default, so
+	 * the plain port would bypass TLS: a client linking there is told to
+	 * come back secured, unless the user allowed plaintext. */
+	if (!opt->plaintext &&
+	    spice_server_set_channel_security(server, NULL, SPICE_CHANNEL_SECURITY_SSL)) {
+		snprintf(err, errlen, "spice-server refused to require TLS on every channel");
+		return -1;
+	}
 	return 0;
 }
 
@@ -238,26 +273,33 @@ static int configure(struct spice_display *sd, const struct spice_options *opt, 
 	};
 	SpiceServer *s = sd->server;
 
-	if (opt->unix_path[0]) {
-		remove_stale_socket(opt->unix_path);
-		spice_server_set_addr(s, opt->unix_path, SPICE_ADDR_FLAG_UNIX_ONLY);
-	} else {
+	/* unix: the listener is ours (on_unix_client); spice-server binds
+	 * nothing. TCP: without a plain port (TLS only) it binds just the
+	 * TLS one. */
+	if (!opt->unix_path[0]) {
 		spice_server_set_addr(s, opt->addr, 0);
-		if (spice_server_set_port(s, opt->port)) {
+		if (opt->port && spice_server_set_port(s, opt->port)) {
 			snprintf(err, errlen, "spice-server refused port %u", opt->port);
 			return -1;
 		}
 	}
-	if (opt->password[0]) {
+	switch (opt->ticket) {
+	case SPICE_TICKET_CHOSEN:
+	case SPICE_TICKET_GENERATED:
 		if (spice_server_set_ticket(s, opt->password, 0, 0, 0)) {
 			snprintf(err, errlen, "spice-server refused the password");
 			return -1;
 		}
-	} else {
-		/* Without a password spice-server would still want a ticket, and
-		 * refuse everyone; the option parser allowed this only where no
-		 * other machine can connect, or where the user asked for it. */
+		break;
+	case SPICE_TICKET_NONE:
+		/* Without a ticket spice-server would refuse everyone; none is
+		 * needed on a unix socket (its mode guards it) or wanted with
+		 * disable-ticketing. */
 		spice_server_set_noauth(s);
+		break;
+	default:
+		snprintf(err, errlen, "the SPICE ticket was never settled");
+		return -1;
 	}
 	if (opt->tls_port && configure_tls(s, opt, err, errlen) < 0)
 		return -1;
@@ -271,11 +313,16 @@ static int configure(struct spice_display *sd, const struct spice_options *opt, 
 	return 0;
 }
 
+/* unix:PATH, ADDR:PORT, [ADDR]:PORT, or with TLS only the address alone. */
 static void describe_listener(const struct spice_options *opt, char *text, size_t size)
 {
+	bool v6 = strchr(opt->addr, ':') != NULL;
+
 	if (opt->unix_path[0])
 		snprintf(text, size, "unix:%s", opt->unix_path);
-	else if (strchr(opt->addr, ':'))
+	else if (!opt->port)
+		snprintf(text, size, v6 ? "[%s]" : "%s", opt->addr);
+	else if (v6)
 		snprintf(text, size, "[%s]:%u", opt->addr, opt->port);
 	else
 		snprintf(text, size, "%s:%u", opt->addr, opt->port);
@@ -328,6 +375,8 @@ static void teardown(struct spice_display *sd)
 	}
 	if (sd->wake_fd >= 0)
 		event_loop_remove(sd->loop, sd->wake_fd);
+	if (sd->listener_watched)
+		event_loop_remove(sd->loop, sd->listener.fd);
 	/* Joins the worker threads, which may still poke wake_fd until then. */
 	if (sd->server)
 		spice_server_destroy(sd->server);
@@ -339,8 +388,8 @@ static void teardown(struct spice_display *sd)
 		spice_output_free(sd->outputs[i]);
 	spice_inputs_free(sd->inputs);
 	spice_agent_free(sd->agent);
-	if (sd->socket_path[0])
-		unlink(sd->socket_path);
+	unix_listener_close(&sd->listener);
+	spice_connect_file_remove(&sd->connect_file);
 	display_free(sd->display);
 	free(sd);
 }
@@ -369,6 +418,7 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 	}
 	sd->loop = loop;
 	sd->wake_fd = -1;
+	sd->listener.fd = -1;
 	for (unsigned i = 0; i < DISPLAY_MAX_OUTPUTS; i++)
 		sd->pacing[i].timer_fd = -1;
 	sd->period_ns = 1000000000u / (opt->refresh_hz ? opt->refresh_hz : 60);
@@ -398,6 +448,10 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 		}
 	}
 
+	if (opt->unix_path[0] &&
+	    unix_listener_open(&sd->listener, opt->unix_path, SOMAXCONN, err, errlen) < 0)
+		goto fail;
+
 	core = spice_core_open(loop);
 	if (!core) {
 		snprintf(err, errlen, "a SPICE server is running already");
@@ -411,7 +465,7 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 		goto fail;
 	if (spice_server_init(sd->server, core)) {
 		if (opt->unix_path[0])
-			snprintf(err, errlen, "cannot listen on %s: a bad path, or one in use?", where);
+			snprintf(err, errlen, "spice-server did not start on %s", where);
 		else if (opt->tls_port)
 			snprintf(err, errlen, "cannot listen on %s (TLS port %u): address in use, or "
 				 "a bad certificate?", where, opt->tls_port);
@@ -419,8 +473,16 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 			snprintf(err, errlen, "cannot listen on %s: address in use?", where);
 		goto fail;
 	}
-	if (opt->unix_path[0])
-		snprintf(sd->socket_path, sizeof(sd->socket_path), "%s", opt->unix_path);
+	if (opt->unix_path[0]) {
+		if (event_loop_add(loop, sd->listener.fd, EPOLLIN, on_unix_client, sd) < 0) {
+			snprintf(err, errlen, "cannot watch %s: %s", where, strerror(errno));
+			goto fail;
+		}
+		sd->listener_watched = true;
+	} else if (opt->ticket != SPICE_TICKET_NONE &&
+		   spice_connect_file_write(&sd->connect_file, opt, "/tmp", err, errlen) < 0) {
+		goto fail;
+	}
 	for (unsigned i = 0; i < nr_outputs; i++) {
 		if (spice_output_attach(sd->outputs[i], sd->server) < 0) {
 			snprintf(err, errlen, "spice-server refused display output %u", i);
@@ -452,6 +514,13 @@ const char *spice_display_uri(const struct display *d)
 	const struct spice_display *sd = display_impl(d);
 
 	return sd->uri;
+}
+
+const char *spice_display_connect_file(const struct display *d)
+{
+	const struct spice_display *sd = display_impl(d);
+
+	return sd->connect_file.path[0] ? sd->connect_file.path : NULL;
 }
 
 void spice_display_destroy(struct display *d)

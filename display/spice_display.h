@@ -22,16 +22,23 @@
 #include "display.h"
 #include "spice_options.h"
 
-/* Listens now (a port in use, a bad certificate: -1 with one line in err,
- * which the caller reports as bad input). nr_outputs primary surfaces of
+/* Listens now (a port in use, a bad certificate, a unix: path that holds
+ * something else than a stale socket, a connection file that cannot be
+ * made safely: -1 with one line in err, which the caller reports as bad
+ * input). opt must be settled (spice_ticket_settle). A TCP listener with
+ * a ticket gets its connection file. nr_outputs primary surfaces of
  * width x height exist (black) from the start, so a client that connects
  * before the guest draws sees the screen. Call on the loop's thread. */
 int spice_display_create(struct display **out, const struct spice_options *opt,
 			 struct event_loop *loop, unsigned nr_outputs,
 			 uint32_t width, uint32_t height, char *err, size_t errlen);
-/* What a user types to connect: "spice://127.0.0.1:5900" or
- * "spice+unix:///path". */
+/* The server's address: "spice://127.0.0.1:5900" or "spice+unix:///path". */
 const char *spice_display_uri(const struct display *d);
+/* The connection file (display/spice_connect_file.h), which holds the
+ * ticket: what to give remote-viewer. NULL when there is none (unix:,
+ * disable-ticketing): then the URI is what to give it. It is removed at
+ * spice_display_destroy. */
+const char *spice_display_connect_file(const struct display *d);
 /* Stops the server; the loop's thread, devices detached. */
 void spice_display_destroy(struct display *d);
 

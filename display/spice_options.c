@@ -1,7 +1,9 @@
 /* The --spice option (display/spice_options.h): where to listen, then
  * comma-separated KEY=VALUE settings, then the checks that need them all
- * (TLS needs its certificates; a listener other machines can reach needs
- * a password, or a deliberate disable-ticketing). */
+ * (TLS needs its certificates, one password source at most, ...). The
+ * ticket itself, and the rule that a listener other machines can reach
+ * needs a password the user chose, wait for spice_ticket_settle: the
+ * password may come from a file or the environment. */
 #include "spice_options.h"
 #include "../vmm/error_text.h"
 
@@ -50,7 +52,9 @@ static int parse_port(const char *text, const char *what, uint16_t *out, char *e
 	return 0;
 }
 
-/* The listening part: unix:PATH, :PORT, ADDR:PORT or [IPV6]:PORT. */
+/* The listening part: unix:PATH, :PORT, ADDR:PORT or [IPV6]:PORT, or
+ * ADDR / [IPV6] alone (port 0), which only TLS-only may be: checked once
+ * the settings are known. */
 static int parse_listen(const char *text, struct spice_options *out, char *err,
 			size_t errlen)
 {
@@ -62,6 +66,11 @@ static int parse_listen(const char *text, struct spice_options *out, char *err,
 
 		if (!*path)
 			return write_error(err, errlen, "unix: needs a socket path, e.g. unix:/run/gvmm.spice");
+		/* spice-server would make '@' an abstract socket: no file, so
+		 * no permissions, and any local user could drive the guest. */
+		if (path[0] == '@')
+			return write_error(err, errlen, "unix:@NAME would be an abstract socket, which any "
+				    "local user can reach: give a file path");
 		if (strlen(path) >= sizeof(out->unix_path))
 			return write_error(err, errlen, "the socket path is longer than the %zu bytes a unix socket allows",
 				    sizeof(out->unix_path) - 1);
@@ -73,8 +82,9 @@ static int parse_listen(const char *text, struct spice_options *out, char *err,
 
 		if (!close)
 			return write_error(err, errlen, "'%s' has no closing ']' for its IPv6 address", text);
-		if (close[1] != ':')
-			return write_error(err, errlen, "missing port after '%s': use [ADDR]:PORT", text);
+		if (close[1] != ':' && close[1])
+			return write_error(err, errlen, "missing port after '%.*s': use [ADDR]:PORT",
+				    (int)(close - text + 1), text);
 		addr_len = (size_t)(close - text - 1);
 		if (addr_len == 0)
 			return write_error(err, errlen, "empty address in []: use [ADDR]:PORT or :PORT");
@@ -82,11 +92,17 @@ static int parse_listen(const char *text, struct spice_options *out, char *err,
 			return write_error(err, errlen, "the address is too long");
 		memcpy(out->addr, text + 1, addr_len);
 		out->addr[addr_len] = 0;
+		if (!close[1])
+			return 0;
 		return parse_port(close + 2, "port", &out->port, err, errlen);
 	}
 	colon = strrchr(text, ':');
-	if (!colon)
-		return write_error(err, errlen, "missing port in '%s': use ADDR:PORT, :PORT or unix:PATH", text);
+	if (!colon) {
+		if (strlen(text) >= sizeof(out->addr))
+			return write_error(err, errlen, "the address is too long");
+		strcpy(out->addr, text);
+		return 0;
+	}
 	addr_len = (size_t)(colon - text);
 	if (memchr(text, ':', addr_len))
 		return write_error(err, errlen, "write an IPv6 address in brackets: [ADDR]:PORT");
@@ -121,8 +137,22 @@ static int copy_value(char *dst, size_t size, const char *key, const char *value
 enum {
 	SEEN_PASSWORD = 1 << 0, SEEN_NOTICKET = 1 << 1, SEEN_TLS_PORT = 1 << 2,
 	SEEN_X509 = 1 << 3, SEEN_CODEC = 1 << 4, SEEN_STREAMING = 1 << 5,
-	SEEN_REFRESH = 1 << 6,
+	SEEN_REFRESH = 1 << 6, SEEN_PASSWORD_FILE = 1 << 7, SEEN_CONNECT_FILE = 1 << 8,
+	SEEN_PLAINTEXT = 1 << 9,
 };
+
+/* on or off. */
+static int parse_switch(const char *key, const char *value, bool *out, char *err,
+			size_t errlen)
+{
+	if (!strcmp(value, "on"))
+		*out = true;
+	else if (!strcmp(value, "off"))
+		*out = false;
+	else
+		return write_error(err, errlen, "%s '%s': use on or off", key, value);
+	return 0;
+}
 
 static int parse_setting(char *key, struct spice_options *out, unsigned *seen, char *err,
 			 size_t errlen)
@@ -135,6 +165,12 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 		*value++ = 0;
 	if (!strcmp(key, "password"))
 		bit = SEEN_PASSWORD;
+	else if (!strcmp(key, "password-file"))
+		bit = SEEN_PASSWORD_FILE;
+	else if (!strcmp(key, "connect-file"))
+		bit = SEEN_CONNECT_FILE;
+	else if (!strcmp(key, "plaintext"))
+		bit = SEEN_PLAINTEXT;
 	else if (!strcmp(key, "disable-ticketing"))
 		bit = SEEN_NOTICKET;
 	else if (!strcmp(key, "tls-port"))
@@ -148,8 +184,9 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 	else if (!strcmp(key, "refresh-rate"))
 		bit = SEEN_REFRESH;
 	else
-		return write_error(err, errlen, "unknown option '%s': known are password, disable-ticketing, "
-			    "tls-port, x509-dir, video-codec, streaming-video, refresh-rate", key);
+		return write_error(err, errlen, "unknown option '%s': known are password-file, password, "
+			    "disable-ticketing, connect-file, tls-port, x509-dir, plaintext, video-codec, "
+			    "streaming-video, refresh-rate", key);
 	if (*seen & bit)
 		return write_error(err, errlen, "%s is given twice", key);
 	*seen |= bit;
@@ -164,7 +201,18 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 		return write_error(err, errlen, "%s needs a value: KEY=VALUE", key);
 	switch (bit) {
 	case SEEN_PASSWORD:
+		if (strlen(value) > SPICE_PASSWORD_MAX)
+			return write_error(err, errlen, "the password is longer than the %d bytes SPICE "
+				    "allows", SPICE_PASSWORD_MAX);
 		return copy_value(out->password, sizeof(out->password), key, value, err, errlen);
+	case SEEN_PASSWORD_FILE:
+		return copy_value(out->password_file, sizeof(out->password_file), key, value, err,
+				  errlen);
+	case SEEN_CONNECT_FILE:
+		return copy_value(out->connect_file, sizeof(out->connect_file), key, value, err,
+				  errlen);
+	case SEEN_PLAINTEXT:
+		return parse_switch(key, value, &out->plaintext, err, errlen);
 	case SEEN_TLS_PORT:
 		return parse_port(value, "tls-port", &out->tls_port, err, errlen);
 	case SEEN_X509:
@@ -192,13 +240,25 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 }
 
 /* The rules that tie settings together. */
-static int check_combination(const struct spice_options *o, char *err, size_t errlen)
+static int check_combination(const struct spice_options *o, unsigned seen, char *err,
+			     size_t errlen)
 {
 	bool is_unix = o->unix_path[0] != 0;
 
-	if (o->password[0] && o->disable_ticketing)
-		return write_error(err, errlen, "password= and disable-ticketing contradict each other: "
-			    "give one");
+	if (!is_unix && !o->port && !o->tls_port)
+		return write_error(err, errlen, "missing port in '%s': use ADDR:PORT, :PORT or unix:PATH "
+			    "(ADDR alone is for TLS only, with tls-port=PORT)", o->addr);
+	if (o->password[0] && o->password_file[0])
+		return write_error(err, errlen, "password= and password-file= are two passwords: give one");
+	if ((o->password[0] || o->password_file[0]) && o->disable_ticketing)
+		return write_error(err, errlen, "%s and disable-ticketing contradict each other: "
+			    "give one", o->password[0] ? "password=" : "password-file=");
+	if (o->connect_file[0] && is_unix)
+		return write_error(err, errlen, "connect-file is for TCP: a unix socket needs no ticket, "
+			    "its file mode guards it");
+	if (o->connect_file[0] && o->disable_ticketing)
+		return write_error(err, errlen, "connect-file carries the password, and "
+			    "disable-ticketing has none: connect to the spice:// address");
 	if (o->tls_port && !o->x509_dir[0])
 		return write_error(err, errlen, "tls-port needs x509-dir=DIR holding ca-cert.pem, "
 			    "server-cert.pem and server-key.pem");
@@ -208,13 +268,11 @@ static int check_combination(const struct spice_options *o, char *err, size_t er
 		return write_error(err, errlen, "tls-port needs a TCP address, not unix:");
 	if (!is_unix && o->tls_port == o->port)
 		return write_error(err, errlen, "tls-port must differ from the plain port");
-	/* A unix socket is guarded by its file permissions; a TCP listener
-	 * outside loopback by nothing but the ticket. */
-	if (!is_unix && !spice_addr_is_loopback(o->addr) && !o->password[0] &&
-	    !o->disable_ticketing)
-		return write_error(err, errlen, "listening on %s without a password would let anyone on "
-			    "the network drive the guest: add password=SECRET (or "
-			    "disable-ticketing if you mean it)", o->addr);
+	if ((seen & SEEN_PLAINTEXT) && !o->tls_port)
+		return write_error(err, errlen, "plaintext= is only used with tls-port=PORT");
+	if (o->plaintext && !o->port)
+		return write_error(err, errlen, "plaintext=on needs a plain port too: ADDR:PORT,"
+			    "tls-port=PORT");
 	return 0;
 }
 
@@ -243,7 +301,7 @@ int spice_options_parse(const char *arg, struct spice_options *out, char *err, s
 	while ((item = strtok_r(NULL, ",", &save)))
 		if (parse_setting(item, out, &seen, err, errlen) < 0)
 			goto out;
-	ret = check_combination(out, err, errlen);
+	ret = check_combination(out, seen, err, errlen);
 out:
 	free(copy);
 	return ret;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../display/spice_display.h"
+#include "../display/spice_ticket.h"
 #include "../firmware/boot.h"
 #include "../firmware/cpuid.h"
 #include "api_socket.h"
@@ -54,6 +55,7 @@ struct run_options {
 	bool gpu_given;
 	struct virtio_gpu_config gpu;
 	bool spice_given;
+	bool spice_password_on_cmdline;   /* password=: other users can read it */
 	struct spice_options spice;
 };
 
@@ -93,12 +95,15 @@ static void print_run_usage(FILE *out)
 		"                     a virtio-blk disk from a raw image or block device;\n"
 		"                     repeat for more (up to 16). cache=none uses O_DIRECT;\n"
 		"                     the image is locked against a second writer\n"
-		"  --net user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,mac=MAC]\n"
+		"  --net user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
+		"            [,host-loopback=on|off][,mac=MAC]\n"
 		"                     a virtio-net NIC behind user-mode NAT (libslirp; the\n"
 		"                     default): the guest gets 10.0.2.15 by DHCP, 10.0.2.2 is\n"
-		"                     the host (its 127.0.0.1 too), 10.0.2.3 the DNS server;\n"
-		"                     hostfwd forwards a host port (HOSTADDR defaults to\n"
-		"                     127.0.0.1) to the guest\n"
+		"                     the host, 10.0.2.3 the DNS server; hostfwd forwards a\n"
+		"                     host port (HOSTADDR defaults to 127.0.0.1) to the guest.\n"
+		"                     host-loopback=on lets the guest reach the host's\n"
+		"                     127.0.0.1 at 10.0.2.2, and with it every service there\n"
+		"                     that trusts local callers (default off)\n"
 		"  --net tap=NAME[,queues=N|cpus][,mac=MAC]\n"
 		"                     a virtio-net NIC on TAP device NAME (existing, or created\n"
 		"                     with CAP_NET_ADMIN), with checksum and TSO offloads;\n"
@@ -110,16 +115,28 @@ static void print_run_usage(FILE *out)
 		"                     preferred mode is WxH (default 1280x800), 1 to 16\n"
 		"                     outputs; the guest's resources may hold at most\n"
 		"                     max-memory of host RAM (default 256M)\n"
-		"  --spice ADDR:PORT|:PORT|unix:PATH[,password=SECRET|,disable-ticketing]\n"
-		"          [,tls-port=PORT,x509-dir=DIR][,video-codec=LIST]\n"
-		"          [,streaming-video=off|all|filter][,refresh-rate=HZ]\n"
+		"  --spice ADDR:PORT|:PORT|unix:PATH|ADDR\n"
+		"          [,password-file=PATH|,password=SECRET|,disable-ticketing]\n"
+		"          [,connect-file=PATH][,tls-port=PORT,x509-dir=DIR][,plaintext=on|off]\n"
+		"          [,video-codec=LIST][,streaming-video=off|all|filter][,refresh-rate=HZ]\n"
 		"                     show the GPU's outputs to SPICE clients (remote-viewer)\n"
 		"                     and take their keyboard, pointer and window size; adds\n"
 		"                     --gpu 2d if no --gpu is given, and a virtio keyboard,\n"
-		"                     tablet and mouse. :PORT listens on 127.0.0.1; another\n"
-		"                     address needs password= (or, knowingly,\n"
-		"                     disable-ticketing). refresh-rate caps updates per\n"
-		"                     second (default 60)\n"
+		"                     tablet and mouse. :PORT listens on 127.0.0.1.\n"
+		"                     A TCP listener wants a password: without one, gvmm makes\n"
+		"                     a random one and writes it, mode 0600, into a connection\n"
+		"                     file (connect-file=PATH, else $XDG_RUNTIME_DIR/gvmm-PID.vv\n"
+		"                     or /tmp/gvmm-UID/gvmm-PID.vv): 'remote-viewer FILE'.\n"
+		"                     To choose it, use password-file=PATH (its first line;\n"
+		"                     mode 0600) or the GVMM_SPICE_PASSWORD environment\n"
+		"                     variable: password= on the command line can be read by\n"
+		"                     every local user. An address other than loopback needs a\n"
+		"                     password you chose (or, knowingly, disable-ticketing).\n"
+		"                     unix:PATH makes a socket only you can use (mode 0600),\n"
+		"                     no password needed; it replaces only a stale socket.\n"
+		"                     tls-port: every channel needs TLS (plaintext=on allows\n"
+		"                     both); ADDR without a port listens on the TLS port only.\n"
+		"                     refresh-rate caps updates per second (default 60)\n"
 		"  --no-rng           leave out the virtio-rng entropy device\n"
 		"  --api-socket PATH  a control socket (JSON lines: status, pause, resume,\n"
 		"                     powerdown, quit); see 'gvmm ctl --help'\n"
@@ -238,6 +255,10 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		case OPT_SPICE:
 			if (spice_options_parse(optarg, &opt->spice, err, sizeof(err)) < 0)
 				return usage_error("--spice '%s': %s", optarg, err);
+			opt->spice_password_on_cmdline = opt->spice.password[0] != 0;
+			if (spice_ticket_settle(&opt->spice, getenv("GVMM_SPICE_PASSWORD"), err,
+						sizeof(err)) < 0)
+				return usage_error("--spice '%s': %s", optarg, err);
 			opt->spice_given = true;
 			break;
 		case 'h':
@@ -254,6 +275,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 	for (unsigned i = 0; i < opt->nr_nets && opt->nr_nets > 1; i++)
 		if (opt->nets[i].kind == NET_NONE)
 			return usage_error("--net none cannot be combined with other --net options");
+	/* The password is in opt now; nothing gvmm starts needs to inherit it. */
+	if (opt->spice_given)
+		unsetenv("GVMM_SPICE_PASSWORD");
 	/* A display needs something to show. */
 	if (opt->spice_given && !opt->gpu_given) {
 		if (virtio_gpu_option_parse("", &opt->gpu, err, sizeof(err)) < 0)
@@ -563,8 +587,16 @@ int cmd_run(int argc, char **argv)
 			status = usage_error("--spice: %s", err);
 			goto out_loop;
 		}
-		log_info("SPICE display on %s: connect with 'remote-viewer %s'",
-			 spice_display_uri(display), spice_display_uri(display));
+		if (spice_display_connect_file(display))
+			log_info("SPICE display on %s: connect with 'remote-viewer %s' (the file "
+				 "holds the password; it goes when gvmm ends)",
+				 spice_display_uri(display), spice_display_connect_file(display));
+		else
+			log_info("SPICE display on %s: connect with 'remote-viewer %s'",
+				 spice_display_uri(display), spice_display_uri(display));
+		if (opt.spice_password_on_cmdline)
+			log_warn("--spice password= can be read by every local user (ps, "
+				 "/proc/PID/cmdline): use password-file=PATH or GVMM_SPICE_PASSWORD");
 	}
 
 	cfg = (struct vm_config){

@@ -33,7 +33,8 @@ trap '' PIPE # a dead client must not kill the script through its FIFO
 # --- What the VMM gets: the one place that says it ------------------------------
 
 # start_vm NAME SPICE GUEST-CMDLINE: the VM in the background (BOOT_PID),
-# its console in $E2E_WORK/NAME.log. SPICE is a --spice value.
+# its console in $E2E_WORK/NAME.log. SPICE is a --spice value; a password
+# goes in GVMM_SPICE_PASSWORD, where other users cannot read it.
 start_vm() {
 	boot_in_background "$1" --kernel "$kernel" --initrd "$initrd" --memory 256M --no-reboot \
 		--cmdline "$3" --gpu "2d,width=$W,height=$H" --spice "$2"
@@ -235,7 +236,7 @@ expect display.nonloopback-refused-at-start \
 
 # --- The display boot ---------------------------------------------------------------------
 
-start_vm display "127.0.0.1:$port,password=$password" \
+GVMM_SPICE_PASSWORD=$password start_vm display "127.0.0.1:$port" \
 	"console=ttyS0 panic=-1 quiet gvmm.test=display gvmm.display.rect=$rect"
 display_start=$(date +%s)
 if ! wait_listening "$port" 120; then

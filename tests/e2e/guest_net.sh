@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # virtio-net with a stock kernel, judged by what the guest itself saw
 # (tests/guest/net.sh): user networking (DHCP lease, an HTTP fetch from a
-# server on the host's loopback, a port forwarded into the guest), a TAP
-# (ping, 64 MiB each way with matching sha256 on both ends), a multiqueue
-# TAP (2 queue pairs with 2 vCPUs, traffic still flows), and --net values
-# that must be refused before anything starts. Three boots in all.
+# server on the host's loopback with host-loopback=on, a port forwarded
+# into the guest), the host's loopback out of the guest's reach by default
+# (the VM's own SPICE port there refuses it), a TAP (ping, 64 MiB each way
+# with matching sha256 on both ends), a multiqueue TAP (2 queue pairs with
+# 2 vCPUs, traffic still flows), and --net values that must be refused
+# before anything starts. Four boots in all.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -171,12 +173,14 @@ bad_net unknown-backend foo foo
 bad_net malformed-hostfwd hostfwd user,hostfwd=tcp:8080
 bad_net missing-tap-name tap tap
 bad_net empty-tap-name tap tap=
+bad_net bad-host-loopback host-loopback user,host-loopback=maybe
 # lo exists and is no TAP: opening it as one fails.
 bad_net tap-not-openable lo tap=lo
 
 # --- User networking: DHCP, fetch from the host, port forward into the guest -------
 
-# slirp makes the host's 127.0.0.1 reachable as 10.0.2.2 from the guest.
+# With host-loopback=on, slirp makes the host's 127.0.0.1 reachable as
+# 10.0.2.2 from the guest.
 mkdir -p "$E2E_WORK/www"
 head -c $((3 * MiB)) /dev/urandom >"$E2E_WORK/www/blob.bin"
 blob_sum=$(sha256sum <"$E2E_WORK/www/blob.bin" | cut -d' ' -f1)
@@ -195,7 +199,7 @@ t0=$SECONDS
 : >"$E2E_WORK/user.log" # reports read as empty, not as errors, if gvmm dies early
 boot_in_background user --kernel "$kernel" --initrd "$initrd" --memory 256M --no-reboot \
 	--cmdline "$cmdline gvmm.net=user gvmm.net.fetch=http://10.0.2.2:18080/blob.bin gvmm.net.serve=8022" \
-	--net user,hostfwd=tcp:127.0.0.1:18022-10.0.2.15:8022
+	--net user,host-loopback=on,hostfwd=tcp:127.0.0.1:18022-10.0.2.15:8022
 fetched=
 if wait_for_console user GVMM-NET-SERVING 1 "$BOOT_TIMEOUT"; then
 	fetched=$(timeout 120 python3 "$helper" fetch 127.0.0.1 18022 2>&1)
@@ -215,6 +219,38 @@ check net.user.hostfwd user "host read '${fetched:-nothing}' through 127.0.0.1:1
 check net.user.clean-exit user "gvmm exited $BOOT_STATUS, guest test exited '$(test_exit user)'" \
 	[ "$BOOT_STATUS" = 0 -a "$(test_exit user)" = 0 ]
 show_failures user
+
+# --- User networking by default: the host's loopback is out of reach --------------
+
+# The VM's own SPICE display listens on the host's 127.0.0.1 (:PORT); from
+# the guest, 10.0.2.2:PORT must not get through. The host, for its part,
+# gets the connection file that holds the ticket, and it goes with gvmm.
+spice_port=${GVMM_E2E_SPICE_PROBE_PORT:-15936}
+: >"$E2E_WORK/loopback.log"
+boot_in_background loopback --kernel "$kernel" --initrd "$initrd" --memory 256M --no-reboot \
+	--cmdline "$cmdline gvmm.net=user gvmm.net.probe=10.0.2.2:$spice_port" --spice ":$spice_port"
+host_reaches=no vv_file=
+for _ in $(seq 300); do
+	vv_file=$(sed -n "s/.*connect with 'remote-viewer \(\/[^']*\.vv\)'.*/\1/p" "$E2E_WORK/loopback.err" 2>/dev/null)
+	[ -n "$vv_file" ] && break
+	kill -0 "$BOOT_PID" 2>/dev/null || break
+	sleep 0.2
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$spice_port") 2>/dev/null && host_reaches=yes
+vv_mode=$(stat -c %a "$vv_file" 2>/dev/null)
+finish_boot loopback
+# Refused for the right reason: the guest had its lease, the port was open.
+probe_ok() {
+	[ "$(report loopback dhcp)" = ok ] && [ "$(report loopback probe)" = refused ] &&
+		[ "$host_reaches" = yes ]
+}
+check net.user.host-loopback-off loopback "guest's connection to 10.0.2.2:$spice_port: '$(report loopback probe)' ($(report loopback probe_error)), dhcp=$(report loopback dhcp); the host reached 127.0.0.1:$spice_port: $host_reaches" \
+	probe_ok
+check net.user.spice-connect-file loopback "gvmm's connect line named '${vv_file:-nothing}', mode '${vv_mode:-none}', still there after exit: $([ -n "$vv_file" ] && [ -e "$vv_file" ] && echo yes || echo no)" \
+	[ -n "$vv_file" -a "$vv_mode" = 600 -a ! -e "$vv_file" ]
+check net.user.loopback-clean-exit loopback "gvmm exited $BOOT_STATUS, guest test exited '$(test_exit loopback)'" \
+	[ "$BOOT_STATUS" = 0 -a "$(test_exit loopback)" = 0 ]
+show_failures loopback
 
 # --- TAP: ping and 64 MiB each way ------------------------------------------------
 

@@ -41,6 +41,22 @@ bad_input absurd-cpus "--cpus" --kernel "$kernel" --cpus 100000
 bad_input unknown-option "unknown option" --kernel "$kernel" --frobnicate
 bad_input missing-value "needs a value" --kernel
 bad_input bad-serial "--serial" --kernel "$kernel" --serial telnet
+bad_input bad-host-loopback "host-loopback 'maybe': use on or off" --kernel "$kernel" \
+	--net user,host-loopback=maybe
+# SPICE passwords: a file others can read, a listener other machines reach
+# with no password chosen, one too long for SPICE in the environment.
+echo secret >"$E2E_WORK/open-password"
+chmod 644 "$E2E_WORK/open-password"
+bad_input spice-password-file-open "can be read by other users (mode 0644)" --kernel "$kernel" \
+	--spice ":5900,password-file=$E2E_WORK/open-password"
+bad_input spice-password-file-missing "password-file $E2E_WORK/nonexistent" --kernel "$kernel" \
+	--spice ":5900,password-file=$E2E_WORK/nonexistent"
+bad_input spice-open-listener "lets other machines connect" --kernel "$kernel" --spice 0.0.0.0:5900
+GVMM_SPICE_PASSWORD=$(printf '%070d' 0) bad_input spice-env-password-too-long \
+	"GVMM_SPICE_PASSWORD is longer than the 60 bytes" --kernel "$kernel" --spice :5900
+bad_input spice-abstract-socket "abstract socket" --kernel "$kernel" --spice unix:@gvmm
+bad_input spice-plaintext-without-tls "plaintext= is only used with tls-port" --kernel "$kernel" \
+	--spice :5900,plaintext=on
 
 # Help and version tell the truth and succeed.
 if "$GVMM" --help | grep -q 'gvmm run' && "$GVMM" run --help | grep -q -- '--kernel PATH' &&

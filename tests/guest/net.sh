@@ -13,12 +13,15 @@
 #                         host:PORT+1 until the host closes
 #   gvmm.net.mib=MIB      size of each transfer (default 64)
 #   gvmm.net.ping=1       ping the host 3 times first
+#   gvmm.net.probe=IP:PORT  try one TCP connection there; report whether it
+#                         was "refused" or "connected" (the host's loopback
+#                         check: it must not get through by default)
 #
 # Everything is reported as "REPORT key=value" lines for the host to judge;
 # the exit status is non-zero when a step could not be done at all.
 set -o pipefail
 
-mode= addr= host= fetch= serve= xfer= mib=64 ping=
+mode= addr= host= fetch= serve= xfer= mib=64 ping= probe=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	gvmm.net=*) mode=${arg#*=} ;;
@@ -29,6 +32,7 @@ for arg in $(cat /proc/cmdline); do
 	gvmm.net.xfer=*) xfer=${arg#*=} ;;
 	gvmm.net.mib=*) mib=${arg#*=} ;;
 	gvmm.net.ping=*) ping=${arg#*=} ;;
+	gvmm.net.probe=*) probe=${arg#*=} ;;
 	esac
 done
 rc=0
@@ -86,6 +90,19 @@ if [ "$ping" = 1 ]; then
 	# waits up to 10 s for the last one.
 	ping -c 3 -W 10 "$host" >/tmp/ping.out 2>&1
 	echo "REPORT ping_loss=$(sed -n 's/.* \([0-9.]*%\) packet loss.*/\1/p' /tmp/ping.out)"
+fi
+
+if [ -n "$probe" ]; then
+	# tcpxfer says "connect: ..." and exits 1 when the connection fails;
+	# connected, it would wait for the peer, so the timeout ends it.
+	timeout 20 tcpxfer send "${probe%:*}" "${probe##*:}" </dev/null 2>/tmp/probe.err
+	probe_status=$?
+	if [ "$probe_status" = 1 ] && grep -q 'tcpxfer: connect:' /tmp/probe.err; then
+		echo "REPORT probe=refused"
+	else
+		echo "REPORT probe=connected"
+	fi
+	echo "REPORT probe_error=$(head -n 1 /tmp/probe.err) (status $probe_status)"
 fi
 
 if [ -n "$fetch" ]; then

@@ -4,7 +4,9 @@
 Connects with SpiceClientGLib (GObject introspection; needs Debian's
 /usr/bin/python3 with python3-gi and gir1.2-spiceclientglib-2.0), waits
 until the inputs channel is open (and, for pointer actions, the server
-granted client-mouse mode), then does what the options say:
+granted client-mouse mode), then does what the options say. It connects
+to --uri, or as remote-viewer would to what a connection file (virt-viewer's
+.vv format, --connect-file) says: host, port, tls-port, password, ca.
 
   --keys 0x1e,0x11d    press and release each scancode (spice-gtk's
                        numbering: 0x100 | code for 0xe0-prefixed keys)
@@ -37,7 +39,9 @@ SpiceClientGLib.Session.connect / SpiceClientGLib.Channel.connect.
 
 import argparse
 import ctypes
+import os
 import sys
+import tempfile
 
 import gi
 
@@ -66,12 +70,35 @@ class Client:
         self.inputs_open = False
         self.primary = None            # (width, height, stride, address) of the display
         self.session = Spice.Session()
-        self.session.set_property("uri", args.uri)
+        if args.connect_file:
+            self.read_connect_file(args.connect_file)
+        else:
+            self.session.set_property("uri", args.uri)
         if args.password is not None:
             self.session.set_property("password", args.password)
         if args.ca_file:
             self.session.set_property("ca-file", args.ca_file)
         GObject.Object.connect(self.session, "channel-new", self.on_channel_new)
+
+    def read_connect_file(self, path):
+        """What remote-viewer takes from a .vv file, read with the same
+        parser (GLib's key files), escapes and all."""
+        kf = GLib.KeyFile()
+        kf.load_from_file(path, GLib.KeyFileFlags.NONE)
+        group = "virt-viewer"
+        keys = kf.get_keys(group)[0]
+        if kf.get_string(group, "type") != "spice":
+            raise SystemExit("connect-file: type is not spice")
+        self.session.set_property("host", kf.get_string(group, "host"))
+        for key in ("port", "tls-port", "password"):
+            if key in keys:
+                self.session.set_property(key, kf.get_string(group, key))
+        if "ca" in keys:
+            fd, ca_path = tempfile.mkstemp(suffix=".pem")
+            with os.fdopen(fd, "w") as f:
+                f.write(kf.get_string(group, "ca"))
+            self.session.set_property("ca-file", ca_path)
+            self.ca_path = ca_path
 
     def run(self):
         GLib.timeout_add(int(self.args.timeout * 1000), self.on_timeout)
@@ -80,6 +107,8 @@ class Client:
             return 2
         self.loop.run()
         self.session.disconnect()
+        if getattr(self, "ca_path", None):
+            os.unlink(self.ca_path)
         return self.status
 
     def finish(self, line, status):
@@ -234,7 +263,9 @@ def pair(text, sep):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--uri", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--uri")
+    where.add_argument("--connect-file", help="a .vv file, as remote-viewer opens it")
     parser.add_argument("--password")
     parser.add_argument("--ca-file", help="the CA certificate a TLS server must match")
     parser.add_argument("--keys", default=[],

@@ -74,6 +74,25 @@ static void test_user_defaults(void)
 	CHECK_EQ(cfg.nr_hostfwds, 0);
 	CHECK_EQ(cfg.queues, 1);
 	CHECK_EQ(cfg.tap_name[0], 0);
+	/* The host's 127.0.0.1 is out of the guest's reach unless asked for. */
+	CHECK(!cfg.host_loopback);
+}
+
+static void test_user_host_loopback(void)
+{
+	CHECK_EQ(parse("user,host-loopback=on"), 0);
+	CHECK(cfg.host_loopback);
+	CHECK_EQ(parse("user,hostfwd=tcp::2222-:22,host-loopback=on,mac=52:54:00:12:34:56"), 0);
+	CHECK(cfg.host_loopback);
+	CHECK_EQ(cfg.nr_hostfwds, 1);
+	CHECK(cfg.mac_given);
+	CHECK_EQ(parse("user,host-loopback=off"), 0);
+	CHECK(!cfg.host_loopback);
+	CHECK(refused_with("user,host-loopback=yes", "host-loopback 'yes': use on or off"));
+	CHECK(refused_with("user,host-loopback=", "host-loopback '': use on or off"));
+	CHECK(refused_with("user,host-loopback", "host-loopback needs a value: host-loopback=..."));
+	CHECK(refused_with("user,host-loopback=on,host-loopback=off", "host-loopback given twice"));
+	CHECK(refused_with("tap=tap0,host-loopback=on", "host-loopback is only for user networking"));
 }
 
 static void test_user_hostfwd_forms(void)
@@ -306,7 +325,7 @@ static void test_backend_and_option_errors(void)
 	CHECK(refused_with("user,", "empty option (a stray ',')"));
 	CHECK(refused_with("user,,mac=52:54:00:12:34:56", "empty option (a stray ',')"));
 	CHECK(refused_with("user,foo=1",
-			   "unknown option 'foo': user takes user[,hostfwd=RULE]...[,mac=MAC]"));
+			   "unknown option 'foo': user takes user[,hostfwd=RULE]...[,host-loopback=on|off][,mac=MAC]"));
 	CHECK(refused_with("tap=t,bar",
 			   "unknown option 'bar': tap takes tap=NAME[,queues=N|queues=cpus][,mac=MAC]"));
 	CHECK(refused_mentioning("user,tap=t", "tap= must come first"));
@@ -321,6 +340,7 @@ TEST_MAIN("net_option",
 	TEST_CASE(test_none),
 	TEST_CASE(test_user_defaults),
 	TEST_CASE(test_user_hostfwd_forms),
+	TEST_CASE(test_user_host_loopback),
 	TEST_CASE(test_user_with_mac),
 	TEST_CASE(test_port_boundaries),
 	TEST_CASE(test_hostfwd_errors),

@@ -367,10 +367,11 @@ static bool fd_readable(int fd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
-static int backend_create(struct net_backend **be, uint16_t fwd_host_port,
+static int backend_create(struct net_backend **be, uint16_t fwd_host_port, bool host_loopback,
 			  char *err, size_t errlen)
 {
-	struct net_config cfg = { .kind = NET_USER, .nr_hostfwds = 1 };
+	struct net_config cfg = { .kind = NET_USER, .nr_hostfwds = 1,
+				  .host_loopback = host_loopback };
 
 	cfg.hostfwds[0] = (struct net_hostfwd){
 		.host_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -400,13 +401,17 @@ static void rig_detach(struct rig *r)
 	io_thread_stop(&r->io);
 }
 
-static bool rig_up(struct rig *r)
+/* host_loopback: whether the guest's 10.0.2.2 reaches the host's
+ * 127.0.0.1 (--net user,host-loopback=on), as tests of traffic to host
+ * sockets need. */
+static bool rig_up(struct rig *r, bool host_loopback)
 {
 	char err[256] = "";
 
 	memset(r, 0, sizeof(*r));
 	r->fwd_host_port = free_port();
-	if (!r->fwd_host_port || backend_create(&r->be, r->fwd_host_port, err, sizeof(err)) < 0) {
+	if (!r->fwd_host_port ||
+	    backend_create(&r->be, r->fwd_host_port, host_loopback, err, sizeof(err)) < 0) {
 		fprintf(stderr, "  backend: %s\n", err);
 		return false;
 	}
@@ -569,7 +574,7 @@ static void test_dhcp_offer(void)
 {
 	struct rig r;
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, false)) {
 		CHECK(!"rig up");
 		return;
 	}
@@ -599,7 +604,7 @@ static void test_arp_reply(void)
 	struct rig r;
 	uint8_t f[FRAME_CAP];
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, false)) {
 		CHECK(!"rig up");
 		return;
 	}
@@ -665,6 +670,34 @@ static bool guest_connect(struct rig *r, uint16_t sport, uint16_t port, uint32_t
 	return guest_handshake(r, sport, port, their_next);
 }
 
+/* slirp's answer to a guest SYN it will not connect: an ICMP destination
+ * unreachable for the guest, or a RST for its port. */
+static bool match_refusal(const uint8_t *f, size_t len, void *ctx)
+{
+	const uint16_t *sport = ctx;
+	struct ipv4_view ip;
+	struct tcp_view t;
+
+	if (view_tcp(f, len, &ip, &t))
+		return ip.dst == GUEST_IP && t.dport == *sport && (t.flags & TCP_RST);
+	return view_ipv4(f, len, &ip) && ip.dst == GUEST_IP && ip.proto == 1 &&
+	       ip.l4_len >= 8 && ip.l4[0] == 3;
+}
+
+/* By default the host's loopback is out of the guest's reach: services
+ * there (a SPICE display, the user's own daemons) trust local callers,
+ * and a guest is not one. A SYN to 10.0.2.2 is refused and never reaches
+ * a listener on 127.0.0.1. */
+static void test_host_loopback_refused(struct rig *r, int listener, uint16_t port)
+{
+	uint16_t sport = GUEST_TCP_PORT;
+	uint8_t f[FRAME_CAP];
+
+	CHECK_EQ(send_frame(r, f, build_tcp(f, sport, port, 1000, 0, TCP_SYN, NULL, 0)), 0);
+	CHECK(wait_frame(r, match_refusal, &sport, f, WAIT_MS) >= 0);
+	CHECK(!fd_readable(listener, 300));
+}
+
 static void test_tcp_to_host_loopback(void)
 {
 	struct tcp_wait w = { .guest_port = GUEST_TCP_PORT, .flags = TCP_ACK, .data = "pong" };
@@ -674,13 +707,26 @@ static void test_tcp_to_host_loopback(void)
 	int listener, conn = -1;
 	uint16_t port;
 
-	if (!rig_up(&r)) {
-		CHECK(!"rig up");
-		return;
-	}
 	listener = host_socket(SOCK_STREAM, &port);
 	CHECK(listener >= 0);
-	if (listener < 0 || !guest_dhcp(&r))
+	if (listener < 0)
+		return;
+	if (!rig_up(&r, false)) {
+		CHECK(!"rig up");
+		close(listener);
+		return;
+	}
+	if (guest_dhcp(&r))
+		test_host_loopback_refused(&r, listener, port);
+	rig_down(&r);
+
+	/* host-loopback=on: the same SYN reaches the listener. */
+	if (!rig_up(&r, true)) {
+		CHECK(!"rig up");
+		close(listener);
+		return;
+	}
+	if (!guest_dhcp(&r))
 		goto out;
 	CHECK(guest_connect(&r, GUEST_TCP_PORT, port, &their_next));
 	CHECK(fd_readable(listener, WAIT_MS));
@@ -704,8 +750,7 @@ static void test_tcp_to_host_loopback(void)
 out:
 	if (conn >= 0)
 		close(conn);
-	if (listener >= 0)
-		close(listener);
+	close(listener);
 	rig_down(&r);
 }
 
@@ -736,7 +781,7 @@ static void test_tcp_socket_number_reused(void)
 	uint16_t port;
 	int listener;
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, true)) {
 		CHECK(!"rig up");
 		return;
 	}
@@ -792,7 +837,7 @@ static void test_hostfwd_reaches_guest(void)
 	struct rig r;
 	int fd;
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, false)) {
 		CHECK(!"rig up");
 		return;
 	}
@@ -819,7 +864,7 @@ static void test_malformed_transmit(void)
 	struct rig r;
 	size_t arp_len;
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, false)) {
 		CHECK(!"rig up");
 		return;
 	}
@@ -879,7 +924,7 @@ static void test_partial_checksum_completed(void)
 	size_t len;
 	int udp;
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, true)) {
 		CHECK(!"rig up");
 		return;
 	}
@@ -915,7 +960,7 @@ static void test_receive_limits(void)
 	size_t len;
 	unsigned frames = 0;
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, false)) {
 		CHECK(!"rig up");
 		return;
 	}
@@ -951,7 +996,7 @@ static void test_hostfwd_port_busy(void)
 	CHECK(holder >= 0);
 	if (holder < 0)
 		return;
-	CHECK_EQ(backend_create(&be, port, err, sizeof(err)), -1);
+	CHECK_EQ(backend_create(&be, port, false, err, sizeof(err)), -1);
 	CHECK(be == NULL);
 	snprintf(want, sizeof(want), "hostfwd tcp 127.0.0.1:%u", port);
 	CHECK(strstr(err, want) != NULL);
@@ -968,7 +1013,7 @@ static void test_detach_and_attach_again(void)
 	uint16_t port;
 	int listener;
 
-	if (!rig_up(&r)) {
+	if (!rig_up(&r, true)) {
 		CHECK(!"rig up");
 		return;
 	}

@@ -4,11 +4,15 @@
  * PPM) and one that watches while they change (tests/unit/spice_client.py,
  * SpiceClientGLib through GObject introspection, dumps its copy on
  * request); a wrong password must be refused; a client's keys, pointer and
- * window size must reach the attached devices. Every wait is bounded; a
- * missing client tool skips. */
+ * window size must reach the attached devices. Who gets in: on TCP only
+ * a client with the ticket (made up by default, and handed over in a
+ * connection file only the owner can read); on a unix socket only its
+ * owner; with TLS nobody in plain text. Every wait is bounded; a missing
+ * client tool skips. */
 #include "check.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/input-event-codes.h>
@@ -19,6 +23,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +31,7 @@
 #include "../../display/display_backend.h"
 #include "../../display/spice_core.h"
 #include "../../display/spice_display.h"
+#include "../../display/spice_ticket.h"
 #include "../../vmm/event_loop.h"
 
 #define SCREENSHOT_TOOL  "/usr/bin/spicy-screenshot"
@@ -149,7 +155,58 @@ struct server {
 	int port;
 	char socket_path[108];
 	char uri[160];
+	char connect_file[1100];             /* empty: none */
+	char password[SPICE_PASSWORD_MAX + 1];   /* the connection file's */
 };
+
+/* The tests' $XDG_RUNTIME_DIR, where connection files go by default: a
+ * private directory of their own, gone at exit. */
+static char runtime_dir[64];
+
+static void remove_runtime_dir(void)
+{
+	rmdir(runtime_dir);
+}
+
+static bool have_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		return true;
+	snprintf(runtime_dir, sizeof(runtime_dir), "/tmp/gvmm-spice-runtime-XXXXXX");
+	if (!mkdtemp(runtime_dir)) {
+		runtime_dir[0] = 0;
+		return false;
+	}
+	atexit(remove_runtime_dir);
+	return setenv("XDG_RUNTIME_DIR", runtime_dir, 1) == 0;
+}
+
+/* The value of KEY= in a connection file, into out; false if none. */
+static bool connect_file_value(const char *path, const char *key, char *out, size_t size)
+{
+	char line[512];
+	size_t klen = strlen(key);
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == '=') {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(out, size, "%s", line + klen + 1);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* What a test's client gives as the password: the connection file's. */
+static const char *ticket(const struct server *s)
+{
+	return s->password[0] ? s->password : NULL;
+}
 
 static void *run_loop(void *opaque)
 {
@@ -189,27 +246,20 @@ static int free_port(void)
 	return port;
 }
 
-/* Starts a server with nr_outputs outputs of 640x480, on a unix socket of
- * the test's own or on a free loopback port, with `extra` settings after
- * the address. */
-static bool server_start(struct server *s, unsigned nr_outputs, bool on_unix, const char *extra)
+/* Starts a server with nr_outputs outputs of 640x480 for --spice arg, as
+ * gvmm does (the ticket settled without GVMM_SPICE_PASSWORD). */
+static bool server_start_arg(struct server *s, unsigned nr_outputs, const char *arg)
 {
-	char arg[300];
-
-	memset(s, 0, sizeof(*s));
 	s->nr_outputs = nr_outputs;
 	/* As in gvmm: spice-server writes to client sockets with write(), and
 	 * a client that just left must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
-	if (on_unix) {
-		snprintf(s->socket_path, sizeof(s->socket_path), "/tmp/gvmm-spice-test-%d.sock",
-			 (int)getpid());
-		snprintf(arg, sizeof(arg), "unix:%s%s", s->socket_path, extra);
-	} else {
-		s->port = free_port();
-		snprintf(arg, sizeof(arg), "127.0.0.1:%d%s", s->port, extra);
+	if (!have_runtime_dir()) {
+		fprintf(stderr, "  no runtime directory: %s\n", strerror(errno));
+		return false;
 	}
-	if (spice_options_parse(arg, &s->opt, s->err, sizeof(s->err)) < 0) {
+	if (spice_options_parse(arg, &s->opt, s->err, sizeof(s->err)) < 0 ||
+	    spice_ticket_settle(&s->opt, NULL, s->err, sizeof(s->err)) < 0) {
 		fprintf(stderr, "  --spice %s: %s\n", arg, s->err);
 		return false;
 	}
@@ -228,10 +278,33 @@ static bool server_start(struct server *s, unsigned nr_outputs, bool on_unix, co
 		return false;
 	}
 	snprintf(s->uri, sizeof(s->uri), "%s", spice_display_uri(s->display));
+	if (spice_display_connect_file(s->display)) {
+		snprintf(s->connect_file, sizeof(s->connect_file), "%s",
+			 spice_display_connect_file(s->display));
+		connect_file_value(s->connect_file, "password", s->password, sizeof(s->password));
+	}
 	rec_reset();
 	display_attach_input(s->display, &rec_input_ops, NULL);
 	display_attach_gpu(s->display, &rec_gpu_ops, NULL);
 	return true;
+}
+
+/* server_start_arg on a unix socket of the test's own or on a free
+ * loopback port, with `extra` settings after the address. */
+static bool server_start(struct server *s, unsigned nr_outputs, bool on_unix, const char *extra)
+{
+	char arg[300];
+
+	memset(s, 0, sizeof(*s));
+	if (on_unix) {
+		snprintf(s->socket_path, sizeof(s->socket_path), "/tmp/gvmm-spice-test-%d.sock",
+			 (int)getpid());
+		snprintf(arg, sizeof(arg), "unix:%s%s", s->socket_path, extra);
+	} else {
+		s->port = free_port();
+		snprintf(arg, sizeof(arg), "127.0.0.1:%d%s", s->port, extra);
+	}
+	return server_start_arg(s, nr_outputs, arg);
 }
 
 static void server_stop(struct server *s)
@@ -395,8 +468,11 @@ static bool held_start(struct held_client *c, const struct server *s, unsigned d
 	if (c->pid == 0) {
 		dup2(to[0], STDIN_FILENO);
 		dup2(from[1], STDOUT_FILENO);
+		char pw[300];
+
+		snprintf(pw, sizeof(pw), "--password=%s", ticket(s) ? ticket(s) : "");
 		execl(GI_PYTHON, GI_PYTHON, CLIENT_SCRIPT, "--uri", s->uri, display_arg, "--hold",
-		      "--timeout", "15", (char *)NULL);
+		      "--timeout", "15", ticket(s) ? pw : NULL, (char *)NULL);
 		_exit(127);
 	}
 	close(to[0]);
@@ -572,7 +648,7 @@ static unsigned screenshot_mismatches(const struct server *s, const struct expec
 
 		if (attempt)
 			usleep(300 * 1000);
-		if (!screenshot(s, NULL, &shot))
+		if (!screenshot(s, ticket(s), &shot))
 			continue;
 		bad = mismatches(&shot, e, attempt == 1);
 		free(shot.rgb);
@@ -631,6 +707,74 @@ static int run_client(const struct server *s, const char *password, const char *
 		argv[argc++] = (char *)*options++;
 	argv[argc] = NULL;
 	return run_bounded(argv, 10, false);
+}
+
+/* The same, connecting as remote-viewer would with the connection file
+ * `path` (host, ports, password, CA), and nothing else. */
+static int run_client_with_file(const char *path, const char *const *options)
+{
+	char *argv[16];
+	int argc = 0;
+
+	argv[argc++] = GI_PYTHON;
+	argv[argc++] = CLIENT_SCRIPT;
+	argv[argc++] = "--connect-file";
+	argv[argc++] = (char *)path;
+	while (*options && argc < 15)
+		argv[argc++] = (char *)*options++;
+	argv[argc] = NULL;
+	return run_bounded(argv, 10, false);
+}
+
+/* The TCP ports this process listens on, into ports (at most max); how
+ * many. */
+static unsigned listening_tcp_ports(int *ports, unsigned max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	while (d && (e = readdir(d)) && n < max) {
+		struct sockaddr_storage a;
+		socklen_t alen = sizeof(a), ilen = sizeof(int);
+		int fd = atoi(e->d_name), listening = 0;
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) < 0 || !listening ||
+		    getsockname(fd, (struct sockaddr *)&a, &alen) < 0)
+			continue;
+		if (a.ss_family == AF_INET)
+			ports[n++] = ntohs(((struct sockaddr_in *)&a)->sin_port);
+		else if (a.ss_family == AF_INET6)
+			ports[n++] = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static mode_t file_mode(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+static bool file_gone(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) < 0 && errno == ENOENT;
+}
+
+static unsigned keys_recorded(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&rec.lock);
+	n = rec.nr_keys;
+	pthread_mutex_unlock(&rec.lock);
+	return n;
 }
 
 /* Why the GObject-introspection client cannot run here, or NULL. */
@@ -737,25 +881,92 @@ static void test_updates_reach_a_connected_client(void)
 	CHECK_EQ(held_end(&c, 3000), 0);
 }
 
+/* A unix socket needs no ticket: it is its owner's alone (mode 0600,
+ * whatever the umask), and no connection file is made. */
 static void test_unix_socket(void)
 {
 	struct expected e = { WIDTH, HEIGHT, 1, { 0, 0, 0, 0 }, 1 };
 	struct server s;
-	struct stat st;
+	mode_t old_umask;
 
 	if (access(SCREENSHOT_TOOL, X_OK) < 0)
 		SKIP_TEST("no " SCREENSHOT_TOOL " (package spice-client-gtk)");
+	old_umask = umask(0);
 	if (!server_start(&s, 1, true, "")) {
+		umask(old_umask);
 		CHECK(!"the server starts");
 		return;
 	}
+	umask(old_umask);
 	CHECK(!strncmp(s.uri, "spice+unix:///tmp/", 18));
+	CHECK_EQ(file_mode(s.socket_path), 0600);
+	CHECK(spice_display_connect_file(s.display) == NULL);
 	CHECK_EQ(display_output_resize(s.display, 0, WIDTH, HEIGHT), 0);
 	paint(s.display, (struct display_rect){ 0, 0, WIDTH, HEIGHT }, 1, DISPLAY_BGRX);
 	CHECK_EQ(screenshot_mismatches(&s, &e), 0);
 	server_stop(&s);
 	/* The socket file goes with the server. */
-	CHECK(stat(s.socket_path, &st) < 0 && errno == ENOENT);
+	CHECK(file_gone(s.socket_path));
+}
+
+/* spice_display_create for opt fails; a server it started anyway is
+ * stopped, so that the next tests can have theirs. */
+static bool create_refused(const struct spice_options *opt, struct event_loop *loop, char *err,
+			   size_t errlen)
+{
+	struct display *d;
+
+	if (spice_display_create(&d, opt, loop, 1, 640, 480, err, errlen) < 0)
+		return true;
+	spice_display_destroy(d);
+	return false;
+}
+
+/* Whatever is at unix:PATH that is not a stale socket is refused, one
+ * line, and left as it was: a file of the user's, a live socket of
+ * another program's. */
+static void test_unix_path_taken(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char path[64], arg[80], want[160], data[8] = "";
+	struct spice_options opt;
+	struct event_loop loop;
+	char err[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/gvmm-spice-taken-%d", (int)getpid());
+	snprintf(arg, sizeof(arg), "unix:%s", path);
+	CHECK_EQ(spice_options_parse(arg, &opt, err, sizeof(err)), 0);
+	CHECK_EQ(spice_ticket_settle(&opt, NULL, err, sizeof(err)), 0);
+	CHECK_EQ(event_loop_init(&loop), 0);
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, "keep", 4), 4);
+	close(fd);
+	CHECK(create_refused(&opt, &loop, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s exists and is not a socket", path);
+	CHECK(!strcmp(err, want));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK_EQ(read(fd, data, sizeof(data)), 4);
+		CHECK(!memcmp(data, "keep", 4));
+		close(fd);
+	}
+	CHECK_EQ(unlink(path), 0);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 1) == 0);
+	CHECK(create_refused(&opt, &loop, err, sizeof(err)));
+	snprintf(want, sizeof(want), "another program is listening on %s", path);
+	CHECK(!strcmp(err, want));
+	CHECK(!file_gone(path));
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	event_loop_destroy(&loop);
 }
 
 /* A self-signed certificate for 127.0.0.1 that is its own CA, in the
@@ -820,20 +1031,64 @@ static void test_tls(void)
 	tls_port = free_port();
 	snprintf(extra, sizeof(extra), ",tls-port=%d,x509-dir=%s", tls_port, dir);
 	if (server_start(&s, 1, false, extra)) {
+		int ports[8];
+
 		CHECK(strstr(s.uri, "?tls-port=") != NULL);
+		CHECK_EQ(listening_tcp_ports(ports, 8), 2);
+		/* The plain port does not bypass TLS: a client that cannot
+		 * switch to it is refused, ticket or not. */
+		CHECK(run_client(&s, ticket(&s), (const char *const[]){ "--keys", "0x1e", NULL }) != 0);
+		CHECK_EQ(keys_recorded(), 0);
 		/* Only the TLS port: the connection is TLS or nothing. */
 		snprintf(uri, sizeof(uri), "spice://127.0.0.1?tls-port=%d", tls_port);
 		snprintf(ca, sizeof(ca), "--ca-file=%s/ca-cert.pem", dir);
 		snprintf(s.uri, sizeof(s.uri), "%s", uri);
-		CHECK_EQ(run_client(&s, NULL, (const char *const[]){ ca, "--keys", "0x1e", NULL }), 0);
+		CHECK_EQ(run_client(&s, ticket(&s), (const char *const[]){ ca, "--keys", "0x1e", NULL }),
+			 0);
 		usleep(100 * 1000);
 		pthread_mutex_lock(&rec.lock);
 		CHECK_EQ(rec.nr_keys, 2);
 		CHECK_EQ(rec.key_codes[0], KEY_A);
 		pthread_mutex_unlock(&rec.lock);
+		/* As remote-viewer does with the connection file (both ports,
+		 * the CA): told to secure on the plain port, it does. */
+		rec_reset();
+		CHECK_EQ(run_client_with_file(s.connect_file, (const char *const[]){
+			"--keys", "0x1e", NULL }), 0);
+		usleep(100 * 1000);
+		CHECK_EQ(keys_recorded(), 2);
 		server_stop(&s);
 	} else {
 		CHECK(!"the server starts with TLS");
+	}
+
+	/* plaintext=on: the user lets channels skip TLS. */
+	snprintf(extra, sizeof(extra), ",tls-port=%d,x509-dir=%s,plaintext=on", tls_port, dir);
+	if (server_start(&s, 1, false, extra)) {
+		CHECK_EQ(run_client(&s, ticket(&s), (const char *const[]){ "--keys", "0x1e", NULL }), 0);
+		server_stop(&s);
+	} else {
+		CHECK(!"the server starts with TLS and plaintext=on");
+	}
+
+	/* TLS only: nothing listens in plain. */
+	snprintf(extra, sizeof(extra), "127.0.0.1,tls-port=%d,x509-dir=%s", tls_port, dir);
+	memset(&s, 0, sizeof(s));
+	if (server_start_arg(&s, 1, extra)) {
+		int ports[8];
+
+		CHECK_EQ(listening_tcp_ports(ports, 8), 1);
+		CHECK_EQ(ports[0], tls_port);
+		snprintf(want, sizeof(want), "spice://127.0.0.1?tls-port=%d", tls_port);
+		CHECK(!strcmp(s.uri, want));
+		CHECK(s.connect_file[0] != 0);
+		CHECK_EQ(run_client_with_file(s.connect_file, (const char *const[]){
+			"--keys", "0x1e", NULL }), 0);
+		usleep(100 * 1000);
+		CHECK_EQ(keys_recorded(), 2);
+		server_stop(&s);
+	} else {
+		CHECK(!"the server starts with TLS only");
 	}
 
 	/* A certificate missing from the directory is named. */
@@ -841,6 +1096,7 @@ static void test_tls(void)
 	snprintf(extra, sizeof(extra), "127.0.0.1:%d,tls-port=%d,x509-dir=%s", free_port(),
 		 tls_port, dir);
 	CHECK_EQ(spice_options_parse(extra, &opt, err, sizeof(err)), 0);
+	CHECK_EQ(spice_ticket_settle(&opt, NULL, err, sizeof(err)), 0);
 	CHECK_EQ(event_loop_init(&loop), 0);
 	CHECK_EQ(spice_display_create(&d, &opt, &loop, 1, 640, 480, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "cannot read %s/ca-cert.pem: No such file or directory", dir);
@@ -868,6 +1124,105 @@ static void test_password(void)
 	pthread_mutex_lock(&rec.lock);
 	CHECK_EQ(rec.nr_keys, 0);   /* nothing got through the refused connection */
 	pthread_mutex_unlock(&rec.lock);
+	/* The connection file carries the user's password too. */
+	CHECK(!strcmp(s.password, "open-sesame"));
+	server_stop(&s);
+}
+
+/* Loopback is no boundary: a guest reaching the host's 127.0.0.1, any
+ * other local user. So a TCP listener without a password gets a made-up
+ * ticket, and only whoever reads the owner's connection file (mode 0600,
+ * in $XDG_RUNTIME_DIR) gets in; the file goes with the server. */
+static void test_a_ticket_by_default(void)
+{
+	const char *missing = client_missing();
+	char want[128], value[64];
+	struct server s;
+	struct ppm shot;
+
+	if (access(SCREENSHOT_TOOL, X_OK) < 0)
+		SKIP_TEST("no " SCREENSHOT_TOOL " (package spice-client-gtk)");
+	if (!server_start(&s, 1, false, "")) {
+		CHECK(!"the server starts");
+		return;
+	}
+	snprintf(want, sizeof(want), "%s/gvmm-%d.vv", runtime_dir, (int)getpid());
+	CHECK(!strcmp(s.connect_file, want));
+	CHECK_EQ(file_mode(s.connect_file), 0600);
+	CHECK_EQ(strlen(s.password), SPICE_TICKET_GENERATED_LEN);
+	snprintf(want, sizeof(want), "%d", s.port);
+	CHECK(connect_file_value(s.connect_file, "port", value, sizeof(value)) &&
+	      !strcmp(value, want));
+	CHECK(connect_file_value(s.connect_file, "host", value, sizeof(value)) &&
+	      !strcmp(value, "127.0.0.1"));
+	CHECK(connect_file_value(s.connect_file, "type", value, sizeof(value)) &&
+	      !strcmp(value, "spice"));
+
+	/* Without the ticket: refused. */
+	CHECK(!screenshot(&s, NULL, &shot));
+	if (!missing)
+		CHECK_EQ(run_client(&s, NULL, (const char *const[]){ "--keys", "0x1e", NULL }), 3);
+	CHECK_EQ(keys_recorded(), 0);
+	/* With what the file says: in. */
+	CHECK(screenshot(&s, s.password, &shot));
+	free(shot.rgb);
+	if (!missing) {
+		CHECK_EQ(run_client_with_file(s.connect_file, (const char *const[]){
+			"--keys", "0x1e", NULL }), 0);
+		usleep(100 * 1000);
+		CHECK_EQ(keys_recorded(), 2);
+	}
+	server_stop(&s);
+	CHECK(file_gone(s.connect_file));
+}
+
+/* connect-file=PATH puts it there, new: a symlink planted at PATH is
+ * refused, not followed, and the server does not start. */
+static void test_connect_file_option(void)
+{
+	char path[64], target[64], extra[160], want[200];
+	struct server s;
+
+	snprintf(path, sizeof(path), "/tmp/gvmm-spice-vv-%d.vv", (int)getpid());
+	snprintf(target, sizeof(target), "/tmp/gvmm-spice-vv-%d.target", (int)getpid());
+	unlink(path);
+	unlink(target);
+	snprintf(extra, sizeof(extra), ",connect-file=%s", path);
+	if (server_start(&s, 1, false, extra)) {
+		CHECK(!strcmp(s.connect_file, path));
+		CHECK_EQ(file_mode(path), 0600);
+		CHECK_EQ(strlen(s.password), SPICE_TICKET_GENERATED_LEN);
+		server_stop(&s);
+		CHECK(file_gone(path));
+	} else {
+		CHECK(!"the server starts with connect-file");
+	}
+
+	CHECK_EQ(symlink(target, path), 0);
+	CHECK(!server_start(&s, 1, false, extra));
+	snprintf(want, sizeof(want), "connect-file %s exists (as a file or a symlink): remove it "
+		 "or name a new one", path);
+	CHECK(!strcmp(s.err, want));
+	CHECK(file_gone(target));
+	CHECK_EQ(unlink(path), 0);
+}
+
+/* disable-ticketing: knowingly open to anyone who reaches the port, so
+ * no file, and the spice:// address is what to connect to. */
+static void test_disable_ticketing(void)
+{
+	struct server s;
+	struct ppm shot;
+
+	if (access(SCREENSHOT_TOOL, X_OK) < 0)
+		SKIP_TEST("no " SCREENSHOT_TOOL " (package spice-client-gtk)");
+	if (!server_start(&s, 1, false, ",disable-ticketing")) {
+		CHECK(!"the server starts");
+		return;
+	}
+	CHECK(spice_display_connect_file(s.display) == NULL);
+	CHECK(screenshot(&s, NULL, &shot));
+	free(shot.rgb);
 	server_stop(&s);
 }
 
@@ -883,7 +1238,7 @@ static void test_input_reaches_the_devices(void)
 		return;
 	}
 	CHECK_EQ(display_output_resize(s.display, 0, WIDTH, HEIGHT), 0);
-	CHECK_EQ(run_client(&s, NULL, (const char *const[]){
+	CHECK_EQ(run_client(&s, ticket(&s), (const char *const[]){
 		"--keys", "0x1e,0x11d", "--position", "160,100", "--click", "--wheel-up", NULL }), 0);
 	/* Handled on the loop thread before the client's goodbye was. */
 	usleep(100 * 1000);
@@ -925,7 +1280,8 @@ static void test_window_size_becomes_a_mode_request(void)
 		CHECK(!"the server starts");
 		return;
 	}
-	CHECK_EQ(run_client(&s, NULL, (const char *const[]){ "--monitor", "1024x768", NULL }), 0);
+	CHECK_EQ(run_client(&s, ticket(&s), (const char *const[]){ "--monitor", "1024x768", NULL }),
+		 0);
 	for (int i = 0; i < 100 && !got; i++) {
 		pthread_mutex_lock(&rec.lock);
 		got = rec.nr_modes > 0;
@@ -983,7 +1339,7 @@ static void test_two_outputs(void)
 		CHECK(!"a client watches output 1");
 	}
 
-	CHECK_EQ(run_client(&s, NULL, (const char *const[]){ "--monitor", "640x480,800x600",
+	CHECK_EQ(run_client(&s, ticket(&s), (const char *const[]){ "--monitor", "640x480,800x600",
 							     "--motion=-7,5", NULL }), 0);
 	for (int i = 0; i < 100 && !got; i++) {
 		pthread_mutex_lock(&rec.lock);
@@ -1021,6 +1377,7 @@ static void test_refusals_are_one_line(void)
 	CHECK_EQ(getsockname(taken, (struct sockaddr *)&a, &len), 0);
 	snprintf(arg, sizeof(arg), "127.0.0.1:%d", ntohs(a.sin_port));
 	CHECK_EQ(spice_options_parse(arg, &opt, err, sizeof(err)), 0);
+	CHECK_EQ(spice_ticket_settle(&opt, NULL, err, sizeof(err)), 0);
 	CHECK_EQ(event_loop_init(&loop), 0);
 
 	CHECK_EQ(spice_display_create(&d, &opt, &loop, 1, 640, 480, err, sizeof(err)), -1);
@@ -1038,6 +1395,7 @@ static void test_refusals_are_one_line(void)
 	if (server_start(&s, 1, false, "")) {
 		snprintf(arg, sizeof(arg), "127.0.0.1:%d", free_port());
 		CHECK_EQ(spice_options_parse(arg, &opt, err, sizeof(err)), 0);
+		CHECK_EQ(spice_ticket_settle(&opt, NULL, err, sizeof(err)), 0);
 		CHECK_EQ(spice_display_create(&d, &opt, &loop, 1, 640, 480, err, sizeof(err)), -1);
 		CHECK(!strcmp(err, "a SPICE server is running already"));
 		server_stop(&s);
@@ -1051,7 +1409,11 @@ TEST_MAIN("spice_display",
 	TEST_CASE(test_pixels_reach_a_new_client),
 	TEST_CASE(test_updates_reach_a_connected_client),
 	TEST_CASE(test_unix_socket),
+	TEST_CASE(test_unix_path_taken),
 	TEST_CASE(test_password),
+	TEST_CASE(test_a_ticket_by_default),
+	TEST_CASE(test_connect_file_option),
+	TEST_CASE(test_disable_ticketing),
 	TEST_CASE(test_tls),
 	TEST_CASE(test_input_reaches_the_devices),
 	TEST_CASE(test_window_size_becomes_a_mode_request),

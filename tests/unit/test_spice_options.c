@@ -35,9 +35,15 @@ static void test_port_only_means_loopback(void)
 	CHECK_EQ(opt.port, 5900);
 	CHECK_EQ(opt.unix_path[0], 0);
 	CHECK_EQ(opt.password[0], 0);
+	CHECK_EQ(opt.password_file[0], 0);
 	CHECK(!opt.disable_ticketing);
+	/* The ticket is settled later (spice_ticket_settle), from a file,
+	 * the environment, or made up. */
+	CHECK_EQ(opt.ticket, SPICE_TICKET_UNSETTLED);
+	CHECK_EQ(opt.connect_file[0], 0);
 	CHECK_EQ(opt.tls_port, 0);
 	CHECK_EQ(opt.x509_dir[0], 0);
+	CHECK(!opt.plaintext);
 	CHECK_EQ(opt.video_codecs[0], 0);
 	CHECK_EQ(opt.streaming, SPICE_STREAMING_FILTER);
 	CHECK_EQ(opt.refresh_hz, 60);
@@ -79,6 +85,8 @@ static void test_unix_socket(void)
 	memset(longpath + 6, 'a', 150);
 	longpath[156] = 0;
 	CHECK(refused_mentioning(longpath, "longer than the 107 bytes"));
+	/* An abstract socket has no file, so no permissions to guard it. */
+	CHECK(refused_mentioning("unix:@gvmm", "abstract socket, which any local user can reach"));
 }
 
 static void test_every_setting(void)
@@ -104,10 +112,12 @@ static void test_every_setting(void)
 
 static void test_missing_port(void)
 {
-	CHECK(refused_mentioning("127.0.0.1", "missing port"));
+	CHECK(refused_mentioning("127.0.0.1", "missing port in '127.0.0.1'"));
+	CHECK(refused_mentioning("localhost,password=x", "ADDR alone is for TLS only"));
 	CHECK(refused_mentioning("127.0.0.1:", "missing port"));
 	CHECK(refused_mentioning(":", "missing port"));
 	CHECK(refused_mentioning("[::1]", "missing port"));
+	CHECK(refused_mentioning("[::1]5900", "missing port after '[::1]'"));
 	CHECK(refused_mentioning("[::1]:", "missing port"));
 	CHECK(refused_mentioning("", "empty"));
 	CHECK(refused_mentioning(",password=x", "missing address"));
@@ -139,27 +149,49 @@ static void test_unknown_or_malformed_key(void)
 	CHECK(refused_mentioning(":5900,disable-ticketing=yes", "takes no value"));
 	CHECK(refused_mentioning(":5900,password=a,password=b", "given twice"));
 	CHECK(refused_mentioning(":5900,video-codec=", "video-codec= needs a value"));
+	CHECK(refused_mentioning(":5900,password-file=", "password-file= needs a value"));
+	CHECK(refused_mentioning(":5900,connect-file", "connect-file needs a value"));
+	CHECK(refused_mentioning(":5900,password-file=a,password-file=b", "given twice"));
+	CHECK(refused_mentioning(":5900,frob=1", "known are password-file, password, "
+				 "disable-ticketing, connect-file, tls-port"));
 }
 
 static void test_password_and_disable_ticketing(void)
 {
 	CHECK(refused_mentioning(":5900,password=x,disable-ticketing", "contradict"));
 	CHECK(refused_mentioning("0.0.0.0:5900,disable-ticketing,password=x", "contradict"));
+	CHECK(refused_mentioning(":5900,password-file=/p,disable-ticketing",
+				 "password-file= and disable-ticketing contradict"));
 }
 
-static void test_open_listener_needs_a_password(void)
+static void test_password_sources(void)
 {
-	CHECK(refused_mentioning("0.0.0.0:5900",
-		"listening on 0.0.0.0 without a password would let anyone on the network drive "
-		"the guest: add password=SECRET (or disable-ticketing if you mean it)"));
-	CHECK(refused_mentioning("[::]:5900", "listening on :: without a password"));
-	CHECK(refused_mentioning("192.168.1.10:5900", "without a password"));
-	CHECK(refused_mentioning("myhost:5900", "without a password"));
-	/* TLS hides the traffic but lets anyone in. */
-	CHECK(refused_mentioning("0.0.0.0:5900,tls-port=5901,x509-dir=/d", "without a password"));
-	CHECK_EQ(parse("127.0.0.2:5900"), 0);
-	CHECK_EQ(parse("[::1]:5900"), 0);
-	CHECK_EQ(parse("localhost:5900"), 0);
+	char pw[80];
+
+	CHECK_EQ(parse(":5900,password-file=/run/secrets/spice"), 0);
+	CHECK(!strcmp(opt.password_file, "/run/secrets/spice"));
+	CHECK_EQ(opt.password[0], 0);
+	CHECK(refused_mentioning(":5900,password=x,password-file=/p", "two passwords: give one"));
+	/* spice-server takes at most 60 bytes of ticket. */
+	memset(pw, 0, sizeof(pw));
+	memcpy(pw, ":5900,password=", 15);
+	memset(pw + 15, 'p', 60);
+	CHECK_EQ(parse(pw), 0);
+	CHECK_EQ(strlen(opt.password), 60);
+	pw[75] = 'p';
+	CHECK(refused_mentioning(pw, "the password is longer than the 60 bytes SPICE allows"));
+}
+
+static void test_connect_file(void)
+{
+	CHECK_EQ(parse(":5900,connect-file=/home/me/vm.vv"), 0);
+	CHECK(!strcmp(opt.connect_file, "/home/me/vm.vv"));
+	CHECK_EQ(parse("0.0.0.0:5900,password-file=/p,connect-file=vm.vv"), 0);
+	CHECK(!strcmp(opt.connect_file, "vm.vv"));
+	CHECK(refused_mentioning("unix:/tmp/s,connect-file=/tmp/vm.vv",
+				 "connect-file is for TCP: a unix socket needs no ticket"));
+	CHECK(refused_mentioning(":5900,disable-ticketing,connect-file=/tmp/vm.vv",
+				 "connect-file carries the password, and disable-ticketing has none"));
 }
 
 static void test_tls_needs_certificates(void)
@@ -168,6 +200,37 @@ static void test_tls_needs_certificates(void)
 	CHECK(refused_mentioning(":5900,x509-dir=/d", "only used with tls-port"));
 	CHECK(refused_mentioning("unix:/tmp/s,tls-port=5901,x509-dir=/d", "TCP address"));
 	CHECK_EQ(parse(":5900,tls-port=5901,x509-dir=/d"), 0);
+	/* With TLS every channel needs it, unless the user says otherwise. */
+	CHECK(!opt.plaintext);
+}
+
+/* An address without a port and a tls-port: nothing listens in plain. */
+static void test_tls_only(void)
+{
+	CHECK_EQ(parse("127.0.0.1,tls-port=5901,x509-dir=/d"), 0);
+	CHECK(!strcmp(opt.addr, "127.0.0.1"));
+	CHECK_EQ(opt.port, 0);
+	CHECK_EQ(opt.tls_port, 5901);
+	CHECK_EQ(parse("[::1],tls-port=5901,x509-dir=/d"), 0);
+	CHECK(!strcmp(opt.addr, "::1"));
+	CHECK_EQ(opt.port, 0);
+	CHECK_EQ(parse("0.0.0.0,tls-port=5901,x509-dir=/d,password-file=/p"), 0);
+	CHECK_EQ(opt.port, 0);
+	CHECK(refused_mentioning("127.0.0.1,x509-dir=/d", "missing port"));
+}
+
+static void test_plaintext(void)
+{
+	CHECK_EQ(parse(":5900,tls-port=5901,x509-dir=/d,plaintext=on"), 0);
+	CHECK(opt.plaintext);
+	CHECK_EQ(parse(":5900,tls-port=5901,x509-dir=/d,plaintext=off"), 0);
+	CHECK(!opt.plaintext);
+	CHECK(refused_mentioning(":5900,plaintext=on", "plaintext= is only used with tls-port"));
+	CHECK(refused_mentioning(":5900,plaintext=off", "plaintext= is only used with tls-port"));
+	CHECK(refused_mentioning(":5900,tls-port=5901,x509-dir=/d,plaintext=yes",
+				 "plaintext 'yes': use on or off"));
+	CHECK(refused_mentioning("127.0.0.1,tls-port=5901,x509-dir=/d,plaintext=on",
+				 "plaintext=on needs a plain port too"));
 }
 
 static void test_bad_refresh_rate(void)
@@ -212,8 +275,11 @@ TEST_MAIN("spice_options",
 	TEST_CASE(test_ipv6_needs_brackets),
 	TEST_CASE(test_unknown_or_malformed_key),
 	TEST_CASE(test_password_and_disable_ticketing),
-	TEST_CASE(test_open_listener_needs_a_password),
+	TEST_CASE(test_password_sources),
+	TEST_CASE(test_connect_file),
 	TEST_CASE(test_tls_needs_certificates),
+	TEST_CASE(test_tls_only),
+	TEST_CASE(test_plaintext),
 	TEST_CASE(test_bad_refresh_rate),
 	TEST_CASE(test_bad_streaming_video),
 	TEST_CASE(test_loopback_addresses))
