@@ -151,8 +151,7 @@ static int backend_output_resize(void *impl, unsigned output, uint32_t width, ui
 
 	if (output >= sd->nr_outputs)
 		return -1;
-	spice_output_resize(sd->outputs[output], width, height);
-	return 0;
+	return spice_output_resize(sd->outputs[output], width, height);
 }
 
 static void backend_output_update(void *impl, unsigned output, const struct display_rect *rect,
