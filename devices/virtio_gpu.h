@@ -6,7 +6,9 @@
  *
  * Every command is hostile input: lengths, formats, rectangles, resource
  * ids and backing addresses are checked; a bad command gets the spec's
- * error response, never a crash. Host memory for resources is capped.
+ * error response, never a crash. The host memory the guest makes gvmm
+ * hold for it, resources and what the display holds for its outputs, is
+ * capped.
  *
  * Threads: both queues are served on the device's own GPU thread; the
  * display may call request_mode from its own thread. */
@@ -24,14 +26,21 @@
 #define VIRTIO_GPU_MAX_OUTPUTS       16
 #define VIRTIO_GPU_DEFAULT_WIDTH     1280
 #define VIRTIO_GPU_DEFAULT_HEIGHT    800
+/* At least; more with many or large outputs (virtio_gpu_option.c). */
 #define VIRTIO_GPU_DEFAULT_HOSTMEM   (256ull << 20)
 
-/* --gpu [2d|virgl][,width=W,height=H][,outputs=N][,max-memory=SIZE] */
+/* --gpu [2d|virgl][,width=W,height=H][,outputs=N][,max-memory=SIZE]
+ *
+ * max-memory caps what the guest's GPU use makes gvmm hold: resources,
+ * and what the display holds for each output a scanout shows (with SPICE,
+ * 4 x width x height x 4 bytes and 64 KiB: the display's copy, the
+ * surface spice-server draws into, and two frames of updates on their
+ * way to it). */
 struct virtio_gpu_config {
 	bool virgl;                  /* parsed; refused until 3D exists */
 	unsigned nr_outputs;         /* 1..VIRTIO_GPU_MAX_OUTPUTS */
 	uint32_t width, height;      /* the preferred mode of every output */
-	uint64_t max_host_memory;    /* resource bytes the guest may make us hold */
+	uint64_t max_host_memory;    /* host bytes the guest may make us hold */
 };
 
 /* Returns 0, or -1 with one line in err (the caller adds "--gpu 'ARG': ").

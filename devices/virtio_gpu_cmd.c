@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../firmware/edid.h"
+#include "../vmm/log.h"
 
 _Static_assert(GPU2D_MAX_REQUEST == sizeof(struct virtio_gpu_resource_attach_backing) +
 	       GPU2D_MAX_BACKING_ENTRIES * sizeof(struct virtio_gpu_mem_entry),
@@ -110,6 +111,16 @@ static bool can_charge(const struct gpu2d *g, uint64_t bytes)
 	return bytes <= g->max_host_memory - g->host_memory;
 }
 
+/* The guest is refused memory: its error says so; the log, once. */
+static uint32_t out_of_memory(struct gpu2d *g)
+{
+	if (!g->warned_memory)
+		log_warn("virtio-gpu: the guest wants more host memory than max-memory (%llu MiB); "
+			 "it gets out-of-memory errors", (unsigned long long)(g->max_host_memory >> 20));
+	g->warned_memory = true;
+	return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+}
+
 static void drop_backing(struct gpu2d *g, struct gpu2d_resource *r)
 {
 	uint64_t bytes = (uint64_t)r->nr_backing * sizeof(*r->backing);
@@ -182,6 +193,16 @@ void gpu2d_destroy(struct gpu2d *g)
 	if (!g->buckets)
 		return;
 	gpu2d_reset(g);
+	/* The display outlives the engine (a reboot makes a new one, which
+	 * knows nothing of these charges): outputs go back to the configured
+	 * mode, which the display held before any guest. */
+	for (unsigned i = 0; i < g->nr_outputs && g->display; i++) {
+		const struct gpu2d_scanout *s = &g->scanouts[i];
+
+		if (s->display_charged &&
+		    (s->shown_width != g->default_width || s->shown_height != g->default_height))
+			display_output_resize(g->display, i, g->default_width, g->default_height);
+	}
 	free(g->buckets);
 	g->buckets = NULL;
 	pthread_mutex_destroy(&g->mode_lock);
@@ -334,7 +355,7 @@ static uint32_t resource_create_2d(struct gpu2d *g, const uint8_t *req, size_t l
 	bytes = (uint64_t)w * h * BYTES_PER_PIXEL;
 	/* The bookkeeping counts too, or tiny resources would be free. */
 	if (!can_charge(g, sizeof(*res) + bytes))
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		return out_of_memory(g);
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
@@ -393,7 +414,7 @@ static uint32_t resource_attach_backing(struct gpu2d *g, const uint8_t *req, siz
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	bytes = (uint64_t)nr * sizeof(*backing);
 	if (!can_charge(g, bytes))
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		return out_of_memory(g);
 	backing = calloc(nr, sizeof(*backing));
 	if (!backing)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
@@ -437,26 +458,47 @@ static uint32_t resource_detach_backing(struct gpu2d *g, const uint8_t *req, siz
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* Output i shows width x height now (0 x 0: off). What the display will
+ * hold for that is charged before it is asked, and what it held for the
+ * old size given back after (for a moment, until the display's thread
+ * drops the old surface, it holds both). Returns OK_NODATA or the
+ * error. */
+static uint32_t size_output(struct gpu2d *g, unsigned i, uint32_t width, uint32_t height)
+{
+	struct gpu2d_scanout *s = &g->scanouts[i];
+	uint64_t bytes = display_output_bytes(g->display, width, height);
+
+	if (bytes > s->display_charged && !can_charge(g, bytes - s->display_charged))
+		return out_of_memory(g);
+	if (g->display && display_output_resize(g->display, i, width, height) < 0 && width)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;   /* the display had none */
+	g->host_memory = g->host_memory - s->display_charged + bytes;
+	s->display_charged = bytes;
+	s->shown_width = width;
+	s->shown_height = height;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
 static uint32_t set_scanout(struct gpu2d *g, const uint8_t *req, size_t len)
 {
 	struct virtio_gpu_set_scanout cmd;
 	struct gpu2d_resource *res;
 	struct gpu2d_scanout *s;
 	struct display_rect r;
-	uint32_t id;
+	uint32_t id, output, type;
 
 	READ_COMMAND(cmd, req, len);
-	if (le32toh(cmd.scanout_id) >= g->nr_outputs)
+	output = le32toh(cmd.scanout_id);
+	if (output >= g->nr_outputs)
 		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
-	s = &g->scanouts[le32toh(cmd.scanout_id)];
+	s = &g->scanouts[output];
 	id = le32toh(cmd.resource_id);
 	if (!id) {
-		/* Disabled: the output goes dark. */
+		/* Disabled: the output goes dark, and costs nothing. */
 		s->resource_id = 0;
 		s->rect = (struct display_rect){ 0 };
-		if ((s->shown_width || s->shown_height) && g->display)
-			display_output_resize(g->display, le32toh(cmd.scanout_id), 0, 0);
-		s->shown_width = s->shown_height = 0;
+		if (s->shown_width || s->shown_height)
+			size_output(g, output, 0, 0);
 		return VIRTIO_GPU_RESP_OK_NODATA;
 	}
 	res = find_resource(g, id);
@@ -468,11 +510,9 @@ static uint32_t set_scanout(struct gpu2d *g, const uint8_t *req, size_t len)
 	/* A page flip keeps the size: resizing would blank the output
 	 * between flips. */
 	if (r.width != s->shown_width || r.height != s->shown_height) {
-		if (g->display &&
-		    display_output_resize(g->display, le32toh(cmd.scanout_id), r.width, r.height) < 0)
-			return VIRTIO_GPU_RESP_ERR_UNSPEC;
-		s->shown_width = r.width;
-		s->shown_height = r.height;
+		type = size_output(g, output, r.width, r.height);
+		if (type != VIRTIO_GPU_RESP_OK_NODATA)
+			return type;
 	}
 	s->resource_id = id;
 	s->rect = r;

@@ -5,6 +5,14 @@
  * backing), the scanouts and the host-memory cap, and tells the display
  * what each output shows.
  *
+ * The cap covers all the host memory the guest's GPU use makes gvmm hold:
+ * every resource (pixels, bookkeeping, backing entries) and, for every
+ * output a scanout shows, what the display holds to show it at that size
+ * (display_output_bytes). A scanout keeps its charge until the output
+ * changes size or goes off, not when the device resets (the display keeps
+ * the picture); the engine's end puts every output it sized back to the
+ * configured mode.
+ *
  * Errors, chosen the same way for every command:
  *   a request shorter than its command, a bad format, an empty rectangle or
  *   one outside its resource, a backing entry outside guest RAM, a transfer
@@ -68,6 +76,7 @@ struct gpu2d_scanout {
 	uint32_t resource_id;      /* 0: disabled */
 	struct display_rect rect;  /* of the resource, shown as the whole output */
 	uint32_t shown_width, shown_height;  /* what the display was last told */
+	uint64_t display_charged;  /* what the display holds for that, counted */
 	bool cursor_visible;
 };
 
@@ -78,7 +87,8 @@ struct gpu2d {
 	bool edid;                 /* VIRTIO_GPU_F_EDID negotiated */
 	uint32_t default_width, default_height;
 	uint64_t max_host_memory;
-	uint64_t host_memory;      /* charged by resources now, <= max */
+	uint64_t host_memory;      /* charged by resources and outputs now, <= max */
+	bool warned_memory;        /* the guest was told no once: said so */
 
 	struct gpu2d_resource **buckets;   /* by id; a power of two of them */
 	size_t nr_buckets, nr_resources;
@@ -96,8 +106,8 @@ int gpu2d_init(struct gpu2d *g, const struct guest_memory *mem, struct display *
 	       unsigned nr_outputs, uint32_t width, uint32_t height, uint64_t max_host_memory);
 void gpu2d_destroy(struct gpu2d *g);
 /* A device reset: every resource goes, scanouts are disabled. The display
- * keeps its last picture until the guest sets a scanout again. Preferred
- * modes stay. */
+ * keeps its last picture until the guest sets a scanout again, and the
+ * output its charge. Preferred modes stay. */
 void gpu2d_reset(struct gpu2d *g);
 
 /* Answers one request; returns the response's length, at most resp_cap

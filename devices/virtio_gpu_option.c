@@ -15,6 +15,10 @@
 #define GPU_MIN_HOSTMEM     (16ull << 20)
 /* Longer than any meaningful option ("max-memory=" and a size). */
 #define GPU_OPTION_MAX      64
+/* The default cap holds this many frames of the preferred mode per
+ * output, if that is more than VIRTIO_GPU_DEFAULT_HOSTMEM: a shown output
+ * costs four in the display (virtio_gpu.h), double buffering two more. */
+#define GPU_DEFAULT_FRAMES  8
 
 static int parse_side(const char *key, const char *value, unsigned max, uint32_t *side,
 		      char *err, size_t errlen)
@@ -28,7 +32,8 @@ static int parse_side(const char *key, const char *value, unsigned max, uint32_t
 	return 0;
 }
 
-static int parse_one(const char *option, struct virtio_gpu_config *cfg, char *err, size_t errlen)
+static int parse_one(const char *option, struct virtio_gpu_config *cfg, bool *max_given,
+		     char *err, size_t errlen)
 {
 	const char *eq = strchr(option, '=');
 	const char *value = eq ? eq + 1 : "";
@@ -57,6 +62,7 @@ static int parse_one(const char *option, struct virtio_gpu_config *cfg, char *er
 				    value);
 		if (cfg->max_host_memory < GPU_MIN_HOSTMEM)
 			return write_error(err, errlen, "max-memory '%s' is below the minimum of 16M", value);
+		*max_given = true;
 		return 0;
 	}
 	return write_error(err, errlen,
@@ -73,7 +79,8 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 		.max_host_memory = VIRTIO_GPU_DEFAULT_HOSTMEM,
 	};
 	const char *p = arg ? arg : "";
-	bool first = true;
+	bool first = true, max_given = false;
+	uint64_t frames;
 
 	while (*p) {
 		const char *comma = strchr(p, ',');
@@ -93,7 +100,7 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 			cfg.virgl = true;
 		} else if (!strcmp(option, "2d") || !strcmp(option, "virgl")) {
 			return write_error(err, errlen, "'%s' must come first", option);
-		} else if (parse_one(option, &cfg, err, errlen) < 0) {
+		} else if (parse_one(option, &cfg, &max_given, err, errlen) < 0) {
 			return -1;
 		}
 		first = false;
@@ -104,6 +111,9 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 				return write_error(err, errlen, "a trailing comma");
 		}
 	}
+	frames = (uint64_t)cfg.nr_outputs * GPU_DEFAULT_FRAMES * cfg.width * cfg.height * 4;
+	if (!max_given && frames > cfg.max_host_memory)
+		cfg.max_host_memory = frames;
 	*out = cfg;
 	return 0;
 }

@@ -68,6 +68,13 @@ int display_output_resize(struct display *d, unsigned output, uint32_t width,
 	return d->ops->output_resize(d->impl, output, width, height);
 }
 
+uint64_t display_output_bytes(const struct display *d, uint32_t width, uint32_t height)
+{
+	if (!d || !d->ops->output_bytes || !width || !height)
+		return 0;
+	return d->ops->output_bytes(d->impl, width, height);
+}
+
 void display_output_update(struct display *d, unsigned output,
 			   const struct display_rect *rect, const void *pixels,
 			   uint32_t stride, enum display_format format)

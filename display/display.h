@@ -46,9 +46,16 @@ struct display_rect {
 
 /* Output `output` now shows a width x height picture (both 0: it is off,
  * as after the guest disabled the scanout). Content is black until
- * updates arrive. Sizes beyond DISPLAY_MAX_* are refused (-1). */
+ * updates arrive. Sizes beyond DISPLAY_MAX_* are refused (-1), and so is
+ * a picture there is no memory for. */
 int display_output_resize(struct display *d, unsigned output, uint32_t width,
 			  uint32_t height);
+
+/* The most host memory one output showing a width x height picture makes
+ * the display hold: its copy of the pixels and whatever the backend keeps
+ * to show them (0 x 0, an off output: 0). The GPU charges it against its
+ * memory cap before it resizes an output. 0 without a display. */
+uint64_t display_output_bytes(const struct display *d, uint32_t width, uint32_t height);
 
 /* The guest flushed `rect` of an output: pixels points at the rectangle's
  * first pixel in a buffer with `stride` bytes per row and `format`. The

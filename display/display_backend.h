@@ -23,6 +23,8 @@
  * the backend's business. */
 struct display_backend_ops {
 	int (*output_resize)(void *impl, unsigned output, uint32_t width, uint32_t height);
+	/* display_output_bytes; NULL: the backend holds nothing per output. */
+	uint64_t (*output_bytes)(void *impl, uint32_t width, uint32_t height);
 	void (*output_update)(void *impl, unsigned output, const struct display_rect *rect,
 			      const void *pixels, uint32_t stride, enum display_format format);
 	void (*cursor_define)(void *impl, unsigned output, uint32_t width, uint32_t height,

@@ -164,8 +164,13 @@ static int backend_output_resize(void *impl, unsigned output, uint32_t width, ui
 
 	if (output >= sd->nr_outputs)
 		return -1;
-	spice_output_resize(sd->outputs[output], width, height);
-	return 0;
+	return spice_output_resize(sd->outputs[output], width, height);
+}
+
+static uint64_t backend_output_bytes(void *impl, uint32_t width, uint32_t height)
+{
+	(void)impl;
+	return spice_output_bytes(width, height);
 }
 
 static void backend_output_update(void *impl, unsigned output, const struct display_rect *rect,
@@ -198,6 +203,7 @@ static void backend_cursor_move(void *impl, unsigned output, int32_t x, int32_t 
 
 static const struct display_backend_ops spice_backend_ops = {
 	.output_resize = backend_output_resize,
+	.output_bytes = backend_output_bytes,
 	.output_update = backend_output_update,
 	.cursor_define = backend_cursor_define,
 	.cursor_move = backend_cursor_move,

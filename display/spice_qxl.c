@@ -11,7 +11,20 @@
  * draw commands into it and sends it whole to clients that connect. The
  * copy is what the GPU wrote, the source of every draw command; keeping
  * the two apart lets the GPU write the copy at any time while
- * spice-server's worker thread draws. */
+ * spice-server's worker thread draws.
+ *
+ * Memory. spice-server keeps a draw command (our block) until it has
+ * rendered it, which it does lazily: a command stays in its drawing tree
+ * until later ones cover all of it. Left alone, a guest that flushes
+ * overlapping rectangles would have it keep up to a thousand of them.
+ * So the bytes of draw commands not yet given back are counted, and once
+ * those made since the last flush exceed a frame, an update command
+ * follows them: spice-server renders everything before it into the
+ * surface and gives back what no client still needs. Nothing more is
+ * queued until it has done so. Without clients an output thus holds at
+ * most two frames of draw commands besides its copy and its surface
+ * (spice_output_bytes); a client adds what spice-server keeps until that
+ * client has it. */
 #include "spice_qxl.h"
 
 #include <pthread.h>
@@ -33,13 +46,22 @@
  * ever longer backlog of stale ones. */
 #define DRAWS_QUEUED_MAX     32
 #define CURSOR_QUEUED_MAX    32
+/* Besides the copy, the surface and two frames of draw commands: the
+ * cursor commands (one shape of at most 64x64, CURSOR_QUEUED_MAX moves),
+ * the headers of draw commands and the output's own state. */
+#define OUTPUT_OVERHEAD      (64u << 10)
 /* spice-server sizes the client's compression dictionary from this. */
 #define QXL_RAM_SIZE_HINT    (32u << 20)
+
+enum block_kind { BLOCK_DRAW, BLOCK_UPDATE, BLOCK_CURSOR };
 
 /* The head of every block handed to spice-server. */
 struct qxl_block {
 	struct qxl_block *prev, *next;   /* the output's list of blocks not yet freed */
 	struct qxl_block *queue_next;    /* in a command queue until pulled */
+	enum block_kind kind;
+	uint32_t epoch;                  /* a draw: the flush it waits for */
+	uint64_t bytes;                  /* a draw: its whole size */
 };
 
 struct draw_command {
@@ -47,6 +69,13 @@ struct draw_command {
 	QXLDrawable drawable;
 	QXLImage image;
 	uint8_t pixels[];
+};
+
+/* Renders everything before it into the surface, so spice-server lets go
+ * of those draw commands (QXL_CMD_UPDATE). */
+struct update_command {
+	struct qxl_block block;
+	QXLUpdateCmd cmd;
 };
 
 struct cursor_command {
@@ -81,6 +110,7 @@ struct spice_output {
 	bool resize_pending;             /* the primary surface has an older size */
 	bool mode_requested;
 	uint32_t mode_width, mode_height;
+	bool warned;                     /* about a picture there was no memory for */
 
 	/* Shared with spice-server's worker thread; taken after lock, never
 	 * before it. */
@@ -88,6 +118,11 @@ struct spice_output {
 	struct command_queue draws, cursors;
 	bool worker_waits;               /* it asked for a wake-up when commands come */
 	bool behind;                     /* a send waited for the draw queue to drain */
+	uint64_t queued_bytes;           /* of draw commands not yet pulled */
+	uint64_t held_bytes;             /* of draw commands not yet given back */
+	uint64_t epoch_bytes;            /* of those made since the last flush */
+	uint32_t epoch;                  /* flushes queued so far */
+	struct qxl_block *flush;         /* the update command not yet given back */
 	bool cursor_kick;                /* cursor commands queued off the loop thread */
 	struct qxl_block blocks;         /* list head: every block not yet freed */
 	bool cursor_defined;
@@ -146,13 +181,29 @@ static struct qxl_block *queue_pop(struct command_queue *q)
 	return b;
 }
 
+/* A block is gone from spice-server's hands or never reached them: the
+ * counts forget it. */
+static void block_forget(struct spice_output *o, struct qxl_block *b)
+{
+	if (b->kind == BLOCK_DRAW) {
+		o->held_bytes -= b->bytes;
+		if (b->epoch == o->epoch)
+			o->epoch_bytes -= b->bytes;
+	} else if (b->kind == BLOCK_UPDATE && b == o->flush) {
+		o->flush = NULL;
+	}
+	block_untrack(b);
+}
+
 /* Frees the commands spice-server has not pulled yet. */
-static void queue_discard(struct command_queue *q)
+static void queue_discard(struct spice_output *o, struct command_queue *q)
 {
 	struct qxl_block *b;
 
 	while ((b = queue_pop(q))) {
-		block_untrack(b);
+		if (b->kind == BLOCK_DRAW)
+			o->queued_bytes -= b->bytes;
+		block_forget(o, b);
 		free(b);
 	}
 }
@@ -219,25 +270,32 @@ restart:
 
 /* ---- the GPU's side ---- */
 
-void spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height)
+int spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height)
 {
 	uint8_t *fresh = NULL, *old;
+	bool warn;
 
 	pthread_mutex_lock(&o->lock);
 	/* The same size again (a scanout switching buffers) keeps the
 	 * picture: the update that follows repaints what changed. */
 	if (width == o->width && height == o->height) {
 		pthread_mutex_unlock(&o->lock);
-		return;
+		return 0;
 	}
 	pthread_mutex_unlock(&o->lock);
 
 	if (width && height) {
 		fresh = calloc((size_t)width * height, 4);
 		if (!fresh) {
-			log_warn("spice: no memory for a %ux%u picture on output %u", width, height,
-				 o->index);
-			return;
+			/* The guest asks again and again: say it once. */
+			pthread_mutex_lock(&o->lock);
+			warn = !o->warned;
+			o->warned = true;
+			pthread_mutex_unlock(&o->lock);
+			if (warn)
+				log_warn("spice: no memory for a %ux%u picture on output %u", width,
+					 height, o->index);
+			return -1;
 		}
 	}
 	pthread_mutex_lock(&o->lock);
@@ -250,6 +308,7 @@ void spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height
 	pthread_mutex_unlock(&o->lock);
 	free(old);
 	o->wake(o->wake_opaque);
+	return 0;
 }
 
 void spice_output_update(struct spice_output *o, const struct display_rect *rect,
@@ -291,6 +350,7 @@ void spice_output_cursor_define(struct spice_output *o, uint32_t width, uint32_t
 	for (uint32_t row = 0; row < height; row++)
 		display_convert_row(c->pixels + (size_t)row * width * 4,
 				    pixels + (size_t)row * stride, width, format);
+	c->block.kind = BLOCK_CURSOR;
 	c->cmd.release_info.id = (uintptr_t)&c->block;
 	c->cmd.type = QXL_CURSOR_SET;
 	c->cmd.u.set.shape = (uintptr_t)&c->shape;
@@ -309,7 +369,7 @@ void spice_output_cursor_define(struct spice_output *o, uint32_t width, uint32_t
 	c->cmd.u.set.position.y = clamp16(o->cursor_y);
 	c->cmd.u.set.visible = o->cursor_visible;
 	/* A new shape supersedes whatever cursor commands wait. */
-	queue_discard(&o->cursors);
+	queue_discard(o, &o->cursors);
 	block_track(o, &c->block);
 	queue_push(&o->cursors, &c->block);
 	o->cursor_defined = true;
@@ -347,6 +407,7 @@ void spice_output_cursor_move(struct spice_output *o, int32_t x, int32_t y, bool
 	if (o->cursors.length < CURSOR_QUEUED_MAX)
 		c = calloc(1, sizeof(*c));
 	if (c) {
+		c->block.kind = BLOCK_CURSOR;
 		c->cmd.release_info.id = (uintptr_t)&c->block;
 		c->cmd.type = visible ? QXL_CURSOR_MOVE : QXL_CURSOR_HIDE;
 		c->cmd.u.position.x = clamp16(x);
@@ -425,7 +486,7 @@ void spice_output_service(struct spice_output *o)
 		/* Draws queued for the old size mean nothing on the new one;
 		 * what changed since the resize is in the dirty region. */
 		pthread_mutex_lock(&o->queue_lock);
-		queue_discard(&o->draws);
+		queue_discard(o, &o->draws);
 		o->behind = false;
 		pthread_mutex_unlock(&o->queue_lock);
 		primary_destroy(o);
@@ -465,6 +526,12 @@ static uint32_t monotonic_ms(void)
 	return (uint32_t)((uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
 }
 
+/* What the draw command for r takes, header and pixels. */
+static uint64_t draw_bytes(const struct display_rect *r)
+{
+	return sizeof(struct draw_command) + rect_area(r) * 4;
+}
+
 /* One draw command copying rectangle r of the copy (lock held). */
 static struct draw_command *draw_new(struct spice_output *o, const struct display_rect *r)
 {
@@ -476,6 +543,8 @@ static struct draw_command *draw_new(struct spice_output *o, const struct displa
 	if (!dc)
 		return NULL;
 	memset(dc, 0, sizeof(*dc));
+	dc->block.kind = BLOCK_DRAW;
+	dc->block.bytes = draw_bytes(r);
 	for (uint32_t row = 0; row < r->height; row++)
 		memcpy(dc->pixels + row * row_bytes,
 		       o->copy + ((size_t)(r->y + row) * o->width + r->x) * 4, row_bytes);
@@ -514,26 +583,65 @@ static struct draw_command *draw_new(struct spice_output *o, const struct displa
 	return dc;
 }
 
+/* The update command that makes spice-server render all of a width x
+ * height surface. */
+static struct update_command *flush_new(uint32_t width, uint32_t height)
+{
+	struct update_command *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->block.kind = BLOCK_UPDATE;
+	u->cmd.release_info.id = (uintptr_t)&u->block;
+	u->cmd.area.right = (int32_t)width;
+	u->cmd.area.bottom = (int32_t)height;
+	u->cmd.surface_id = PRIMARY_SURFACE_ID;
+	return u;
+}
+
+/* Overlapping dirty rectangles could add up to more than the output;
+ * then they go as the one box around them, at most a frame (lock held). */
+static void dirty_bound(struct spice_output *o)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < o->nr_dirty; i++)
+		total += rect_area(&o->dirty[i]);
+	if (total <= (uint64_t)o->width * o->height)
+		return;
+	for (unsigned i = 1; i < o->nr_dirty; i++)
+		o->dirty[0] = rect_union(&o->dirty[0], &o->dirty[i]);
+	o->nr_dirty = 1;
+}
+
 void spice_output_send(struct spice_output *o)
 {
 	struct draw_command *made[DIRTY_RECTS_MAX];
+	struct update_command *flush = NULL;
 	unsigned nr_made = 0, kept = 0;
-	bool full;
+	uint32_t width, height;
+	uint64_t frame;
+	bool wait;
 
 	pthread_mutex_lock(&o->lock);
 	if (!o->nr_dirty || o->resize_pending || !o->primary_live) {
 		pthread_mutex_unlock(&o->lock);
 		return;
 	}
+	frame = (uint64_t)o->width * o->height * 4;
 	pthread_mutex_lock(&o->queue_lock);
-	full = o->draws.length >= DRAWS_QUEUED_MAX;
-	if (full)
+	/* While spice-server flushes, or is far behind, changes wait and
+	 * merge in the dirty region: the copy always holds the latest
+	 * picture, which goes once it catches up. */
+	wait = o->flush || o->draws.length >= DRAWS_QUEUED_MAX;
+	if (wait)
 		o->behind = true;
 	pthread_mutex_unlock(&o->queue_lock);
-	if (full) {
+	if (wait) {
 		pthread_mutex_unlock(&o->lock);
 		return;
 	}
+	dirty_bound(o);
 	for (unsigned i = 0; i < o->nr_dirty; i++) {
 		struct draw_command *dc = draw_new(o, &o->dirty[i]);
 
@@ -543,16 +651,54 @@ void spice_output_send(struct spice_output *o)
 			o->dirty[kept++] = o->dirty[i];   /* out of memory: try again later */
 	}
 	o->nr_dirty = kept;
+	width = o->width;
+	height = o->height;
 	pthread_mutex_unlock(&o->lock);
 
+	/* Sizes change on this thread only (spice_output_service): the queue
+	 * is still for this surface. */
 	pthread_mutex_lock(&o->queue_lock);
 	for (unsigned i = 0; i < nr_made; i++) {
 		block_track(o, &made[i]->block);
+		made[i]->block.epoch = o->epoch;
+		o->queued_bytes += made[i]->block.bytes;
+		o->held_bytes += made[i]->block.bytes;
+		o->epoch_bytes += made[i]->block.bytes;
 		queue_push(&o->draws, &made[i]->block);
 	}
+	/* Made since the last flush: at most a frame before this send (else
+	 * that flush would have been queued), at most a frame more in it. */
+	if (o->epoch_bytes > frame && (flush = flush_new(width, height))) {
+		/* Every draw made so far is before it in the queue. Without
+		 * memory for it, the next send tries again. */
+		block_track(o, &flush->block);
+		queue_push(&o->draws, &flush->block);
+		o->flush = &flush->block;
+		o->epoch++;
+		o->epoch_bytes = 0;
+	}
 	pthread_mutex_unlock(&o->queue_lock);
-	if (nr_made)
+	if (nr_made || flush)
 		worker_wake_if_waiting(o);
+}
+
+void spice_output_draw_bytes(struct spice_output *o, uint64_t *queued, uint64_t *held)
+{
+	pthread_mutex_lock(&o->queue_lock);
+	*queued = o->queued_bytes;
+	*held = o->held_bytes;
+	pthread_mutex_unlock(&o->queue_lock);
+}
+
+uint64_t spice_output_bytes(uint32_t width, uint32_t height)
+{
+	uint64_t frame = (uint64_t)width * height * 4;
+
+	if (!frame)
+		return 0;
+	/* The copy, the surface, and at most two frames of draw commands
+	 * spice-server has not let go of. */
+	return 4 * frame + OUTPUT_OVERHEAD;
 }
 
 bool spice_output_take_mode_request(struct spice_output *o, uint32_t *width,
@@ -592,29 +738,48 @@ static void qxl_get_init_info(QXLInstance *qin, QXLDevInitInfo *info)
 	info->n_surfaces = 1;    /* the primary */
 }
 
+/* A held-back send may go: no flush outstanding, the queue half empty
+ * (queue_lock held). Clears `behind`; the caller wakes the loop. */
+static bool caught_up(struct spice_output *o)
+{
+	if (!o->behind || o->flush || o->draws.length > DRAWS_QUEUED_MAX / 2)
+		return false;
+	o->behind = false;
+	return true;
+}
+
 /* Pops a command; wakes the loop when a held-back send may go now. */
-static int pull(struct spice_output *o, struct command_queue *q, uint32_t type,
-		struct QXLCommandExt *ext)
+static int pull(struct spice_output *o, struct command_queue *q, struct QXLCommandExt *ext)
 {
 	struct qxl_block *b;
-	bool caught_up = false;
+	bool wake = false;
 
 	pthread_mutex_lock(&o->queue_lock);
 	b = queue_pop(q);
-	if (b && q == &o->draws && o->behind && q->length <= DRAWS_QUEUED_MAX / 2) {
-		o->behind = false;
-		caught_up = true;
-	}
+	if (b && b->kind == BLOCK_DRAW)
+		o->queued_bytes -= b->bytes;
+	if (b && q == &o->draws)
+		wake = caught_up(o);
 	pthread_mutex_unlock(&o->queue_lock);
-	if (caught_up)
+	if (wake)
 		o->wake(o->wake_opaque);
 	if (!b)
 		return 0;
 	memset(ext, 0, sizeof(*ext));
-	ext->cmd.type = type;
-	ext->cmd.data = type == QXL_CMD_DRAW ?
-		(uintptr_t)&((struct draw_command *)b)->drawable :
-		(uintptr_t)&((struct cursor_command *)b)->cmd;
+	switch (b->kind) {
+	case BLOCK_DRAW:
+		ext->cmd.type = QXL_CMD_DRAW;
+		ext->cmd.data = (uintptr_t)&((struct draw_command *)b)->drawable;
+		break;
+	case BLOCK_UPDATE:
+		ext->cmd.type = QXL_CMD_UPDATE;
+		ext->cmd.data = (uintptr_t)&((struct update_command *)b)->cmd;
+		break;
+	case BLOCK_CURSOR:
+		ext->cmd.type = QXL_CMD_CURSOR;
+		ext->cmd.data = (uintptr_t)&((struct cursor_command *)b)->cmd;
+		break;
+	}
 	ext->group_id = MEMSLOT_GROUP;
 	return 1;
 }
@@ -623,14 +788,14 @@ static int qxl_get_command(QXLInstance *qin, struct QXLCommandExt *ext)
 {
 	struct spice_output *o = output_of(qin);
 
-	return pull(o, &o->draws, QXL_CMD_DRAW, ext);
+	return pull(o, &o->draws, ext);
 }
 
 static int qxl_get_cursor_command(QXLInstance *qin, struct QXLCommandExt *ext)
 {
 	struct spice_output *o = output_of(qin);
 
-	return pull(o, &o->cursors, QXL_CMD_CURSOR, ext);
+	return pull(o, &o->cursors, ext);
 }
 
 /* 0: commands wait, ask again; 1: none, we wake the worker when some come. */
@@ -664,11 +829,16 @@ static void qxl_release_resource(QXLInstance *qin, struct QXLReleaseInfoExt rele
 {
 	struct spice_output *o = output_of(qin);
 	struct qxl_block *b = (struct qxl_block *)(uintptr_t)release.info->id;
+	bool wake;
 
 	pthread_mutex_lock(&o->queue_lock);
-	block_untrack(b);
+	block_forget(o, b);
+	/* A finished flush lets a held-back send go. */
+	wake = b->kind == BLOCK_UPDATE && caught_up(o);
 	pthread_mutex_unlock(&o->queue_lock);
 	free(b);
+	if (wake)
+		o->wake(o->wake_opaque);
 }
 
 static void qxl_notify_update(QXLInstance *qin, uint32_t update_id)
@@ -762,6 +932,11 @@ static const QXLInterface qxl_interface = {
 };
 
 /* ---- life ---- */
+
+QXLInstance *spice_output_qxl(struct spice_output *o)
+{
+	return &o->qxl;
+}
 
 struct spice_output *spice_output_new(unsigned index, uint32_t width, uint32_t height,
 				      spice_output_wake_fn wake, void *wake_opaque)

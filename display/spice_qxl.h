@@ -34,10 +34,20 @@ int spice_output_attach(struct spice_output *o, SpiceServer *server);
 /* After spice_server_destroy (which drops the instance): frees the output
  * and whatever commands spice-server never gave back. */
 void spice_output_free(struct spice_output *o);
+/* The instance spice-server knows the output by; tests play its worker
+ * through it (the QXLInterface callbacks). */
+QXLInstance *spice_output_qxl(struct spice_output *o);
+
+/* The most host memory an output showing width x height holds: its copy,
+ * the primary surface, at most two frames of draw commands that
+ * spice-server has not let go of while no client holds them, and a
+ * little more for cursor commands and headers. Pure. */
+uint64_t spice_output_bytes(uint32_t width, uint32_t height);
 
 /* ---- any thread (display_backend_ops) ---- */
 
-void spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height);
+/* 0, or -1 when there is no memory for the new picture (the old stays). */
+int spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height);
 void spice_output_update(struct spice_output *o, const struct display_rect *rect,
 			 const uint8_t *pixels, uint32_t stride, enum display_format format);
 void spice_output_cursor_define(struct spice_output *o, uint32_t width, uint32_t height,
@@ -52,10 +62,15 @@ void spice_output_cursor_move(struct spice_output *o, int32_t x, int32_t y, bool
 void spice_output_service(struct spice_output *o);
 /* Whether part of the copy waits to be sent and could be now. */
 bool spice_output_has_dirty(struct spice_output *o);
-/* Queues draw commands for the changed region and wakes spice-server.
- * Leaves the region pending while spice-server is behind (too many
- * commands not yet pulled): it wakes the loop when it catches up. */
+/* Queues draw commands for the changed region and wakes spice-server;
+ * once those not yet flushed exceed a frame, an update command follows
+ * that makes spice-server render them and let go. Leaves the region
+ * pending while spice-server is behind (too many commands not yet pulled)
+ * or flushing: it wakes the loop when it catches up. */
 void spice_output_send(struct spice_output *o);
+/* Bytes of draw commands not yet pulled, and of those not yet given back
+ * (pulled or not). */
+void spice_output_draw_bytes(struct spice_output *o, uint64_t *queued, uint64_t *held);
 /* The newest size a client asked for since the last call, if any. */
 bool spice_output_take_mode_request(struct spice_output *o, uint32_t *width,
 				    uint32_t *height);

@@ -5,9 +5,12 @@
  * sanitizers: a response never exceeds the room it was given and always
  * starts with a whole header when there is room for one; the host memory
  * the engine counts never exceeds its cap and equals what its resources
- * hold; every backing entry points into guest RAM; every scanout shows a
- * live resource through a rectangle inside it; the display only ever sees
- * rectangles inside the size it was last given.
+ * hold and what the display holds for the outputs it was told to show
+ * (the fake display costs what SPICE's does), also across resets; every
+ * backing entry points into guest RAM; every scanout shows a live
+ * resource through a rectangle inside it; the display only ever sees
+ * rectangles inside the size it was last given, and every size it was
+ * given is charged.
  *
  * Input layout:
  *   byte 0    bit 0: VIRTIO_GPU_F_EDID; bits 4-7: outputs - 1
@@ -54,6 +57,13 @@ static void read_pixels(struct fake_display *f, const void *pixels, uint32_t str
 			f->checksum += row[x];
 }
 
+/* Four frames and 64 KiB, as the SPICE display (spice_output_bytes). */
+static uint64_t fake_output_bytes(void *impl, uint32_t w, uint32_t h)
+{
+	(void)impl;
+	return (uint64_t)w * h * 16 + (64u << 10);
+}
+
 static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
 {
 	struct fake_display *f = impl;
@@ -90,6 +100,7 @@ static void fake_cursor_move(void *impl, unsigned output, int32_t x, int32_t y, 
 
 static const struct display_backend_ops fake_ops = {
 	.output_resize = fake_resize,
+	.output_bytes = fake_output_bytes,
 	.output_update = fake_update,
 	.cursor_define = fake_cursor_define,
 	.cursor_move = fake_cursor_move,
@@ -132,9 +143,27 @@ static const struct gpu2d_resource *lookup(const struct gpu2d *g, uint32_t id)
 	return NULL;
 }
 
+/* What the engine charges for its outputs; aborts where a charge is not
+ * what the display holds for the size it was told. */
+static uint64_t output_charges(const struct fuzz_bench *b, const struct gpu2d *g)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < g->nr_outputs; i++) {
+		const struct gpu2d_scanout *s = &g->scanouts[i];
+
+		if (s->shown_width != b->seen.width[i] || s->shown_height != b->seen.height[i] ||
+		    s->display_charged != display_output_bytes(b->display, s->shown_width,
+							       s->shown_height))
+			abort();
+		sum += s->display_charged;
+	}
+	return sum;
+}
+
 static void check_state(const struct fuzz_bench *b, const struct gpu2d *g)
 {
-	uint64_t charged = 0;
+	uint64_t charged = output_charges(b, g);
 	size_t count = 0;
 
 	if (g->host_memory > g->max_host_memory)
@@ -252,8 +281,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size -= 5;
 			break;
 		case 3:
+			/* Resources go; the outputs' pictures and charges stay. */
 			gpu2d_reset(&g);
-			if (g.host_memory || g.nr_resources)
+			if (g.host_memory != output_charges(b, &g) || g.nr_resources)
 				abort();
 			break;
 		}

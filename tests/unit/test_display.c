@@ -167,6 +167,33 @@ static void test_resize_checks(void)
 	display_free(d);
 }
 
+static uint64_t fake_bytes(void *impl, uint32_t w, uint32_t h)
+{
+	(void)impl;
+	return (uint64_t)w * h * 16 + 1;
+}
+
+/* What an output costs is the backend's to say; nothing without one, or
+ * for an output that is off. */
+static void test_output_bytes(void)
+{
+	struct display_backend_ops ops = fake_ops;
+	struct fake_backend b = { 0 };
+	struct display *d = display_new(&fake_ops, &b);
+
+	CHECK_EQ(display_output_bytes(NULL, 640, 480), 0);
+	CHECK_EQ(display_output_bytes(d, 640, 480), 0);   /* no output_bytes op */
+	display_free(d);
+	ops.output_bytes = fake_bytes;
+	d = display_new(&ops, &b);
+	CHECK_EQ(display_output_bytes(d, 640, 480), 640 * 480 * 16 + 1);
+	CHECK_EQ(display_output_bytes(d, DISPLAY_MAX_WIDTH, DISPLAY_MAX_HEIGHT),
+		 (uint64_t)DISPLAY_MAX_WIDTH * DISPLAY_MAX_HEIGHT * 16 + 1);
+	CHECK_EQ(display_output_bytes(d, 0, 0), 0);
+	CHECK_EQ(display_output_bytes(d, 640, 0), 0);
+	display_free(d);
+}
+
 static void test_update_checks(void)
 {
 	struct fake_backend b = { 0 };
@@ -384,6 +411,7 @@ TEST_MAIN("display",
 	TEST_CASE(test_convert_every_layout),
 	TEST_CASE(test_convert_in_place),
 	TEST_CASE(test_resize_checks),
+	TEST_CASE(test_output_bytes),
 	TEST_CASE(test_update_checks),
 	TEST_CASE(test_cursor_checks),
 	TEST_CASE(test_attach_and_dispatch),

@@ -420,6 +420,15 @@ static void option_parser(void)
 	CHECK_EQ(cfg.width, 8192);
 	CHECK_EQ(cfg.height, 64);
 	CHECK_EQ(cfg.max_host_memory, 16ull << 20);
+	/* The default grows to 8 frames of the mode per output. */
+	CHECK_EQ(virtio_gpu_option_parse("outputs=16", &cfg, err, sizeof(err)), 0);
+	CHECK_EQ(cfg.max_host_memory, 16ull * 8 * 1280 * 800 * 4);
+	CHECK_EQ(virtio_gpu_option_parse("width=4096,height=2160", &cfg, err, sizeof(err)), 0);
+	CHECK_EQ(cfg.max_host_memory, 8ull * 4096 * 2160 * 4);
+	CHECK_EQ(virtio_gpu_option_parse("outputs=2", &cfg, err, sizeof(err)), 0);
+	CHECK_EQ(cfg.max_host_memory, VIRTIO_GPU_DEFAULT_HOSTMEM);
+	CHECK_EQ(virtio_gpu_option_parse("outputs=16,max-memory=64M", &cfg, err, sizeof(err)), 0);
+	CHECK_EQ(cfg.max_host_memory, 64ull << 20);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
 		if (virtio_gpu_option_parse(bad[i], &cfg, err, sizeof(err)) != -1) {

@@ -65,6 +65,13 @@ static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
 	return 0;
 }
 
+/* Like the SPICE display: four frames and a little. */
+static uint64_t fake_output_bytes(void *impl, uint32_t w, uint32_t h)
+{
+	(void)impl;
+	return (uint64_t)w * h * 16 + 4096;
+}
+
 static void fake_update(void *impl, unsigned output, const struct display_rect *r,
 			const void *pixels, uint32_t stride, enum display_format format)
 {
@@ -106,6 +113,7 @@ static void fake_cursor_move(void *impl, unsigned output, int32_t x, int32_t y, 
 
 static const struct display_backend_ops fake_ops = {
 	.output_resize = fake_resize,
+	.output_bytes = fake_output_bytes,
 	.output_update = fake_update,
 	.cursor_define = fake_cursor_define,
 	.cursor_move = fake_cursor_move,
@@ -122,7 +130,7 @@ struct bench {
 	size_t resp_len;
 };
 
-static struct bench *bench_new(bool headless)
+static struct bench *bench_with(bool headless, unsigned nr_outputs, uint64_t cap)
 {
 	struct bench *b = calloc(1, sizeof(*b));
 	char err[128];
@@ -132,8 +140,13 @@ static struct bench *bench_new(bool headless)
 	CHECK_EQ(guest_memory_create(&b->mem, RAM_SIZE, false, err, sizeof(err)), 0);
 	if (!headless)
 		b->display = display_new(&fake_ops, &b->seen);
-	CHECK_EQ(gpu2d_init(&b->g, &b->mem, b->display, NR_OUTPUTS, PREF_W, PREF_H, CAP), 0);
+	CHECK_EQ(gpu2d_init(&b->g, &b->mem, b->display, nr_outputs, PREF_W, PREF_H, cap), 0);
 	return b;
+}
+
+static struct bench *bench_new(bool headless)
+{
+	return bench_with(headless, NR_OUTPUTS, CAP);
 }
 
 static void bench_free(struct bench *b)
@@ -320,6 +333,20 @@ static bool rect_is(const struct display_rect *r, uint32_t x, uint32_t y, uint32
 }
 
 /* ---- tests ---- */
+
+/* What the engine counts: its resources' and its outputs' charges. */
+static uint64_t charged(const struct gpu2d *g)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < g->nr_buckets; i++)
+		for (const struct gpu2d_resource *r = g->buckets[i]; r; r = r->next_in_bucket)
+			sum += r->charged;
+	for (unsigned i = 0; i < g->nr_outputs; i++)
+		sum += g->scanouts[i].display_charged;
+	return sum;
+}
+
 
 static void display_info_lists_the_preferred_modes(void)
 {
@@ -849,15 +876,16 @@ static void reset_frees_everything_quietly(void)
 	CHECK_EQ(set_scanout(b, 0, 1, rect(0, 0, 32, 32)), VIRTIO_GPU_RESP_OK_NODATA);
 	resizes = f->resizes;
 	gpu2d_reset(&b->g);
-	CHECK_EQ(b->g.host_memory, 0);
 	CHECK_EQ(b->g.nr_resources, 0);
 	CHECK_EQ(b->g.scanouts[0].resource_id, 0);
-	/* The display keeps the last picture; the same size comes back
-	 * without a resize. */
+	/* The display keeps the last picture, which stays charged; the same
+	 * size comes back without a resize or a second charge. */
+	CHECK_EQ(b->g.host_memory, fake_output_bytes(NULL, 32, 32));
 	CHECK_EQ(f->resizes, resizes);
 	make_picture(b, 1, 32, 32, 0x100000);
 	CHECK_EQ(set_scanout(b, 0, 1, rect(0, 0, 32, 32)), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(f->resizes, resizes);
+	CHECK_EQ(b->g.host_memory, charged(&b->g));
 	bench_free(b);
 }
 
@@ -872,6 +900,91 @@ static void headless_works(void)
 	CHECK_EQ(cursor(b, VIRTIO_GPU_CMD_MOVE_CURSOR, 0, 1, 1, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(set_scanout(b, 0, 0, rect(0, 0, 0, 0)), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(unref(b, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	bench_free(b);
+}
+
+/* The display's copy and surfaces of every output count against the cap
+ * as resources do: one huge resource inside the cap, shown on every
+ * output, would otherwise make the display hold sixteen times more. The
+ * guest gets out-of-memory errors; the display is never asked. */
+static void scanouts_are_charged_to_the_cap(void)
+{
+	const uint64_t cap = 256ull << 20;   /* the default */
+	struct bench *b = bench_with(false, 16, cap);
+	struct fake_display *f = &b->seen;
+	unsigned shown = 0, refused = 0;
+	uint64_t before, one;
+
+	/* 8192x8000: 250 MiB, inside the cap; on an output it costs 1 GiB
+	 * more, at any window of it wider than ~1/4 of it too. */
+	CHECK_EQ(create(b, 1, FMT_BGRX, 8192, 8000), VIRTIO_GPU_RESP_OK_NODATA);
+	for (unsigned i = 0; i < 16; i++) {
+		CHECK_EQ(set_scanout(b, i, 1, rect(0, 0, 8192, 8000)), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+		CHECK_EQ(set_scanout(b, i, 1, rect(0, 0, 2048, 1024)), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+		CHECK(b->g.host_memory <= cap);
+	}
+	CHECK_EQ(f->resizes, 0);
+	CHECK_EQ(b->g.host_memory, charged(&b->g));
+	/* What is left of the cap shows a few small windows of it, no more. */
+	for (unsigned i = 0; i < 16; i++) {
+		uint32_t type = set_scanout(b, i, 1, rect(0, 0, 1024, 256));
+
+		CHECK(type == VIRTIO_GPU_RESP_OK_NODATA || type == VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+		if (type == VIRTIO_GPU_RESP_OK_NODATA)
+			shown++;
+		else
+			refused++;
+		CHECK(b->g.host_memory <= cap);
+		CHECK_EQ(b->g.host_memory, charged(&b->g));
+	}
+	CHECK_EQ(shown, 1);
+	CHECK_EQ(refused, 15);
+	CHECK_EQ(f->resizes, shown);
+	CHECK_EQ(b->g.scanouts[1].resource_id, 0);   /* a refused scanout stays as it was */
+
+	/* A smaller picture gives back the difference; a page flip to the
+	 * same size charges nothing more; off gives back all of it. */
+	CHECK_EQ(unref(b, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	before = b->g.host_memory;
+	CHECK_EQ(before, fake_output_bytes(NULL, 1024, 256));
+	CHECK_EQ(create(b, 2, FMT_BGRX, 640, 480), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create(b, 3, FMT_BGRX, 640, 480), VIRTIO_GPU_RESP_OK_NODATA);
+	one = b->g.host_memory - before;
+	CHECK_EQ(set_scanout(b, 0, 2, rect(0, 0, 640, 480)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b->g.host_memory, one + fake_output_bytes(NULL, 640, 480));
+	CHECK_EQ(set_scanout(b, 0, 3, rect(0, 0, 640, 480)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b->g.host_memory, one + fake_output_bytes(NULL, 640, 480));
+	CHECK_EQ(set_scanout(b, 0, 0, rect(0, 0, 0, 0)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b->g.host_memory, one);
+	/* Every output at 640x480 fits now: 16 x 4.7 MiB. */
+	for (unsigned i = 0; i < 16; i++)
+		CHECK_EQ(set_scanout(b, i, 2 + i % 2, rect(0, 0, 640, 480)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b->g.host_memory, charged(&b->g));
+	/* A reset frees the resources; the display keeps its pictures, and
+	 * they stay charged. */
+	gpu2d_reset(&b->g);
+	CHECK_EQ(b->g.host_memory, 16 * fake_output_bytes(NULL, 640, 480));
+	CHECK_EQ(b->g.host_memory, charged(&b->g));
+	/* The engine's end puts the outputs back to the configured mode. */
+	f->resizes = 0;
+	gpu2d_destroy(&b->g);
+	CHECK_EQ(f->resizes, 16);
+	CHECK_EQ(f->resize_w, PREF_W);
+	CHECK_EQ(f->resize_h, PREF_H);
+	bench_free(b);
+}
+
+/* Headless, nothing is shown and nothing but resources is charged. */
+static void headless_outputs_cost_nothing(void)
+{
+	struct bench *b = bench_with(true, 16, CAP);
+
+	CHECK_EQ(create(b, 1, FMT_BGRX, 1024, 1024), VIRTIO_GPU_RESP_OK_NODATA);
+	for (unsigned i = 0; i < 16; i++)
+		CHECK_EQ(set_scanout(b, i, 1, rect(0, 0, 1024, 1024)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b->g.host_memory, charged(&b->g));
+	for (unsigned i = 0; i < 16; i++)
+		CHECK_EQ(b->g.scanouts[i].display_charged, 0);
 	bench_free(b);
 }
 
@@ -909,4 +1022,6 @@ TEST_MAIN("virtio_gpu_cmd",
 	  TEST_CASE(fences_are_echoed),
 	  TEST_CASE(reset_frees_everything_quietly),
 	  TEST_CASE(headless_works),
-	  TEST_CASE(many_resources_stay_findable))
+	  TEST_CASE(many_resources_stay_findable),
+	  TEST_CASE(scanouts_are_charged_to_the_cap),
+	  TEST_CASE(headless_outputs_cost_nothing))
