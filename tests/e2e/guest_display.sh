@@ -83,6 +83,7 @@ wait_listening() {
 # (spice_client.py's "stdin" action); each action answers one JSON line.
 # client_start ARGS...: connects (bounded); status 0 when connected.
 client_start() {
+	rm -f "$E2E_WORK/client.in"
 	mkfifo "$E2E_WORK/client.in"
 	timeout "$BOOT_TIMEOUT" "${client[@]}" --timeout 300 "$@" stdin <"$E2E_WORK/client.in" \
 		>"$E2E_WORK/client.out" 2>"$E2E_WORK/client.err" &
@@ -374,3 +375,70 @@ check display.gpu-malformed-commands gpufuzz "cases not answered with an error: 
 check display.gpu-reset-and-rebind gpufuzz "after a reset the kernel's driver came back: $(report gpufuzz gpufuzz.rebind), driver '$(report gpufuzz gpu.driver_after)'" \
 	[ "$(report gpufuzz gpufuzz.rebind)" = ok -a "$(report gpufuzz gpu.driver_after)" = virtio_gpu ]
 show_failures gpufuzz
+
+# --- The demo guest: one shell per terminal -----------------------------------------------
+
+# tools/demo's guest and command line (no gvmm.test: the guest starts a
+# shell on the serial console and another on the display's tty1). The
+# console is gvmm's stdio, its input a FIFO this script writes to, like a
+# user typing in the terminal. Checked: a real SPICE client types into the
+# display's shell and what it typed runs (its output comes out on the
+# serial port) and the client's frame shows that shell's prompt; the
+# serial console's shell runs a command typed on stdin, with the line
+# intact (one reader of the console, not two splitting its input).
+demo_ok=0
+rm -f "$E2E_WORK/demo.in"
+mkfifo "$E2E_WORK/demo.in"
+GVMM_SPICE_PASSWORD=$password "$GVMM" run --kernel "$kernel" --initrd "$initrd" --memory 256M \
+	--no-reboot --cmdline "console=ttyS0 quiet" --gpu "2d,width=$W,height=$H" \
+	--spice "127.0.0.1:$((port + 2))" <"$E2E_WORK/demo.in" >"$E2E_WORK/demo.log" \
+	2>"$E2E_WORK/demo.err" &
+BOOT_PID=$!
+exec 7>"$E2E_WORK/demo.in"
+if wait_for_console demo 'gvmm demo guest: type' 1 "$BOOT_TIMEOUT" &&
+	wait_for_console demo 'gvmm-guest:' 1 120 &&
+	client_start --port "$((port + 2))" --password "$password"; then
+	demo_ok=1
+else
+	fail display.demo-client-connects "the demo guest did not come up or the client did not connect: $CLIENT_REPLY"
+	boot_failed[demo]=1
+fi
+client_failures=
+demo_step() {
+	((demo_ok)) || return 1
+	client_do "$1" && return 0
+	client_failures+="$1: $CLIENT_REPLY; "
+	return 1
+}
+# ink_of REPLY: the "ink" count of an ink action's reply.
+ink_of() { sed -n 's/.*"ink": \([0-9]*\).*/\1/p' <<<"$1"; }
+
+# The display's shell clears its screen on command: then only its prompt
+# (on the first text row, 16 pixels high) is left on the screen.
+prompt_ink= rest_ink=
+if demo_step wait-primary && demo_step settle=2 && demo_step 'type=clear\n' && demo_step settle=2; then
+	demo_step "ink=0,0,$W,16" && prompt_ink=$(ink_of "$CLIENT_REPLY")
+	demo_step "ink=0,32,$W,$((H - 32))" && rest_ink=$(ink_of "$CLIENT_REPLY")
+	demo_step "dump=$E2E_WORK/demo-prompt.ppm"
+fi
+check display.demo-screen-prompt demo "after 'clear' typed on the display: ${prompt_ink:-?} pixels of text in the first row (want some), ${rest_ink:-?} below it (want 0); $client_failures" \
+	[ "${prompt_ink:-0}" -gt 0 -a "${rest_ink:-1}" = 0 ]
+demo_step 'type=echo DISPLAY-$((6*7))-MARK >/dev/ttyS0\n'
+check display.demo-screen-typing demo "a command typed on the display's shell did not run (no DISPLAY-42-MARK on the serial console); $client_failures" \
+	wait_for_console demo DISPLAY-42-MARK 1 120
+client_stop
+
+# The serial console's own shell: the command comes back intact and runs.
+echo 'echo SERIAL-$((7*6))-MARK' >&7
+serial_ok() {
+	wait_for_console demo SERIAL-42-MARK 1 120 &&
+		tr -d '\r' <"$E2E_WORK/demo.log" | grep -q -F 'echo SERIAL-$((7*6))-MARK' &&
+		! grep -q 'not found' "$E2E_WORK/demo.log"
+}
+check display.demo-serial-shell demo "the serial shell's answer: '$(tr -d '\r' <"$E2E_WORK/demo.log" | grep -a -e SERIAL -e 'not found' | head -n 3 | tr '\n' '|')'" \
+	serial_ok
+echo poweroff >&7
+finish_boot
+exec 7>&-
+check display.demo-poweroff demo "poweroff typed on the serial console: VMM exited $BOOT_STATUS" [ "$BOOT_STATUS" = 0 ]
+show_failures demo
