@@ -42,7 +42,7 @@ TEST_HELPER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/unit/test_%.c
 # Keep the unit-test objects: make would delete them as intermediates.
 .SECONDARY:
 
-.PHONY: all asan test unit-tests deps clean install guest bench fuzz
+.PHONY: all asan test unit-tests deps clean install guest bench fuzz soak
 
 all: $(BUILD)/gvmm
 
@@ -85,6 +85,14 @@ clean:
 bench: deps all
 	tools/mkguest build/guest
 	tools/with-kvm -- sh -c 'tools/bench-boot && tools/bench-disk && tools/bench-net && tools/bench-display'
+
+# Many boots of the display under load, gvmm beside QEMU (tests/e2e/
+# display_soak.sh; GVMM_SOAK_BOOTS, GVMM_SOAK_ROUNDS, ... tune it). Long:
+# not part of `make test`.
+soak: deps all
+	tools/mkguest build/guest
+	tools/with-kvm --timeout $$(( (2 * $${GVMM_SOAK_BOOTS:-10} + 1) * ($${GVMM_SOAK_LIMIT:-300} + 20) + 300 )) \
+		-- tests/e2e/run-guest-tests tests/e2e/display_soak.sh
 
 # libFuzzer targets for the guest- and user-facing parsers (tests/fuzz),
 # each for FUZZ_SECONDS (default 60).

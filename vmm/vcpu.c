@@ -12,6 +12,7 @@
 
 #include "../firmware/cpuid.h"
 #include "../firmware/x86_boot_cpu.h"
+#include "guest_memory.h"
 #include "log.h"
 #include "vm.h"
 
@@ -175,6 +176,47 @@ int vcpu_set_boot_state(struct vcpu *vcpu, const struct boot_setup *setup,
 	return 0;
 }
 
+/* What the vCPU had pending when it stopped: after a triple fault, the
+ * exception that could not be delivered is the clue to its cause. */
+static void vcpu_log_events(struct vcpu *vcpu)
+{
+	struct kvm_vcpu_events ev;
+
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return;
+	log_error(" exception %s vector %u error code %s0x%x; interrupt %s vector %u; nmi %s",
+		  ev.exception.injected ? "injected" : ev.exception.pending ? "pending" : "none",
+		  ev.exception.nr, ev.exception.has_error_code ? "" : "(none) ",
+		  ev.exception.error_code, ev.interrupt.injected ? "injected" : "none",
+		  ev.interrupt.nr, ev.nmi.injected ? "injected" : ev.nmi.pending ? "pending" : "none");
+}
+
+/* The words on top of the guest's stack (an exception frame, if one was
+ * being pushed), read through the guest's own page tables. */
+#define STACK_WORDS_LOGGED 8
+static void vcpu_log_stack(struct vcpu *vcpu, uint64_t rsp)
+{
+	struct kvm_translation tr = { .linear_address = rsp };
+	uint64_t words[STACK_WORDS_LOGGED];
+
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid) {
+		log_error(" stack at %" PRIx64 ": not mapped", rsp);
+		return;
+	}
+	/* Only what lies on the same page: the next may map elsewhere. */
+	size_t room = 4096 - (rsp & 4095), len = sizeof(words) < room ? sizeof(words) : room;
+
+	if (guest_memory_read(&vcpu->vm->mem, tr.physical_address, words, len) < 0) {
+		log_error(" stack at %" PRIx64 " (guest-physical %llx): not RAM", rsp,
+			  tr.physical_address);
+		return;
+	}
+	for (size_t i = 0; i < len / 8; i += 4)
+		log_error(" stack+%02zx: %016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %016" PRIx64,
+			  i * 8, words[i], i + 1 < len / 8 ? words[i + 1] : 0,
+			  i + 2 < len / 8 ? words[i + 2] : 0, i + 3 < len / 8 ? words[i + 3] : 0);
+}
+
 static void vcpu_log_registers(struct vcpu *vcpu)
 {
 	struct kvm_regs r;
@@ -195,6 +237,8 @@ static void vcpu_log_registers(struct vcpu *vcpu)
 	log_error(" cr0 %llx cr2 %llx cr3 %llx cr4 %llx efer %llx", s.cr0, s.cr2, s.cr3,
 		  s.cr4, s.efer);
 	log_error(" gdt %llx/%x idt %llx/%x", s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
+	vcpu_log_events(vcpu);
+	vcpu_log_stack(vcpu, r.rsp);
 }
 
 static void vcpu_handle_io(struct vcpu *vcpu)

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Soak: the display under load, many boots, gvmm beside QEMU.
+#
+# Each boot runs the test guest with virtio-gpu, SPICE (no client) and the
+# virtio keyboard, tablet and mouse SPICE adds, and its init writes a
+# block of text to tty1 over and over (tests/guest/ttyload.sh), so fbcon
+# scrolls and the GPU driver flushes all the time. Boots alternate
+# between gvmm and QEMU (when qemu-system-x86_64 is installed) with the
+# same guest, kernel command line and devices, so a death rate can be
+# told apart from the substrate's own (the nested rig's emulated SVM has
+# killed guests of both at random). A guest that dies (triple fault,
+# oops, panic) is a failure; its console tail and gvmm's register dump
+# are shown. A boot that runs out of time without dying is not a death:
+# it is counted apart.
+#
+#   GVMM_SOAK_BOOTS=N      boots of each VMM (default 10)
+#   GVMM_SOAK_ROUNDS=N     writes of the text per boot (default 20)
+#   GVMM_SOAK_LIMIT=S      seconds a boot may run (default 300)
+#   GVMM_SOAK_CPUS=N       vCPUs (default 1)
+# Run: make soak (through tools/with-kvm: the rig where KVM is PVM).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+boots=${GVMM_SOAK_BOOTS:-10}
+rounds=${GVMM_SOAK_ROUNDS:-20}
+limit=${GVMM_SOAK_LIMIT:-300}
+cpus=${GVMM_SOAK_CPUS:-1}
+kernel=$GUEST_DIR/vmlinuz
+initrd=$GUEST_DIR/initrd.img
+port=${GVMM_E2E_SPICE_PORT:-15950}
+cmdline="console=ttyS0 panic=-1 quiet gvmm.test=ttyload gvmm.ttyload.rounds=$rounds"
+qemu=$(command -v qemu-system-x86_64 || true)
+
+# died NAME: the guest died (rather than finished or ran out of time).
+died() {
+	local log=$E2E_WORK/$1.log err=$E2E_WORK/$1.err
+	grep -q -e 'triple-faulted' -e 'KVM internal error' "$err" 2>/dev/null && return 0
+	tr -d '\r' <"$log" 2>/dev/null | grep -q -e 'Kernel panic' -e 'BUG:' -e 'Oops' \
+		-e 'general protection fault' -e 'double fault' && return 0
+	# QEMU says nothing when the guest resets: no end line and an early exit.
+	[ "$2" != 124 ] && [ "$2" != 137 ] && ! grep -q 'REPORT ttyload=done' "$log" 2>/dev/null
+}
+
+run_gvmm() {
+	boot "$1" "$limit" --kernel "$kernel" --initrd "$initrd" --memory 256M --cpus "$cpus" \
+		--no-reboot --cmdline "$cmdline" --gpu 2d --spice "127.0.0.1:$port,disable-ticketing"
+}
+run_qemu() {
+	BOOT_START=$(date +%s)
+	timeout --kill-after=10 "$limit" "$qemu" -M q35 -enable-kvm -cpu host -m 256M \
+		-smp "$cpus" -no-reboot -nodefaults -vga none -display none \
+		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+		-device virtio-gpu-pci -device virtio-keyboard-pci -device virtio-tablet-pci \
+		-device virtio-mouse-pci -spice "port=$port,addr=127.0.0.1,disable-ticketing=on" \
+		-serial "file:$E2E_WORK/$1.log" </dev/null >/dev/null 2>"$E2E_WORK/$1.err"
+	BOOT_STATUS=$?
+	BOOT_END=$(date +%s)
+}
+
+declare -A deaths finished slow
+vmms=(gvmm)
+if [ -n "$qemu" ]; then vmms+=(qemu); else echo "note: no qemu-system-x86_64: gvmm only"; fi
+for vmm in "${vmms[@]}"; do deaths[$vmm]=0 finished[$vmm]=0 slow[$vmm]=0; done
+for i in $(seq 1 "$boots"); do
+	for vmm in "${vmms[@]}"; do
+		name=$vmm-$i
+		"run_$vmm" "$name"
+		done_rounds=$(tr -d '\r' <"$E2E_WORK/$name.log" 2>/dev/null | grep -c '^TTYLOAD ROUND')
+		if died "$name" "$BOOT_STATUS"; then
+			deaths[$vmm]=$((deaths[$vmm] + 1))
+			echo "soak: $name DIED after $((BOOT_END - BOOT_START))s, $done_rounds of $rounds rounds, status $BOOT_STATUS"
+			console_tail "$name"
+		elif grep -q 'REPORT ttyload=done' "$E2E_WORK/$name.log"; then
+			finished[$vmm]=$((finished[$vmm] + 1))
+			echo "soak: $name finished in $((BOOT_END - BOOT_START))s, status $BOOT_STATUS"
+		else
+			slow[$vmm]=$((slow[$vmm] + 1))
+			echo "soak: $name ran out of its ${limit}s alive after $done_rounds of $rounds rounds"
+		fi
+	done
+done
+for vmm in "${vmms[@]}"; do
+	echo "soak: $vmm: ${deaths[$vmm]} died, ${finished[$vmm]} finished, ${slow[$vmm]} ran out of time, of $boots boots"
+done
+expect display-soak.no-gvmm-guest-died "${deaths[gvmm]} of $boots gvmm guests died (QEMU: ${deaths[qemu]:-not run})" \
+	[ "${deaths[gvmm]}" = 0 ]
