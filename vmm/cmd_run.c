@@ -127,6 +127,8 @@ static void print_run_usage(FILE *out)
 		"\n"
 		"With --serial stdio on a terminal, the terminal is in raw mode while the\n"
 		"guest runs: press Ctrl-A x to quit gvmm, Ctrl-A Ctrl-A to send Ctrl-A.\n"
+		"It is restored on any exit, a fatal signal included, and while gvmm is\n"
+		"stopped (SIGTSTP).\n"
 		"SIGINT, SIGTERM and SIGHUP stop the VM in order.\n"
 		"\n"
 		"Exit status: 0 guest powered off, 1 guest crashed or gvmm failed,\n"

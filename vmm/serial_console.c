@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,45 +10,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "terminal.h"
 
 #define CTRL_A 0x01
-
-/* The terminal's settings before raw mode. Process-wide on purpose: the
- * exit and fatal-signal paths that restore them have no other context. */
-static struct termios saved_termios;
-static volatile sig_atomic_t termios_saved;
-
-static void terminal_restore(void)
-{
-	if (termios_saved)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
-}
-
-static void terminal_restore_on_fatal(int sig)
-{
-	terminal_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static int terminal_make_raw(void)
-{
-	static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-	struct termios raw;
-
-	if (tcgetattr(STDIN_FILENO, &saved_termios) < 0)
-		return -errno;
-	raw = saved_termios;
-	cfmakeraw(&raw);
-	/* Keep output post-processing off too: the guest sends its own CRs. */
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
-		return -errno;
-	termios_saved = 1;
-	atexit(terminal_restore);
-	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
-		signal(fatal_signals[i], terminal_restore_on_fatal);
-	return 0;
-}
 
 int serial_config_parse(const char *arg, struct serial_config *cfg)
 {
@@ -196,8 +159,8 @@ int serial_console_start(struct serial_console *con, struct event_loop *loop,
 		return ret;
 	if (con->in_fd < 0)
 		return 0;
-	if (con->in_is_tty && terminal_make_raw() < 0)
-		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
+	if (con->in_is_tty && (ret = terminal_make_raw(con->in_fd)) < 0)
+		log_warn("cannot put the terminal in raw mode: %s", strerror(-ret));
 	ret = event_loop_add(loop, con->in_fd, EPOLLIN, serial_console_on_input, con);
 	if (ret == -EPERM) {
 		/* A regular file cannot be polled; it is not an interactive console. */
