@@ -31,27 +31,39 @@ int serial_config_parse(const char *arg, struct serial_config *cfg)
 int serial_console_open(struct serial_console *con, const struct serial_config *cfg,
 			char *err, size_t errlen)
 {
+	int fd, ret = 0;
+
 	memset(con, 0, sizeof(*con));
 	con->mode = cfg->mode;
 	con->in_fd = -1;
-	con->out_fd = -1;
 	con->rx_space_fd = -1;
 	switch (cfg->mode) {
 	case SERIAL_STDIO:
 		con->in_fd = STDIN_FILENO;
-		con->out_fd = STDOUT_FILENO;
 		con->in_is_tty = isatty(STDIN_FILENO);
+		ret = console_output_open_stdout(&con->out);
+		if (ret < 0)
+			snprintf(err, errlen, "--serial stdio: %s", strerror(-ret));
 		break;
 	case SERIAL_FILE:
-		con->out_fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (con->out_fd < 0) {
+		fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
 			snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(errno));
+			console_output_open_none(&con->out);
 			return -1;
+		}
+		ret = console_output_open_fd(&con->out, fd);
+		if (ret < 0) {
+			snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(-ret));
+			close(fd);
 		}
 		break;
 	case SERIAL_NONE:
+		console_output_open_none(&con->out);
 		break;
 	}
+	if (ret < 0)
+		return -1;
 	con->rx_space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (con->rx_space_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -146,6 +158,15 @@ static void serial_console_on_rx_space(void *opaque, uint32_t events)
 	serial_console_offer(con);
 }
 
+/* The output has room again: the device may send more. */
+static void serial_console_on_tx_space(void *opaque)
+{
+	struct serial_console *con = opaque;
+
+	if (con->tx_space)
+		con->tx_space(con->device);
+}
+
 int serial_console_start(struct serial_console *con, struct event_loop *loop,
 			 void (*on_quit)(void *ctx), void *quit_ctx)
 {
@@ -154,6 +175,10 @@ int serial_console_start(struct serial_console *con, struct event_loop *loop,
 	con->loop = loop;
 	con->on_quit = on_quit;
 	con->quit_ctx = quit_ctx;
+	console_output_set_space(&con->out, serial_console_on_tx_space, con);
+	ret = console_output_start(&con->out, loop);
+	if (ret < 0)
+		return ret;
 	ret = event_loop_add(loop, con->rx_space_fd, EPOLLIN, serial_console_on_rx_space, con);
 	if (ret < 0)
 		return ret;
@@ -172,41 +197,35 @@ int serial_console_start(struct serial_console *con, struct event_loop *loop,
 }
 
 void serial_console_attach(struct serial_console *con, console_receive_fn receive,
-			   void *device)
+			   console_tx_space_fn tx_space, void *device)
 {
 	con->receive = receive;
+	con->tx_space = receive ? tx_space : NULL;
 	con->device = device;
 }
 
 void serial_console_close(struct serial_console *con)
 {
+	/* The last output first, still in raw mode, as it was sent. */
+	console_output_close(&con->out);
 	terminal_restore();
-	if (con->mode == SERIAL_FILE && con->out_fd >= 0)
-		close(con->out_fd);
 	if (con->rx_space_fd >= 0)
 		close(con->rx_space_fd);
-	con->out_fd = con->rx_space_fd = -1;
+	con->rx_space_fd = -1;
 }
 
-void serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len)
+size_t serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len)
 {
 	struct serial_console *con = opaque;
 
-	while (con->out_fd >= 0 && len > 0) {
-		ssize_t n = write(con->out_fd, bytes, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;  /* the terminal or file is gone: output is dropped */
-		bytes += n;
-		len -= (size_t)n;
-	}
+	return console_output_write(&con->out, bytes, len);
 }
 
 void serial_console_transmit(void *opaque, uint8_t byte)
 {
-	serial_console_transmit_bytes(opaque, &byte, 1);
+	struct serial_console *con = opaque;
+
+	console_output_put_byte(&con->out, byte);
 }
 
 void serial_console_rx_space(void *opaque)

@@ -3,8 +3,10 @@
  * On a terminal, stdin is put in raw mode so every key reaches the guest,
  * and restored on any exit; Ctrl-A x quits gvmm, Ctrl-A Ctrl-A sends a
  * Ctrl-A. Input that is not a terminal is passed through as is; its end
- * (as under CI) leaves the guest running. The console outlives VM resets:
- * each new VM attaches its UART to it. */
+ * (as under CI) leaves the guest running. Output never blocks the device
+ * that sends it (console_output.h): a device that can wait (the virtio
+ * console) is told when there is room again. The console outlives VM
+ * resets: each new VM attaches its UART or virtio console to it. */
 #ifndef GVMM_SERIAL_CONSOLE_H
 #define GVMM_SERIAL_CONSOLE_H
 
@@ -13,11 +15,16 @@
 #include <stdint.h>
 #include <termios.h>
 
+#include "console_output.h"
 #include "event_loop.h"
 
 /* The console device input goes to: it takes what fits and returns how
  * many bytes that was; it calls serial_console_rx_space() once it has room. */
 typedef size_t (*console_receive_fn)(void *device, const uint8_t *buf, size_t len);
+/* The console device output goes from, told on the event-loop thread that
+ * there is room again after serial_console_transmit_bytes() took less than
+ * it was offered. */
+typedef void (*console_tx_space_fn)(void *device);
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
@@ -29,13 +36,14 @@ struct serial_config {
 struct serial_console {
 	enum serial_mode mode;
 	int in_fd;                 /* -1 when there is no input */
-	int out_fd;                /* -1 for SERIAL_NONE */
+	struct console_output out;
 	bool in_is_tty;
 	bool input_paused;         /* the UART's FIFO is full */
 	bool escape_pending;       /* Ctrl-A seen, waiting for the command key */
 	int rx_space_fd;           /* eventfd: the guest drained the RX FIFO */
 	struct event_loop *loop;
 	console_receive_fn receive;  /* NULL while no device is attached */
+	console_tx_space_fn tx_space;
 	void *device;
 	uint8_t pending[256];      /* input read but not yet taken by the UART */
 	size_t pending_start, pending_end;
@@ -52,15 +60,18 @@ int serial_console_open(struct serial_console *con, const struct serial_config *
 /* Starts watching input on loop; on_quit runs on Ctrl-A x. */
 int serial_console_start(struct serial_console *con, struct event_loop *loop,
 			 void (*on_quit)(void *ctx), void *quit_ctx);
-/* The device the console feeds; receive NULL detaches (before a VM is
- * torn down). */
+/* The device the console feeds, and that tx_space (may be NULL) tells of
+ * room for its output; receive NULL detaches (before a VM is torn down).
+ * On the event-loop thread. */
 void serial_console_attach(struct serial_console *con, console_receive_fn receive,
-			   void *device);
+			   console_tx_space_fn tx_space, void *device);
 void serial_console_close(struct serial_console *con);
 
-/* Device backend callbacks: opaque is the console. */
+/* Device backend callbacks: opaque is the console. transmit (the UART's)
+ * waits briefly for room, then drops; transmit_bytes takes what fits
+ * without waiting and returns how many bytes that was. */
 void serial_console_transmit(void *opaque, uint8_t byte);
-void serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len);
+size_t serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len);
 void serial_console_rx_space(void *opaque);
 
 #endif
