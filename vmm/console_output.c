@@ -63,7 +63,7 @@ static int finish_open(struct console_output *o)
 	return 0;
 }
 
-int console_output_open_fd(struct console_output *o, int fd)
+int console_output_open_fd(struct console_output *o, int fd, uint64_t max_size)
 {
 	struct stat st;
 	int flags, ret;
@@ -74,6 +74,9 @@ int console_output_open_fd(struct console_output *o, int fd)
 	o->fd = fd;
 	o->own_fd = true;
 	o->direct = never_waits(st.st_mode);
+	/* Only a file grows: a FIFO or a device holds nothing. */
+	if (S_ISREG(st.st_mode))
+		o->max_size = max_size;
 	if (!o->direct) {
 		flags = fcntl(fd, F_GETFL);
 		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
@@ -136,15 +139,24 @@ static ssize_t raw_write(struct console_output *o, const uint8_t *bytes, size_t 
 	}
 }
 
-/* A regular file: written at once. An error drops the output: the guest
- * must not wait on a full disk. */
+/* A regular file: written at once, up to its max_size. An error drops the
+ * output: the guest must not wait on a full disk. */
 static void direct_write(struct console_output *o, const uint8_t *bytes, size_t len)
 {
+	if (o->max_size && len > o->max_size - o->written) {
+		len = (size_t)(o->max_size - o->written);
+		if (!o->max_size_logged) {
+			o->max_size_logged = true;
+			log_warn("the serial file reached its max-size (%" PRIu64 " bytes): "
+				 "further guest output is dropped", o->max_size);
+		}
+	}
 	while (len) {
 		ssize_t n = raw_write(o, bytes, len);
 
 		if (n <= 0)
 			return;
+		o->written += (uint64_t)n;
 		bytes += n;
 		len -= (size_t)n;
 	}

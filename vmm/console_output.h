@@ -47,6 +47,9 @@ struct console_output {
 	bool own_fd;                /* ours to close */
 	bool direct;                /* a regular file: written at once, never buffered */
 	bool use_send;              /* a socket: send(MSG_DONTWAIT), flags untouched */
+	uint64_t max_size;          /* direct only: bytes the file may take; 0: no limit */
+	uint64_t written;           /* direct only: bytes the file took */
+	bool max_size_logged;
 	int restore_flags;          /* >= 0: fd's file flags to put back at close */
 	uint8_t *buf;               /* ring of CONSOLE_OUTPUT_BUFFER bytes */
 	size_t head, len;
@@ -64,8 +67,10 @@ struct console_output {
 /* No output: everything written is dropped (--serial none). */
 void console_output_open_none(struct console_output *o);
 /* An fd gvmm opened itself (--serial file:PATH): made non-blocking unless
- * it is a regular file, and closed by console_output_close. */
-int console_output_open_fd(struct console_output *o, int fd);
+ * it is a regular file, and closed by console_output_close. A regular file
+ * takes at most max_size bytes (0: no limit); beyond, output is dropped,
+ * never waited on, and the log says so once. */
+int console_output_open_fd(struct console_output *o, int fd, uint64_t max_size);
 /* stdout, whose open file description gvmm shares: a terminal, a pipe or
  * a character device is reopened through /proc/self/fd so that O_NONBLOCK
  * stays ours; a socket is written with send(MSG_DONTWAIT); a regular file

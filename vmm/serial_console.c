@@ -7,8 +7,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_parse.h"
 #include "log.h"
 #include "terminal.h"
 
@@ -16,16 +18,59 @@
 
 int serial_config_parse(const char *arg, struct serial_config *cfg)
 {
+	static const char max_size_key[] = "max-size=";
+	const char *path, *end, *comma;
+	uint64_t max_size = SERIAL_FILE_DEFAULT_MAX_SIZE;
+
 	if (strcmp(arg, "stdio") == 0) {
 		*cfg = (struct serial_config){ .mode = SERIAL_STDIO };
-	} else if (strcmp(arg, "none") == 0) {
-		*cfg = (struct serial_config){ .mode = SERIAL_NONE };
-	} else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
-		*cfg = (struct serial_config){ .mode = SERIAL_FILE, .path = arg + 5 };
-	} else {
-		return -1;
+		return 0;
 	}
+	if (strcmp(arg, "none") == 0) {
+		*cfg = (struct serial_config){ .mode = SERIAL_NONE };
+		return 0;
+	}
+	if (strncmp(arg, "file:", 5) != 0)
+		return -1;
+	path = arg + 5;
+	end = path + strlen(path);
+	comma = strrchr(path, ',');
+	if (comma && strncmp(comma + 1, max_size_key, sizeof(max_size_key) - 1) == 0) {
+		const char *value = comma + sizeof(max_size_key);
+
+		if (strcmp(value, "0") == 0)
+			max_size = 0;
+		else if (parse_size(value, &max_size) < 0)
+			return -1;
+		end = comma;
+	}
+	if (end == path || (size_t)(end - path) >= sizeof(cfg->path))
+		return -1;
+	*cfg = (struct serial_config){ .mode = SERIAL_FILE, .max_size = max_size };
+	memcpy(cfg->path, path, (size_t)(end - path));
+	cfg->path[end - path] = 0;
 	return 0;
+}
+
+/* The serial file. Never through a symbolic link: a link planted where
+ * the file goes (say, in /tmp) would point guest output, and O_TRUNC, at
+ * whatever the link names. 0600 for a new file: the console carries what
+ * the guest's users type and see. O_NOCTTY: a terminal device given as
+ * the file must not become our controlling terminal. */
+static int open_serial_file(const struct serial_config *cfg, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY |
+			       O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP && lstat(cfg->path, &st) == 0 && S_ISLNK(st.st_mode))
+		snprintf(err, errlen, "--serial file:%s: is a symbolic link, which gvmm does "
+			 "not follow; give the file itself", cfg->path);
+	else
+		snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(errno));
+	return -1;
 }
 
 int serial_console_open(struct serial_console *con, const struct serial_config *cfg,
@@ -46,13 +91,12 @@ int serial_console_open(struct serial_console *con, const struct serial_config *
 			snprintf(err, errlen, "--serial stdio: %s", strerror(-ret));
 		break;
 	case SERIAL_FILE:
-		fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = open_serial_file(cfg, err, errlen);
 		if (fd < 0) {
-			snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(errno));
 			console_output_open_none(&con->out);
 			return -1;
 		}
-		ret = console_output_open_fd(&con->out, fd);
+		ret = console_output_open_fd(&con->out, fd, cfg->max_size);
 		if (ret < 0) {
 			snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(-ret));
 			close(fd);

@@ -10,10 +10,10 @@
 #ifndef GVMM_SERIAL_CONSOLE_H
 #define GVMM_SERIAL_CONSOLE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <termios.h>
 
 #include "console_output.h"
 #include "event_loop.h"
@@ -28,9 +28,14 @@ typedef void (*console_tx_space_fn)(void *device);
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
+/* How large --serial file:PATH may grow unless max-size= says otherwise:
+ * a guest printing in a loop must not fill the host's disk. */
+#define SERIAL_FILE_DEFAULT_MAX_SIZE (64ull << 20)
+
 struct serial_config {
 	enum serial_mode mode;
-	const char *path;  /* SERIAL_FILE */
+	char path[PATH_MAX];   /* SERIAL_FILE */
+	uint64_t max_size;     /* SERIAL_FILE, when a regular file; 0: no limit */
 };
 
 struct serial_console {
@@ -51,10 +56,15 @@ struct serial_console {
 	void *quit_ctx;
 };
 
-/* Parses "stdio", "file:PATH" or "none". Returns 0 or -1. */
+/* Parses "stdio", "file:PATH[,max-size=SIZE]" or "none". A comma is part
+ * of PATH unless "max-size=" follows it. Returns 0 or -1. */
 int serial_config_parse(const char *arg, struct serial_config *cfg);
 
-/* Opens the backend. Returns 0, or -1 with one line in err. */
+/* Opens the backend. Returns 0, or -1 with one line in err.
+ * The serial file is opened without following a symbolic link (refused);
+ * a new one is created 0600 (never more open, whatever the umask), an
+ * existing one is truncated and keeps its mode (its owner chose it; it may
+ * be a FIFO or /dev/null). */
 int serial_console_open(struct serial_console *con, const struct serial_config *cfg,
 			char *err, size_t errlen);
 /* Starts watching input on loop; on_quit runs on Ctrl-A x. */

@@ -41,6 +41,7 @@ bad_input absurd-cpus "--cpus" --kernel "$kernel" --cpus 100000
 bad_input unknown-option "unknown option" --kernel "$kernel" --frobnicate
 bad_input missing-value "needs a value" --kernel
 bad_input bad-serial "--serial" --kernel "$kernel" --serial telnet
+bad_input bad-serial-max-size "max-size" --kernel "$kernel" --serial "file:$E2E_WORK/sized,max-size=lots"
 
 # Help and version tell the truth and succeed.
 if "$GVMM" --help | grep -q 'gvmm run' && "$GVMM" run --help | grep -q -- '--kernel PATH' &&

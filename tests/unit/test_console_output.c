@@ -66,7 +66,7 @@ static bool pipe_rig_init(struct pipe_rig *p)
 	p->rd = fds[0];
 	p->wr = fds[1];
 	fcntl(p->wr, F_SETPIPE_SZ, 4096);
-	CHECK_EQ(console_output_open_fd(&p->out, p->wr), 0);
+	CHECK_EQ(console_output_open_fd(&p->out, p->wr, 0), 0);
 	CHECK_EQ(event_loop_init(&p->loop), 0);
 	console_output_set_space(&p->out, on_space, p);
 	CHECK_EQ(console_output_start(&p->out, &p->loop), 0);
@@ -295,7 +295,7 @@ static void regular_file_is_direct(void)
 	char back[6] = { 0 };
 
 	CHECK(fd >= 0);
-	CHECK_EQ(console_output_open_fd(&out, fd), 0);
+	CHECK_EQ(console_output_open_fd(&out, fd, 0), 0);
 	CHECK_EQ(event_loop_init(&loop), 0);
 	CHECK_EQ(console_output_start(&out, &loop), 0);
 	CHECK_EQ(console_output_write(&out, (const uint8_t *)"hello", 5), 5);

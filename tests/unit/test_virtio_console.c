@@ -279,7 +279,7 @@ static void stalled_reader_does_not_stall_the_io_thread(void)
 		.rx_space = serial_console_rx_space,
 	};
 	char dir[] = "/tmp/gvmm-test-XXXXXX", fifo[64];
-	struct serial_config cfg = { .mode = SERIAL_FILE, .path = fifo };
+	struct serial_config cfg = { .mode = SERIAL_FILE };
 	struct serial_console sc;
 	struct event_loop loop;
 	struct io_probe probe = { 0 };
@@ -294,6 +294,7 @@ static void stalled_reader_does_not_stall_the_io_thread(void)
 	CHECK(want && got && mkdtemp(dir));
 	snprintf(fifo, sizeof(fifo), "%s/console", dir);
 	CHECK_EQ(mkfifo(fifo, 0600), 0);
+	snprintf(cfg.path, sizeof(cfg.path), "%s", fifo);
 	rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	CHECK(rd >= 0);
 	/* The smallest pipe: whatever the host's default, the guest writes
