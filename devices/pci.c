@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../vmm/log.h"
+#include "../vmm/shared_irq_line.h"
 
 /* Configuration mechanism #1: a 32-bit address latch at 0xcf8 and a
  * 4-byte data window at 0xcfc. */
@@ -67,10 +68,16 @@ struct pci_host_bridge {
 	struct pci_device dev;
 	struct pci_windows win;
 	uint64_t ecam_base, ecam_size;
-	/* Orders the INTx line changes of all functions: a device thread
-	 * raising INTA# and a vCPU setting INTX_DISABLE must not leave the
-	 * line in the state of whichever ioctl ran last. Leaf lock. */
+	/* Orders the INTx changes of all functions: a device thread raising
+	 * INTA# and a vCPU setting INTX_DISABLE must not leave a function's
+	 * contribution in the state of whichever ran last. Taken before the
+	 * lines' own locks. */
 	pthread_mutex_t intx_lock;
+	/* GSIs 16-23, each wired to every eighth slot and driven with the
+	 * OR of those functions' INTA#s, so that one of them lowering its
+	 * INTA# cannot drop another's pending interrupt (a guest without
+	 * MSI-X and with more than eight functions relies on that). */
+	struct shared_irq_line intx_lines[PCI_INTX_NR_GSIS];
 	char bar_names[PCI_MAX_SLOTS][PCI_NUM_BARS][BAR_NAME_MAX];
 	bool bar_refusal_logged[PCI_MAX_SLOTS][PCI_NUM_BARS];
 	bool odd_access_logged;
@@ -354,13 +361,15 @@ static void bars_update_mapping(struct pci_bus *pb, struct pci_device *dev)
 /* ---- INTx ---- */
 
 /* Drives INTA# from the status register's interrupt bit and the command
- * register's disable bit; with hb->intx_lock held. */
-static void intx_drive(struct pci_device *dev)
+ * register's disable bit; with hb->intx_lock held. The function's level
+ * goes into its GSI's shared line, keyed by slot. */
+static void intx_drive(struct pci_host_bridge *hb, struct pci_device *dev)
 {
 	bool pending = cfg_get8(dev, PCI_STATUS) & PCI_STATUS_INTERRUPT;
 	bool disabled = command_of(dev) & PCI_COMMAND_INTX_DISABLE;
 
-	irq_line_set(&dev->intx, pending && !disabled);
+	shared_irq_line_set(&hb->intx_lines[dev->intx_gsi - PCI_INTX_FIRST_GSI], dev->slot,
+			    pending && !disabled);
 }
 
 void pci_device_set_intx(struct pci_device *dev, bool level)
@@ -376,7 +385,7 @@ void pci_device_set_intx(struct pci_device *dev, bool level)
 		status = level ? status | PCI_STATUS_INTERRUPT
 			       : status & (uint8_t)~PCI_STATUS_INTERRUPT;
 		cfg_put8(dev, PCI_STATUS, status);
-		intx_drive(dev);
+		intx_drive(hb, dev);
 	}
 	pthread_mutex_unlock(&hb->intx_lock);
 }
@@ -466,7 +475,7 @@ static void config_write_locked(struct pci_bus *pb, uint16_t bdf, uint32_t offse
 
 	if ((old_cmd ^ new_cmd) & PCI_COMMAND_INTX_DISABLE) {
 		pthread_mutex_lock(&hb->intx_lock);
-		intx_drive(dev);
+		intx_drive(hb, dev);
 		pthread_mutex_unlock(&hb->intx_lock);
 	}
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
@@ -624,6 +633,12 @@ int pci_bus_init(struct pci_bus *pb, struct bus *pio, struct bus *mmio,
 	hb->ecam_size = ecam_size;
 	pthread_mutex_init(&pb->lock, NULL);
 	pthread_mutex_init(&hb->intx_lock, NULL);
+	for (unsigned i = 0; i < PCI_INTX_NR_GSIS; i++) {
+		struct irq_line line = pb->intx_template;
+
+		line.gsi = PCI_INTX_FIRST_GSI + i;
+		shared_irq_line_init(&hb->intx_lines[i], &line);
+	}
 
 	pci_device_init(&hb->dev, "host-bridge", HOST_BRIDGE_VENDOR, HOST_BRIDGE_DEVICE,
 			HOST_BRIDGE_CLASS, 0, 0, 0);
@@ -643,6 +658,8 @@ int pci_bus_init(struct pci_bus *pb, struct bus *pio, struct bus *mmio,
 	return 0;
 
 fail:
+	for (unsigned i = 0; i < PCI_INTX_NR_GSIS; i++)
+		shared_irq_line_destroy(&hb->intx_lines[i]);
 	pthread_mutex_destroy(&hb->intx_lock);
 	pthread_mutex_destroy(&pb->lock);
 	free(hb);
@@ -678,6 +695,8 @@ void pci_bus_destroy(struct pci_bus *pb)
 	pthread_mutex_unlock(&pb->lock);
 	bus_unregister(pb->pio, CONF1_PORT);
 	bus_unregister(pb->mmio, hb->ecam_base);
+	for (unsigned i = 0; i < PCI_INTX_NR_GSIS; i++)
+		shared_irq_line_destroy(&hb->intx_lines[i]);
 	pthread_mutex_destroy(&hb->intx_lock);
 	pthread_mutex_destroy(&pb->lock);
 	free(hb);
@@ -786,8 +805,7 @@ int pci_bus_add_device(struct pci_bus *pb, struct pci_device *dev)
 	pci_config_write_raw(dev, PCI_COMMAND, command_of(dev) | cmd, 2);
 	pci_config_write_raw(dev, PCI_INTERRUPT_PIN, PCI_INTX_PIN_A, 1);
 	pci_config_write_raw(dev, PCI_INTERRUPT_LINE, pci_slot_intx_gsi(slot), 1);
-	dev->intx = pb->intx_template;
-	dev->intx.gsi = pci_slot_intx_gsi(slot);
+	dev->intx_gsi = pci_slot_intx_gsi(slot);
 	bars_update_mapping(pb, dev);
 out:
 	pthread_mutex_unlock(&pb->lock);

@@ -86,7 +86,9 @@ struct pci_device {
 	uint16_t last_cap;                  /* 0 until the first capability */
 	uint16_t cap_end;                   /* next free byte for capabilities */
 	struct pci_bar bars[PCI_NUM_BARS];
-	struct irq_line intx;               /* INTA#, set by pci_bus_add_device */
+	unsigned intx_gsi;                  /* INTA#'s GSI, set by pci_bus_add_device;
+					     * shared with other slots, so driven
+					     * only through pci_device_set_intx */
 	const struct pci_device_ops *ops;
 	void *opaque;                       /* the device model behind it */
 };
@@ -100,7 +102,7 @@ struct pci_bus {
 	uint64_t next_io, io_end;           /* BAR allocation windows */
 	uint64_t next_mem32, mem32_end;
 	uint64_t next_mem64, mem64_end;
-	struct irq_line intx_template;      /* set_level/ctx; gsi chosen per slot */
+	struct irq_line intx_template;      /* set_level/ctx for GSIs 16-23 */
 };
 
 /* The windows BARs are allocated from (what the DSDT's _CRS describes). */
@@ -111,7 +113,9 @@ struct pci_windows {
 };
 
 /* Registers the bridge on 0xcf8-0xcff and the ECAM range. intx_template
- * gives the irq callback; slot N's INTA# is GSI pci_slot_intx_gsi(N). */
+ * gives the irq callback; slot N's INTA# is GSI pci_slot_intx_gsi(N),
+ * which the bridge drives with the OR of the INTA#s of every function
+ * wired to it. */
 int pci_bus_init(struct pci_bus *pb, struct bus *pio, struct bus *mmio,
 		 uint64_t ecam_base, uint64_t ecam_size, const struct pci_windows *win,
 		 const struct irq_line *intx_template);
@@ -142,7 +146,8 @@ uint32_t pci_config_read(const struct pci_device *dev, uint32_t offset, unsigned
 void pci_config_write_raw(struct pci_device *dev, uint32_t offset, uint32_t value, unsigned len);
 
 /* Raises or lowers INTA# (honours the command register's INTx disable and
- * keeps the status register's interrupt bit). Thread-safe. */
+ * keeps the status register's interrupt bit). The GSI stays high while
+ * any function sharing it holds its INTA# high. Thread-safe. */
 void pci_device_set_intx(struct pci_device *dev, bool level);
 
 /* Guest config access through the bus (the CF8/CFC and ECAM handlers use

@@ -125,16 +125,31 @@ static void console_on_rx_kick(void *opaque, uint32_t events)
 
 /* ---- transmit: the I/O thread ---- */
 
-static void console_transmit_chain(struct virtio_console *con)
+/* Hands the held chain's bytes to the backend from where it stopped last
+ * time. Returns whether all of them went (or output is dropped). */
+static bool console_send_held_chain(struct virtio_console *con)
 {
 	const struct virtq_chain *c = &con->tx_chain;
+	size_t skip = con->tx_sent;
 
 	if (!con->ops || !con->ops->transmit)
-		return;
+		return true;
 	/* Writable buffers have no place in an output request: skipped. */
-	for (unsigned i = 0; i < c->nr_out; i++)
-		if (c->iov[i].iov_len)
-			con->ops->transmit(con->opaque, c->iov[i].iov_base, c->iov[i].iov_len);
+	for (unsigned i = 0; i < c->nr_out; i++) {
+		const uint8_t *base = c->iov[i].iov_base;
+		size_t len = c->iov[i].iov_len, took;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		took = con->ops->transmit(con->opaque, base + skip, len - skip);
+		con->tx_sent += took;
+		if (took < len - skip)
+			return false;
+		skip = 0;
+	}
+	return true;
 }
 
 static void console_on_tx_kick(void *opaque, uint32_t events)
@@ -158,16 +173,24 @@ static void console_on_tx_kick(void *opaque, uint32_t events)
 			kick_again(con->kick_fd[CONSOLE_TXQ]);
 			break;
 		}
-		why[0] = 0;
-		r = virtq_pop_chain(con->txq, &con->tx_chain, why, sizeof(why));
-		if (r == VIRTQ_POP_EMPTY)
-			break;
-		if (r == VIRTQ_POP_BROKEN) {
-			con->tx_broken = true;
-			virtio_pci_fail(&con->transport, why);
-			break;
+		if (!con->tx_held) {
+			why[0] = 0;
+			r = virtq_pop_chain(con->txq, &con->tx_chain, why, sizeof(why));
+			if (r == VIRTQ_POP_EMPTY)
+				break;
+			if (r == VIRTQ_POP_BROKEN) {
+				con->tx_broken = true;
+				virtio_pci_fail(&con->transport, why);
+				break;
+			}
+			con->tx_held = true;
+			con->tx_sent = 0;
 		}
-		console_transmit_chain(con);
+		/* The backend is full: the chain waits here, the rest in the
+		 * ring, until virtio_console_tx_space() kicks us again. */
+		if (!console_send_held_chain(con))
+			break;
+		con->tx_held = false;
 		if (virtq_push_used(con->txq, con->tx_chain.head, 0) < 0) {
 			con->tx_broken = true;
 			virtio_pci_fail(&con->transport, "transmit used ring is not in guest RAM");
@@ -177,6 +200,12 @@ static void console_on_tx_kick(void *opaque, uint32_t events)
 	}
 	if (used)
 		virtio_pci_notify_queue(&con->transport, CONSOLE_TXQ);
+}
+
+void virtio_console_tx_space(struct virtio_console *con)
+{
+	/* A kick of our own: the I/O thread resumes where it stopped. */
+	kick_again(con->kick_fd[CONSOLE_TXQ]);
 }
 
 /* ---- life cycle, on the I/O thread ---- */
@@ -219,6 +248,7 @@ static void console_start(void *arg)
 		return;
 	con->txq = virtio_pci_queue(&con->transport, CONSOLE_TXQ);
 	con->tx_broken = false;
+	con->tx_held = false;
 	pthread_mutex_lock(&con->rx_lock);
 	con->rxq = virtio_pci_queue(&con->transport, CONSOLE_RXQ);
 	con->rx_broken = false;
@@ -241,6 +271,8 @@ static void console_stop(void *arg)
 	con->watching = false;
 	con->txq = NULL;
 	con->tx_broken = false;
+	/* A chain held for a full backend belonged to the old rings. */
+	con->tx_held = false;
 	/* Waits out a receive in progress on the backend's thread. */
 	pthread_mutex_lock(&con->rx_lock);
 	con->rxq = NULL;

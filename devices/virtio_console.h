@@ -6,10 +6,19 @@
  * takes only what the guest has buffers for; when it turned bytes away,
  * ops->rx_space tells the backend once the guest posts more buffers.
  *
+ * Output flows the same way back: ops->transmit takes what the backend
+ * has room for, never waiting. When it takes less, the device holds the
+ * chain it was sending and leaves the guest's other chains in the ring
+ * (the guest sees its output queue fill up, as with a slow port) until
+ * the backend calls virtio_console_tx_space(). So a stalled reader of the
+ * console never stalls the I/O thread, and with it the disks, rng and
+ * input it serves.
+ *
  * Threads: transmit and receive-queue kicks are served on the I/O thread;
  * virtio_console_receive() may be called from any one other thread (the
- * backend's). The ops run without the device's lock held, so rx_space may
- * call virtio_console_receive(). */
+ * backend's), virtio_console_tx_space() from any thread. The ops run
+ * without the device's lock held, so rx_space may call
+ * virtio_console_receive(). */
 #ifndef GVMM_VIRTIO_CONSOLE_H
 #define GVMM_VIRTIO_CONSOLE_H
 
@@ -25,8 +34,10 @@
 #define VIRTIO_CONSOLE_ROWS 25
 
 struct virtio_console_ops {
-	/* Bytes the guest wrote to the port; on the I/O thread. */
-	void (*transmit)(void *opaque, const uint8_t *bytes, size_t len);
+	/* Bytes the guest wrote to the port, on the I/O thread. Returns how
+	 * many it took without waiting; fewer than len means it is full, and
+	 * will call virtio_console_tx_space() once it has room. */
+	size_t (*transmit)(void *opaque, const uint8_t *bytes, size_t len);
 	/* The guest posted receive buffers after virtio_console_receive()
 	 * took less than it was offered: the backend may offer more. */
 	void (*rx_space)(void *opaque);
@@ -50,6 +61,8 @@ struct virtio_console {
 	struct virtq *txq;
 	bool tx_broken;
 	struct virtq_chain tx_chain;
+	bool tx_held;                  /* tx_chain is popped, not all sent yet */
+	size_t tx_sent;                /* bytes of tx_chain the backend took */
 	int kick_fd[2];
 	bool watching;
 };
@@ -63,5 +76,9 @@ void virtio_console_destroy(struct virtio_console *con);
 /* Offers input for the guest. Returns how many bytes of buf were taken;
  * the caller keeps the rest until ops->rx_space. */
 size_t virtio_console_receive(struct virtio_console *con, const uint8_t *buf, size_t len);
+
+/* The backend has room again after ops->transmit took less than it was
+ * offered: the device goes on sending. Any thread. */
+void virtio_console_tx_space(struct virtio_console *con);
 
 #endif

@@ -30,6 +30,8 @@
 #define VIRTIO_PCI_MSIX_TABLE_AT  0x4000
 #define VIRTIO_PCI_MSIX_PBA_AT    0x5000
 #define VIRTIO_PCI_NOTIFY_MULTIPLIER 4
+/* At most one "needs a reset" line per device per this long. */
+#define FAILURE_LOG_INTERVAL_S    60
 
 /* Vendor capability types (virtio 1.2, 4.1.4). */
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
@@ -136,14 +138,25 @@ static void config_interrupt_locked(struct virtio_pci *t)
 	interrupt_locked(t, ISR_CONFIG, t->msix_config_vector);
 }
 
+/* A guest can break a ring, reset the device and break it again, in a
+ * loop, as fast as it likes. So the log is limited over the device's
+ * lifetime, never per reset (that gave the guest one host log line per
+ * loop): the first failure is logged, then at most one line a minute,
+ * counting what it did not show. Failing again before the reset is the
+ * same breakage, and counts for nothing. */
 static void fail_locked(struct virtio_pci *t, const char *why)
 {
-	if (!t->failure_logged) {
-		t->failure_logged = true;
-		log_warn("%s: %s; the device needs a reset", t->ops->name, why);
-	}
+	uint64_t unlogged;
+
 	if (t->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
+	if (log_limit_allow(&t->failure_log, log_limit_now_ns(), &unlogged)) {
+		if (unlogged)
+			log_warn("%s: %s; the device needs a reset (%" PRIu64 " more failures "
+				 "since the last report)", t->ops->name, why, unlogged);
+		else
+			log_warn("%s: %s; the device needs a reset", t->ops->name, why);
+	}
 	t->status |= VIRTIO_STATUS_NEEDS_RESET;
 	config_interrupt_locked(t);
 }
@@ -183,7 +196,6 @@ static void reset_registers_locked(struct virtio_pci *t, bool live)
 	if (live)
 		pci_device_set_intx(&t->pci, false);
 	t->status = 0;
-	t->failure_logged = false;
 }
 
 /* Called with t->lock held; returns with it held. Every other transition
@@ -718,6 +730,7 @@ int virtio_pci_init(struct virtio_pci *t, const struct virtio_device_ops *ops,
 	t->dev = dev;
 	t->env = *env;
 	t->device_features = ops->features | transport_features();
+	log_limit_init(&t->failure_log, FAILURE_LOG_INTERVAL_S * 1000000000ull);
 
 	pci_device_init(&t->pci, ops->name, VIRTIO_PCI_VENDOR,
 			(uint16_t)(VIRTIO_PCI_DEVICE_BASE + ops->device_id), ops->pci_class,
@@ -761,6 +774,9 @@ void virtio_pci_destroy(struct virtio_pci *t)
 		return;
 	/* The VM is going away: the device stops touching guest memory. */
 	t->ops->reset(t->dev);
+	if (t->failure_log.unlogged)
+		log_warn("%s: %" PRIu64 " more failures needing a reset were not logged "
+			 "(one line a minute at most)", t->ops->name, t->failure_log.unlogged);
 	if (t->env.vm_fd >= 0)
 		ioeventfds_unregister(t);
 	close_kick_fds(t);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../vmm/log_limit.h"
 #include "pci.h"
 #include "pci_msix.h"
 #include "virtqueue.h"
@@ -99,7 +100,7 @@ struct virtio_pci {
 	uint8_t status;
 	uint8_t isr;
 	uint8_t config_generation;
-	bool failure_logged;
+	struct log_limit failure_log;  /* for the device's lifetime, not per reset */
 	struct virtio_pci_queue queues[VIRTIO_PCI_MAX_QUEUES];
 };
 
@@ -114,8 +115,9 @@ int virtio_pci_kick_fd(struct virtio_pci *t, unsigned q);
 bool virtio_pci_has_feature(struct virtio_pci *t, unsigned bit);
 /* Interrupts the guest for queue q if the ring says it wants one. */
 void virtio_pci_notify_queue(struct virtio_pci *t, unsigned q);
-/* The guest broke the protocol: NEEDS_RESET, a config interrupt, one log
- * line per device (further failures are quiet until the next reset). */
+/* The guest broke the protocol: NEEDS_RESET and a config interrupt (once
+ * until the next reset), and a log line: the first failure's, then at
+ * most one a minute over the device's lifetime, whatever the guest does. */
 void virtio_pci_fail(struct virtio_pci *t, const char *why);
 /* Device config changed (bumps the generation, config interrupt). */
 void virtio_pci_config_changed(struct virtio_pci *t);

@@ -84,6 +84,11 @@ static void print_run_usage(FILE *out)
 		"  --memory SIZE      guest RAM, e.g. 512M or 4G (default 512M, at least 32M)\n"
 		"  --cpus N           number of vCPUs, 1 to 255 (default 1)\n"
 		"  --serial MODE      the console goes to: stdio (default), file:PATH, or none\n"
+		"  --serial file:PATH[,max-size=SIZE]\n"
+		"                     a new file is created mode 0600 (an existing one is\n"
+		"                     truncated and keeps its mode; a symbolic link is\n"
+		"                     refused); a regular file stops growing at max-size\n"
+		"                     (default 64M, 0 for no limit): later output is dropped\n"
 		"  --console DEVICE   which guest device is the console: uart (COM1, ttyS0;\n"
 		"                     the default) or virtio (a virtio console, hvc0; the\n"
 		"                     default command line then says console=hvc0)\n"
@@ -146,6 +151,8 @@ static void print_run_usage(FILE *out)
 		"\n"
 		"With --serial stdio on a terminal, the terminal is in raw mode while the\n"
 		"guest runs: press Ctrl-A x to quit gvmm, Ctrl-A Ctrl-A to send Ctrl-A.\n"
+		"It is restored on any exit, a fatal signal included, and while gvmm is\n"
+		"stopped (SIGTSTP).\n"
 		"SIGINT, SIGTERM and SIGHUP stop the VM in order.\n"
 		"\n"
 		"Exit status: 0 guest powered off, 1 guest crashed or gvmm failed,\n"
@@ -220,7 +227,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 			break;
 		case OPT_SERIAL:
 			if (serial_config_parse(optarg, &opt->serial) < 0)
-				return usage_error("--serial '%s': use stdio, file:PATH or none", optarg);
+				return usage_error("--serial '%s': use stdio, file:PATH[,max-size=SIZE] "
+						   "or none", optarg);
 			break;
 		case OPT_NO_REBOOT: opt->no_reboot = true; break;
 		case OPT_HUGEPAGES: opt->hugepages = true; break;

@@ -6,6 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
+static log_sink_fn log_sink;
+static void *log_sink_ctx;
+
+void log_set_sink(log_sink_fn sink, void *ctx)
+{
+	log_sink = sink;
+	log_sink_ctx = ctx;
+}
+
 bool log_debug_enabled(void)
 {
 	static int enabled = -1;
@@ -31,6 +40,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (log_sink) {
+		log_sink(log_sink_ctx, level, line);
+		return;
+	}
 	/* A terminal in raw mode (serial on stdio) needs the carriage return. */
 	fprintf(stderr, "gvmm: %s%s%s\n", prefix[level], line,
 		isatty(STDERR_FILENO) ? "\r" : "");

@@ -2,93 +2,112 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_parse.h"
 #include "log.h"
+#include "terminal.h"
 
 #define CTRL_A 0x01
 
-/* The terminal's settings before raw mode. Process-wide on purpose: the
- * exit and fatal-signal paths that restore them have no other context. */
-static struct termios saved_termios;
-static volatile sig_atomic_t termios_saved;
-
-static void terminal_restore(void)
-{
-	if (termios_saved)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
-}
-
-static void terminal_restore_on_fatal(int sig)
-{
-	terminal_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static int terminal_make_raw(void)
-{
-	static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-	struct termios raw;
-
-	if (tcgetattr(STDIN_FILENO, &saved_termios) < 0)
-		return -errno;
-	raw = saved_termios;
-	cfmakeraw(&raw);
-	/* Keep output post-processing off too: the guest sends its own CRs. */
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
-		return -errno;
-	termios_saved = 1;
-	atexit(terminal_restore);
-	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
-		signal(fatal_signals[i], terminal_restore_on_fatal);
-	return 0;
-}
-
 int serial_config_parse(const char *arg, struct serial_config *cfg)
 {
+	static const char max_size_key[] = "max-size=";
+	const char *path, *end, *comma;
+	uint64_t max_size = SERIAL_FILE_DEFAULT_MAX_SIZE;
+
 	if (strcmp(arg, "stdio") == 0) {
 		*cfg = (struct serial_config){ .mode = SERIAL_STDIO };
-	} else if (strcmp(arg, "none") == 0) {
-		*cfg = (struct serial_config){ .mode = SERIAL_NONE };
-	} else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
-		*cfg = (struct serial_config){ .mode = SERIAL_FILE, .path = arg + 5 };
-	} else {
-		return -1;
+		return 0;
 	}
+	if (strcmp(arg, "none") == 0) {
+		*cfg = (struct serial_config){ .mode = SERIAL_NONE };
+		return 0;
+	}
+	if (strncmp(arg, "file:", 5) != 0)
+		return -1;
+	path = arg + 5;
+	end = path + strlen(path);
+	comma = strrchr(path, ',');
+	if (comma && strncmp(comma + 1, max_size_key, sizeof(max_size_key) - 1) == 0) {
+		const char *value = comma + sizeof(max_size_key);
+
+		if (strcmp(value, "0") == 0)
+			max_size = 0;
+		else if (parse_size(value, &max_size) < 0)
+			return -1;
+		end = comma;
+	}
+	if (end == path || (size_t)(end - path) >= sizeof(cfg->path))
+		return -1;
+	*cfg = (struct serial_config){ .mode = SERIAL_FILE, .max_size = max_size };
+	memcpy(cfg->path, path, (size_t)(end - path));
+	cfg->path[end - path] = 0;
 	return 0;
+}
+
+/* The serial file. Never through a symbolic link: a link planted where
+ * the file goes (say, in /tmp) would point guest output, and O_TRUNC, at
+ * whatever the link names. 0600 for a new file: the console carries what
+ * the guest's users type and see. O_NOCTTY: a terminal device given as
+ * the file must not become our controlling terminal. */
+static int open_serial_file(const struct serial_config *cfg, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY |
+			       O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP && lstat(cfg->path, &st) == 0 && S_ISLNK(st.st_mode))
+		snprintf(err, errlen, "--serial file:%s: is a symbolic link, which gvmm does "
+			 "not follow; give the file itself", cfg->path);
+	else
+		snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(errno));
+	return -1;
 }
 
 int serial_console_open(struct serial_console *con, const struct serial_config *cfg,
 			char *err, size_t errlen)
 {
+	int fd, ret = 0;
+
 	memset(con, 0, sizeof(*con));
 	con->mode = cfg->mode;
 	con->in_fd = -1;
-	con->out_fd = -1;
 	con->rx_space_fd = -1;
 	switch (cfg->mode) {
 	case SERIAL_STDIO:
 		con->in_fd = STDIN_FILENO;
-		con->out_fd = STDOUT_FILENO;
 		con->in_is_tty = isatty(STDIN_FILENO);
+		ret = console_output_open_stdout(&con->out);
+		if (ret < 0)
+			snprintf(err, errlen, "--serial stdio: %s", strerror(-ret));
 		break;
 	case SERIAL_FILE:
-		con->out_fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (con->out_fd < 0) {
-			snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(errno));
+		fd = open_serial_file(cfg, err, errlen);
+		if (fd < 0) {
+			console_output_open_none(&con->out);
 			return -1;
+		}
+		ret = console_output_open_fd(&con->out, fd, cfg->max_size);
+		if (ret < 0) {
+			snprintf(err, errlen, "--serial file:%s: %s", cfg->path, strerror(-ret));
+			close(fd);
 		}
 		break;
 	case SERIAL_NONE:
+		console_output_open_none(&con->out);
 		break;
 	}
+	if (ret < 0)
+		return -1;
 	con->rx_space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (con->rx_space_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -183,6 +202,15 @@ static void serial_console_on_rx_space(void *opaque, uint32_t events)
 	serial_console_offer(con);
 }
 
+/* The output has room again: the device may send more. */
+static void serial_console_on_tx_space(void *opaque)
+{
+	struct serial_console *con = opaque;
+
+	if (con->tx_space)
+		con->tx_space(con->device);
+}
+
 int serial_console_start(struct serial_console *con, struct event_loop *loop,
 			 void (*on_quit)(void *ctx), void *quit_ctx)
 {
@@ -191,13 +219,17 @@ int serial_console_start(struct serial_console *con, struct event_loop *loop,
 	con->loop = loop;
 	con->on_quit = on_quit;
 	con->quit_ctx = quit_ctx;
+	console_output_set_space(&con->out, serial_console_on_tx_space, con);
+	ret = console_output_start(&con->out, loop);
+	if (ret < 0)
+		return ret;
 	ret = event_loop_add(loop, con->rx_space_fd, EPOLLIN, serial_console_on_rx_space, con);
 	if (ret < 0)
 		return ret;
 	if (con->in_fd < 0)
 		return 0;
-	if (con->in_is_tty && terminal_make_raw() < 0)
-		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
+	if (con->in_is_tty && (ret = terminal_make_raw(con->in_fd)) < 0)
+		log_warn("cannot put the terminal in raw mode: %s", strerror(-ret));
 	ret = event_loop_add(loop, con->in_fd, EPOLLIN, serial_console_on_input, con);
 	if (ret == -EPERM) {
 		/* A regular file cannot be polled; it is not an interactive console. */
@@ -209,41 +241,35 @@ int serial_console_start(struct serial_console *con, struct event_loop *loop,
 }
 
 void serial_console_attach(struct serial_console *con, console_receive_fn receive,
-			   void *device)
+			   console_tx_space_fn tx_space, void *device)
 {
 	con->receive = receive;
+	con->tx_space = receive ? tx_space : NULL;
 	con->device = device;
 }
 
 void serial_console_close(struct serial_console *con)
 {
+	/* The last output first, still in raw mode, as it was sent. */
+	console_output_close(&con->out);
 	terminal_restore();
-	if (con->mode == SERIAL_FILE && con->out_fd >= 0)
-		close(con->out_fd);
 	if (con->rx_space_fd >= 0)
 		close(con->rx_space_fd);
-	con->out_fd = con->rx_space_fd = -1;
+	con->rx_space_fd = -1;
 }
 
-void serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len)
+size_t serial_console_transmit_bytes(void *opaque, const uint8_t *bytes, size_t len)
 {
 	struct serial_console *con = opaque;
 
-	while (con->out_fd >= 0 && len > 0) {
-		ssize_t n = write(con->out_fd, bytes, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;  /* the terminal or file is gone: output is dropped */
-		bytes += n;
-		len -= (size_t)n;
-	}
+	return console_output_write(&con->out, bytes, len);
 }
 
 void serial_console_transmit(void *opaque, uint8_t byte)
 {
-	serial_console_transmit_bytes(opaque, &byte, 1);
+	struct serial_console *con = opaque;
+
+	console_output_put_byte(&con->out, byte);
 }
 
 void serial_console_rx_space(void *opaque)

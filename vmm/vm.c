@@ -165,6 +165,11 @@ static size_t vm_virtio_console_receive(void *vcon, const uint8_t *buf, size_t l
 	return virtio_console_receive(vcon, buf, len);
 }
 
+static void vm_virtio_console_tx_space(void *vcon)
+{
+	virtio_console_tx_space(vcon);
+}
+
 static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 {
 	static const struct uart_16550_ops console_ops = {
@@ -192,7 +197,7 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 				quiet_ports[i].name, quiet_port_access, NULL, err, errlen))
 			return -1;
 	if (!vm->cfg->virtio_console)
-		serial_console_attach(vm->console, vm_uart_receive, &vm->com1);
+		serial_console_attach(vm->console, vm_uart_receive, NULL, &vm->com1);
 	return 0;
 }
 
@@ -244,7 +249,8 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 			snprintf(err, errlen, "virtio-console: %s", strerror(vm->vcon ? -ret : ENOMEM));
 			return -1;
 		}
-		serial_console_attach(vm->console, vm_virtio_console_receive, vm->vcon);
+		serial_console_attach(vm->console, vm_virtio_console_receive,
+				      vm_virtio_console_tx_space, vm->vcon);
 	}
 	if (vm->cfg->gpu) {
 		if (virtio_gpu_create(&vm->gpu, vm->cfg->gpu, vm->cfg->display, &env,
@@ -471,7 +477,7 @@ void vm_destroy(struct vm *vm)
 		virtio_blk_destroy(&vm->disks[i]);
 	for (unsigned i = 0; i < vm->nr_nics_created; i++)
 		virtio_net_destroy(&vm->nics[i]);
-	serial_console_attach(vm->console, NULL, NULL);
+	serial_console_attach(vm->console, NULL, NULL, NULL);
 	if (vm->vcon)
 		virtio_console_destroy(vm->vcon);
 	if (vm->rng)

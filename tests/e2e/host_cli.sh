@@ -57,6 +57,7 @@ GVMM_SPICE_PASSWORD=$(printf '%070d' 0) bad_input spice-env-password-too-long \
 bad_input spice-abstract-socket "abstract socket" --kernel "$kernel" --spice unix:@gvmm
 bad_input spice-plaintext-without-tls "plaintext= is only used with tls-port" --kernel "$kernel" \
 	--spice :5900,plaintext=on
+bad_input bad-serial-max-size "max-size" --kernel "$kernel" --serial "file:$E2E_WORK/sized,max-size=lots"
 
 # Help and version tell the truth and succeed.
 if "$GVMM" --help | grep -q 'gvmm run' && "$GVMM" run --help | grep -q -- '--kernel PATH' &&

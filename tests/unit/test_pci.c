@@ -250,7 +250,7 @@ static void test_firmware_placement(void)
 	CHECK_EQ(cfg_read(r, PCI_COMMAND, 2), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
 	CHECK_EQ(cfg_read(r, PCI_INTERRUPT_PIN, 1), 1);
 	CHECK_EQ(cfg_read(r, PCI_INTERRUPT_LINE, 1), 17);
-	CHECK_EQ(r->dev.intx.gsi, 17);
+	CHECK_EQ(r->dev.intx_gsi, 17);
 	CHECK(reaches(&r->mmio, &r->probes[0], r->dev.bars[0].addr + 0x10));
 	CHECK_EQ(r->probes[0].last_offset, 0x10);
 	CHECK(reaches(&r->pio, &r->probes[1], r->dev.bars[1].addr + 3));
@@ -762,6 +762,116 @@ static void test_intx_races_disable(void)
 	rig_free(r);
 }
 
+/* Slots N and N+8 share a GSI: the line is the OR of their INTA#s, so
+ * one function lowering its INTA# must not drop the other's interrupt. */
+static void test_intx_shared_gsi(void)
+{
+	struct rig *r = rig_new();
+	struct pci_device fillers[7], b;
+	struct bar_probe p = { 0 };
+
+	if (!r)
+		return;
+	for (unsigned i = 0; i < 7; i++) {
+		pci_device_init(&fillers[i], "filler", 1, 2, 0, 0, 0, 0);
+		CHECK_EQ(pci_bus_add_device(&r->pb, &fillers[i]), 0);
+	}
+	pci_device_init(&b, "b", 1, 3, 0, 0, 0, 0);
+	CHECK_EQ(pci_device_add_bar(&b, 0, PCI_BAR_MEM32, false, 0x1000, probe_access, &p), 0);
+	CHECK_EQ(pci_bus_add_device(&r->pb, &b), 0);
+	CHECK_EQ(r->dev.slot, 1);
+	CHECK_EQ(b.slot, 9);
+	CHECK_EQ(pci_slot_intx_gsi(b.slot), pci_slot_intx_gsi(r->dev.slot));
+
+	/* A raises, B raises then lowers: the line stays high for A. */
+	pci_device_set_intx(&r->dev, true);
+	CHECK(r->irq.level);
+	CHECK_EQ(r->irq.gsi, 17);
+	pci_device_set_intx(&b, true);
+	CHECK(r->irq.level);
+	pci_device_set_intx(&b, false);
+	CHECK(r->irq.level);
+	CHECK_EQ(r->irq.changes, 1);
+	/* Until A lowers too. */
+	pci_device_set_intx(&r->dev, false);
+	CHECK(!r->irq.level);
+	CHECK_EQ(r->irq.changes, 2);
+
+	/* The guest disabling INTx on one function leaves the other's. */
+	pci_device_set_intx(&r->dev, true);
+	pci_device_set_intx(&b, true);
+	pci_bus_config_write(&r->pb, bdf_of(b.slot), PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+	CHECK(r->irq.level);
+	cfg_write(r, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+	CHECK(!r->irq.level);
+	pci_bus_config_write(&r->pb, bdf_of(b.slot), PCI_COMMAND, 0, 2);
+	CHECK(r->irq.level);
+	pci_device_set_intx(&b, false);
+	CHECK(!r->irq.level);
+
+	/* A function on another GSI does not touch this one. */
+	pci_device_set_intx(&b, true);
+	pci_device_set_intx(&fillers[0], true);
+	CHECK_EQ(r->irq.gsi, 18);
+	CHECK(r->irq.level);
+	pci_device_set_intx(&fillers[0], false);
+	CHECK_EQ(r->irq.gsi, 18);
+	CHECK(!r->irq.level);
+	rig_free(r);
+}
+
+struct shared_toggler {
+	struct pci_device *dev;
+	int rounds;
+};
+
+static void *shared_intx_toggler(void *arg)
+{
+	struct shared_toggler *t = arg;
+
+	for (int i = 0; i < t->rounds; i++)
+		pci_device_set_intx(t->dev, i % 2 == 0);
+	pci_device_set_intx(t->dev, false);
+	return NULL;
+}
+
+/* Two device threads toggling INTA# on one GSI while a third function
+ * holds it high: the line never ends low while someone holds it. */
+static void test_intx_shared_gsi_races(void)
+{
+	struct rig *r = rig_new();
+	struct pci_device fillers[14], b, holder;
+	struct shared_toggler ta, tb;
+	pthread_t thread_a, thread_b;
+
+	if (!r)
+		return;
+	/* Slots 1 (the rig's), 9 (b) and 17 (holder) share GSI 17. */
+	for (unsigned i = 0; i < 14; i++) {
+		pci_device_init(&fillers[i], "filler", 1, 2, 0, 0, 0, 0);
+		CHECK_EQ(pci_bus_add_device(&r->pb, &fillers[i]), 0);
+		if (i == 6) {
+			pci_device_init(&b, "b", 1, 3, 0, 0, 0, 0);
+			CHECK_EQ(pci_bus_add_device(&r->pb, &b), 0);
+		}
+	}
+	pci_device_init(&holder, "holder", 1, 4, 0, 0, 0, 0);
+	CHECK_EQ(pci_bus_add_device(&r->pb, &holder), 0);
+	CHECK_EQ(b.slot, 9);
+	CHECK_EQ(holder.slot, 17);
+	pci_device_set_intx(&holder, true);
+	ta = (struct shared_toggler){ &r->dev, RACE_ROUNDS };
+	tb = (struct shared_toggler){ &b, RACE_ROUNDS };
+	CHECK_EQ(pthread_create(&thread_a, NULL, shared_intx_toggler, &ta), 0);
+	CHECK_EQ(pthread_create(&thread_b, NULL, shared_intx_toggler, &tb), 0);
+	pthread_join(thread_a, NULL);
+	pthread_join(thread_b, NULL);
+	CHECK(r->irq.level);
+	pci_device_set_intx(&holder, false);
+	CHECK(!r->irq.level);
+	rig_free(r);
+}
+
 /* ---- builders and bus errors ---- */
 
 static void test_add_bar_errors(void)
@@ -811,7 +921,7 @@ static void test_bus_full(void)
 					    probe_access, &p), 0);
 		CHECK_EQ(pci_bus_add_device(&r->pb, &devs[i]), 0);
 		CHECK_EQ(devs[i].slot, i + 1);
-		CHECK_EQ(devs[i].intx.gsi, 16 + (i + 1) % 8);
+		CHECK_EQ(devs[i].intx_gsi, 16 + (i + 1) % 8);
 	}
 	pci_device_init(&extra, "extra", 1, 2, 0, 0, 0, 0);
 	CHECK_EQ(pci_bus_add_device(&r->pb, &extra), -ENOSPC);
@@ -930,6 +1040,8 @@ TEST_MAIN("pci",
 	TEST_CASE(test_capability_list),
 	TEST_CASE(test_intx),
 	TEST_CASE(test_intx_races_disable),
+	TEST_CASE(test_intx_shared_gsi),
+	TEST_CASE(test_intx_shared_gsi_races),
 	TEST_CASE(test_add_bar_errors),
 	TEST_CASE(test_bus_full),
 	TEST_CASE(test_windows_exhausted),

@@ -21,6 +21,7 @@
 #include "../../devices/virtio_pci.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
+#include "../../vmm/log.h"
 
 /* virtio 1.2, 4.1.4.3: the common configuration structure. */
 enum {
@@ -729,6 +730,49 @@ static void broken_ring_needs_reset(void)
 	fixture_free(f);
 }
 
+struct log_count {
+	int warnings;
+	char last[256];
+};
+
+static void count_warnings(void *ctx, enum log_level level, const char *line)
+{
+	struct log_count *c = ctx;
+
+	if (level != LOG_WARN)
+		return;
+	c->warnings++;
+	snprintf(c->last, sizeof(c->last), "%s", line);
+}
+
+/* A guest that resets the device and breaks its ring again, in a loop,
+ * must not get one host log line per loop: the failure is logged once,
+ * and what the limiter held back is told when the device goes away. */
+static void broken_ring_loop_is_rate_limited(void)
+{
+	struct fixture *f = fixture_new();
+	struct log_count logged = { 0 };
+
+	log_set_sink(count_warnings, &logged);
+	for (int i = 0; i < 1000; i++) {
+		CHECK(negotiate(f, 1ull << F_VERSION_1));
+		setup_queue(f, 0, 16, NO_VECTOR);
+		common_write(f, Q_SELECT, 0, 2);
+		common_write(f, Q_DEVICE, 0x7ffffff0ull, 8);
+		set_status(f, VIRTIO_STATUS_DRIVER_OK);
+		if (!(status_of(f) & VIRTIO_STATUS_NEEDS_RESET)) {
+			CHECK(status_of(f) & VIRTIO_STATUS_NEEDS_RESET);
+			break;
+		}
+	}
+	CHECK_EQ(logged.warnings, 1);
+	CHECK(strstr(logged.last, "fake-virtio: queue 0:") == logged.last);
+	fixture_free(f);
+	CHECK_EQ(logged.warnings, 2);
+	CHECK(strstr(logged.last, "999") != NULL);
+	log_set_sink(NULL, NULL);
+}
+
 static void reset_clears_state(void)
 {
 	struct fixture *f = fixture_new();
@@ -981,6 +1025,7 @@ TEST_MAIN("virtio_pci",
 	  TEST_CASE(msix_queue_and_config_interrupts),
 	  TEST_CASE(intx_interrupt_and_isr),
 	  TEST_CASE(broken_ring_needs_reset),
+	  TEST_CASE(broken_ring_loop_is_rate_limited),
 	  TEST_CASE(reset_clears_state),
 	  TEST_CASE(device_config_forwarding),
 	  TEST_CASE(hostile_register_accesses),
