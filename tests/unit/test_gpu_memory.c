@@ -17,6 +17,7 @@
 
 #include "../../devices/virtio_gpu_cmd.h"
 #include "../../display/spice_display.h"
+#include "../../display/spice_ticket.h"
 #include "../../vmm/event_loop.h"
 #include "../../vmm/guest_memory.h"
 
@@ -77,6 +78,7 @@ static bool server_start(struct server *s)
 	snprintf(arg, sizeof(arg), "unix:/tmp/gvmm-gpu-memory-%d.sock,refresh-rate=240",
 		 (int)getpid());
 	if (spice_options_parse(arg, &s->opt, s->err, sizeof(s->err)) < 0 ||
+	    spice_ticket_settle(&s->opt, NULL, s->err, sizeof(s->err)) < 0 ||
 	    event_loop_init(&s->loop) < 0)
 		return false;
 	sem_init(&s->ready, 0, 0);
