@@ -416,7 +416,9 @@ ink_of() { sed -n 's/.*"ink": \([0-9]*\).*/\1/p' <<<"$1"; }
 # The display's shell clears its screen on command: then only its prompt
 # (on the first text row, 16 pixels high) is left on the screen.
 prompt_ink= rest_ink=
-if demo_step wait-primary && demo_step settle=2 && demo_step 'type=clear\n' && demo_step settle=2; then
+# (fbcon's blinking cursor keeps the screen changing: a pause, not a
+# wait for quiet.)
+if demo_step wait-primary && demo_step sleep=3 && demo_step 'type=clear\n' && demo_step sleep=3; then
 	demo_step "ink=0,0,$W,16" && prompt_ink=$(ink_of "$CLIENT_REPLY")
 	demo_step "ink=0,32,$W,$((H - 32))" && rest_ink=$(ink_of "$CLIENT_REPLY")
 	demo_step "dump=$E2E_WORK/demo-prompt.ppm"
