@@ -368,6 +368,11 @@ static void intx_drive(struct pci_host_bridge *hb, struct pci_device *dev)
 	bool pending = cfg_get8(dev, PCI_STATUS) & PCI_STATUS_INTERRUPT;
 	bool disabled = command_of(dev) & PCI_COMMAND_INTX_DISABLE;
 
+	/* The host bridge has no INTx pin (intx_gsi 0), yet the guest may
+	 * toggle its INTx disable bit like any function's. */
+	if (dev->intx_gsi < PCI_INTX_FIRST_GSI ||
+	    dev->intx_gsi >= PCI_INTX_FIRST_GSI + PCI_INTX_NR_GSIS)
+		return;
 	shared_irq_line_set(&hb->intx_lines[dev->intx_gsi - PCI_INTX_FIRST_GSI], dev->slot,
 			    pending && !disabled);
 }
@@ -784,6 +789,7 @@ int pci_bus_add_device(struct pci_bus *pb, struct pci_device *dev)
 	if (ret < 0)
 		goto out;
 
+	dev->intx_gsi = pci_slot_intx_gsi(slot);
 	dev->bus = pb;
 	dev->slot = slot;
 	pb->slots[slot] = dev;
@@ -804,8 +810,7 @@ int pci_bus_add_device(struct pci_bus *pb, struct pci_device *dev)
 	 * that were assigned and enabled when they fit the _CRS windows. */
 	pci_config_write_raw(dev, PCI_COMMAND, command_of(dev) | cmd, 2);
 	pci_config_write_raw(dev, PCI_INTERRUPT_PIN, PCI_INTX_PIN_A, 1);
-	pci_config_write_raw(dev, PCI_INTERRUPT_LINE, pci_slot_intx_gsi(slot), 1);
-	dev->intx_gsi = pci_slot_intx_gsi(slot);
+	pci_config_write_raw(dev, PCI_INTERRUPT_LINE, dev->intx_gsi, 1);
 	bars_update_mapping(pb, dev);
 out:
 	pthread_mutex_unlock(&pb->lock);

@@ -17,6 +17,12 @@
 #   GVMM_SOAK_ROUNDS=N     writes of the text per boot (default 20)
 #   GVMM_SOAK_LIMIT=S      seconds a boot may run (default 300)
 #   GVMM_SOAK_CPUS=N       vCPUs (default 1)
+#   GVMM_SOAK_TRACE=1      record the host kernel's KVM events (exceptions
+#                          KVM injected, shutdown exits) during each boot
+#                          and show their tail when a guest dies: on AMD,
+#                          KVM resets the vCPU on a triple fault, so the
+#                          registers gvmm prints then are the reset state
+#                          and these events are what is left of the cause
 # Run: make soak (through tools/with-kvm: the rig where KVM is PVM).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -57,6 +63,29 @@ run_qemu() {
 	BOOT_END=$(date +%s)
 }
 
+trace=
+if [ "${GVMM_SOAK_TRACE:-0}" = 1 ]; then
+	trace=/sys/kernel/tracing
+	[ -e $trace/events ] || mount -t tracefs tracefs $trace 2>/dev/null
+	if [ -w $trace/events/kvm/kvm_inj_exception/enable ]; then
+		echo 65536 >$trace/buffer_size_kb
+		echo 1 >$trace/events/kvm/kvm_inj_exception/enable
+		# SVM_EXIT_SHUTDOWN (0x7f) and VMX's triple fault (2).
+		echo 'exit_reason == 127 || exit_reason == 2' >$trace/events/kvm/kvm_exit/filter
+		echo 1 >$trace/events/kvm/kvm_exit/enable
+	else
+		echo "note: no KVM trace events here (tracefs not writable): GVMM_SOAK_TRACE ignored"
+		trace=
+	fi
+fi
+trace_start() { [ -z "$trace" ] || { echo >$trace/trace; echo 1 >$trace/tracing_on; }; }
+trace_show() {
+	[ -z "$trace" ] && return
+	echo 0 >$trace/tracing_on
+	echo "---- last KVM events of $1 (host kernel trace):"
+	grep -v '^#' $trace/trace | tail -n 40 | sed 's/^/  | /'
+}
+
 declare -A deaths finished slow
 vmms=(gvmm)
 if [ -n "$qemu" ]; then vmms+=(qemu); else echo "note: no qemu-system-x86_64: gvmm only"; fi
@@ -64,12 +93,14 @@ for vmm in "${vmms[@]}"; do deaths[$vmm]=0 finished[$vmm]=0 slow[$vmm]=0; done
 for i in $(seq 1 "$boots"); do
 	for vmm in "${vmms[@]}"; do
 		name=$vmm-$i
+		trace_start
 		"run_$vmm" "$name"
 		done_rounds=$(tr -d '\r' <"$E2E_WORK/$name.log" 2>/dev/null | grep -c '^TTYLOAD ROUND')
 		if died "$name" "$BOOT_STATUS"; then
 			deaths[$vmm]=$((deaths[$vmm] + 1))
 			echo "soak: $name DIED after $((BOOT_END - BOOT_START))s, $done_rounds of $rounds rounds, status $BOOT_STATUS"
 			console_tail "$name"
+			trace_show "$name"
 		elif grep -q 'REPORT ttyload=done' "$E2E_WORK/$name.log"; then
 			finished[$vmm]=$((finished[$vmm] + 1))
 			echo "soak: $name finished in $((BOOT_END - BOOT_START))s, status $BOOT_STATUS"

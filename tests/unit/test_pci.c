@@ -171,6 +171,11 @@ static void test_host_bridge(void)
 	CHECK_EQ(r->dev.slot, 1);
 	CHECK(r->pb.slots[1] == &r->dev);
 	CHECK(r->dev.bus == &r->pb);
+	/* Linux toggles INTx disable on every function, the host bridge
+	 * (no INTx pin) included: that must drive no line at all. */
+	pci_bus_config_write(&r->pb, 0, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+	pci_bus_config_write(&r->pb, 0, PCI_COMMAND, 0, 2);
+	CHECK_EQ(pci_bus_config_read(&r->pb, 0, PCI_COMMAND, 2) & PCI_COMMAND_INTX_DISABLE, 0);
 	rig_free(r);
 }
 
