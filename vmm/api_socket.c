@@ -8,10 +8,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "error_text.h"
 #include "log.h"
 
 /* Room for one response line: the largest status (every device name and
@@ -34,117 +33,17 @@ struct api_client {
 	char out[API_CLIENT_OUT_MAX];
 };
 
-static int api_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int api_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static void api_fill_addr(struct sockaddr_un *addr, const char *path)
-{
-	memset(addr, 0, sizeof(*addr));
-	addr->sun_family = AF_UNIX;
-	memcpy(addr->sun_path, path, strlen(path) + 1);
-}
-
-/* bind() found a file at path. A socket nobody listens on (connect is
- * refused) was left by a gvmm that died and is removed; anything else is
- * left alone. */
-static int api_socket_clear_stale(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un addr;
-	struct stat st;
-	int probe, ret, e;
-
-	if (lstat(path, &st) < 0)
-		return 0;  /* gone already: bind again */
-	if (!S_ISSOCK(st.st_mode))
-		return api_fail(err, errlen, "--api-socket %s: exists and is not a socket", path);
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (probe < 0)
-		return api_fail(err, errlen, "--api-socket %s: socket: %s", path, strerror(errno));
-	api_fill_addr(&addr, path);
-	ret = connect(probe, (struct sockaddr *)&addr, sizeof(addr));
-	e = errno;
-	close(probe);
-	/* EAGAIN: a listener whose backlog is full, so alive. */
-	if (ret == 0 || e == EAGAIN || e == EINPROGRESS)
-		return api_fail(err, errlen, "another gvmm is using %s", path);
-	if (e != ECONNREFUSED)
-		return api_fail(err, errlen, "--api-socket %s: cannot tell whether it is in use: %s",
-				path, strerror(e));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return api_fail(err, errlen, "--api-socket %s: cannot remove the stale socket: %s",
-				path, strerror(errno));
-	log_debug("api socket: replaced the stale socket %s", path);
-	return 0;
-}
-
 int api_socket_open(struct api_socket *s, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un addr;
-	struct stat st;
-	int ret;
+	char why[256];
 
 	memset(s, 0, sizeof(*s));
-	s->listen_fd = -1;
+	s->listener.fd = -1;
 	s->spare_fd = -1;
-	if (!path || !*path)
-		return api_fail(err, errlen, "--api-socket: the path is empty");
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return api_fail(err, errlen, "--api-socket %s: path too long (at most %zu bytes)",
-				path, sizeof(addr.sun_path) - 1);
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->listen_fd < 0)
-		return api_fail(err, errlen, "--api-socket %s: socket: %s", path, strerror(errno));
-	/* Linux gives the file bind() creates the socket inode's mode, less
-	 * the umask: set here, the file never exists with wider permissions,
-	 * and the process umask, shared with other threads, stays untouched. */
-	if (fchmod(s->listen_fd, 0600) < 0) {
-		api_fail(err, errlen, "--api-socket %s: fchmod: %s", path, strerror(errno));
-		goto fail;
-	}
-	api_fill_addr(&addr, path);
-	ret = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
-	if (ret < 0 && errno == EADDRINUSE) {
-		if (api_socket_clear_stale(path, err, errlen) < 0)
-			goto fail;
-		ret = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
-	}
-	if (ret < 0) {
-		api_fail(err, errlen, "--api-socket %s: %s", path,
-			 errno == EADDRINUSE ? "another gvmm is using it" : strerror(errno));
-		goto fail;
-	}
-	if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 077)) {
-		/* A kernel that ignored the fchmod: refuse rather than serve a
-		 * socket others can reach. */
-		unlink(path);
-		api_fail(err, errlen, "--api-socket %s: cannot create it with mode 0600", path);
-		goto fail;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	memcpy(s->path, path, strlen(path) + 1);
-	if (listen(s->listen_fd, API_SOCKET_MAX_CLIENTS) < 0) {
-		api_fail(err, errlen, "--api-socket %s: listen: %s", path, strerror(errno));
-		unlink(path);
-		s->path[0] = '\0';
-		goto fail;
-	}
+	if (unix_listener_open(&s->listener, path, API_SOCKET_MAX_CLIENTS, why, sizeof(why)) < 0)
+		return write_error(err, errlen, "--api-socket: %s", why);
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
-fail:
-	close(s->listen_fd);
-	s->listen_fd = -1;
-	return -1;
 }
 
 /* Best effort, for a client never taken on: one error line, then close. */
@@ -471,7 +370,7 @@ static void api_refuse_at_fd_limit(struct api_socket *s)
 
 	if (s->spare_fd >= 0) {
 		close(s->spare_fd);
-		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(s->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0)
 			api_refuse(fd, "gvmm is out of file descriptors");
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -479,7 +378,7 @@ static void api_refuse_at_fd_limit(struct api_socket *s)
 			return;
 	}
 	log_warn("api socket: out of file descriptors; no longer accepting clients");
-	event_loop_remove(s->loop, s->listen_fd);
+	event_loop_remove(s->loop, s->listener.fd);
 }
 
 static void api_accept_one(struct api_socket *s, int fd)
@@ -518,7 +417,7 @@ static void api_on_listen(void *opaque, uint32_t events)
 
 	(void)events;
 	for (int i = 0; i < API_SOCKET_MAX_CLIENTS; i++) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(s->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
 			api_accept_one(s, fd);
@@ -543,11 +442,11 @@ int api_socket_start(struct api_socket *s, struct event_loop *loop,
 {
 	int ret;
 
-	if (s->listen_fd < 0)
+	if (s->listener.fd < 0)
 		return -EBADF;
 	s->ops = *ops;
 	s->quitting = false;
-	ret = event_loop_add(loop, s->listen_fd, EPOLLIN, api_on_listen, s);
+	ret = event_loop_add(loop, s->listener.fd, EPOLLIN, api_on_listen, s);
 	if (ret < 0)
 		return ret;
 	s->loop = loop;
@@ -556,22 +455,13 @@ int api_socket_start(struct api_socket *s, struct event_loop *loop,
 
 void api_socket_close(struct api_socket *s)
 {
-	struct stat st;
-
 	for (unsigned i = 0; i < API_SOCKET_MAX_CLIENTS; i++)
 		if (s->clients[i])
 			api_client_destroy(s->clients[i]);
-	if (s->listen_fd >= 0) {
-		if (s->loop)
-			event_loop_remove(s->loop, s->listen_fd);
-		close(s->listen_fd);
-		s->listen_fd = -1;
-	}
-	/* Only the file this gvmm made: another may have replaced it. */
-	if (s->path[0] && stat(s->path, &st) == 0 && st.st_dev == s->dev &&
-	    st.st_ino == s->ino)
-		unlink(s->path);
-	s->path[0] = '\0';
+	if (s->listener.fd >= 0 && s->loop)
+		event_loop_remove(s->loop, s->listener.fd);
+	/* Removes only the file this gvmm made: another may have replaced it. */
+	unix_listener_close(&s->listener);
 	if (s->spare_fd >= 0) {
 		close(s->spare_fd);
 		s->spare_fd = -1;

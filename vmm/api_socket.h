@@ -23,11 +23,11 @@
 
 #include "event_loop.h"
 #include "json_request.h"
+#include "unix_listener.h"
 
 #define API_SOCKET_MAX_CLIENTS  16
 #define API_STATUS_MAX_DEVICES  32
 #define API_CLIENT_OUT_MAX      16384  /* unread response bytes before a drop */
-#define API_SOCKET_PATH_MAX     108    /* sun_path, with its NUL */
 
 enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED };
 
@@ -61,11 +61,8 @@ struct api_ops {
 struct api_client;
 
 struct api_socket {
-	int listen_fd;        /* -1 when closed */
+	struct unix_listener listener;  /* the 0600 socket file; fd -1 when closed */
 	int spare_fd;         /* /dev/null, given up to refuse a client at EMFILE */
-	char path[API_SOCKET_PATH_MAX];
-	dev_t dev;            /* the socket file we made: only it is unlinked */
-	ino_t ino;
 	struct event_loop *loop;  /* NULL until started */
 	struct api_ops ops;
 	bool quitting;        /* quit was answered: no more requests */

@@ -511,7 +511,7 @@ int cmd_run(int argc, char **argv)
 	struct run_options opt;
 	struct mapped_file kernel = { 0 }, initrd = { 0 };
 	struct run_state state = { .signal_fd = -1 };
-	struct api_socket api = { .listen_fd = -1, .spare_fd = -1 };
+	struct api_socket api = { .listener.fd = -1, .spare_fd = -1 };
 	const struct api_ops api_ops = {
 		api_pause, api_resume, api_powerdown, api_quit, api_status, &state,
 	};

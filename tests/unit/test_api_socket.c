@@ -573,7 +573,7 @@ static void test_live_socket_refused(void)
 	CHECK_EQ(api_socket_open(&first, path, err, sizeof(err)), 0);
 	CHECK_EQ(stat(path, &before), 0);
 	CHECK_EQ(api_socket_open(&second, path, err, sizeof(err)), -1);
-	CHECK(strstr(err, "another gvmm is using") != NULL);
+	CHECK(strstr(err, "another program is listening on") != NULL);
 	CHECK(strstr(err, path) != NULL);
 	api_socket_close(&second);  /* after a failed open: harmless */
 	CHECK_EQ(stat(path, &after), 0);
