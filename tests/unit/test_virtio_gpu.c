@@ -146,8 +146,10 @@ static struct rig *rig_new(unsigned outputs)
 
 static void rig_free(struct rig *r)
 {
-	/* The bus reads its devices' BARs as it lets go of them: before the
-	 * device is freed. */
+	/* As vm_destroy does: the GPU thread stops raising interrupts on the
+	 * bus, and the bus reads its devices' BARs as it lets go of them,
+	 * before the device is freed. */
+	virtio_gpu_stop(r->gpu);
 	pci_bus_destroy(&r->drv.pb);
 	virtio_gpu_destroy(r->gpu);
 	/* Detached: a late viewer request reaches nobody. */
