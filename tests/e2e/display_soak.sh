@@ -17,8 +17,10 @@
 #   GVMM_SOAK_ROUNDS=N     writes of the text per boot (default 20)
 #   GVMM_SOAK_LIMIT=S      seconds a boot may run (default 300)
 #   GVMM_SOAK_CPUS=N       vCPUs (default 1)
+#   GVMM_SOAK_GVMM_ARGS="..." more gvmm run arguments (e.g. --hugepages, to
+#                          compare how guest RAM is backed)
 #   GVMM_SOAK_TRACE=1      record the host kernel's KVM events (exceptions
-#                          KVM injected, shutdown exits) during each boot
+#                          KVM injected, exits, MSR accesses) during each boot
 #                          and show their tail when a guest dies: on AMD,
 #                          KVM resets the vCPU on a triple fault, so the
 #                          registers gvmm prints then are the reset state
@@ -49,7 +51,8 @@ died() {
 
 run_gvmm() {
 	boot "$1" "$limit" --kernel "$kernel" --initrd "$initrd" --memory 256M --cpus "$cpus" \
-		--no-reboot --cmdline "$cmdline" --gpu 2d --spice "127.0.0.1:$port,disable-ticketing"
+		--no-reboot --cmdline "$cmdline" --gpu 2d --spice "127.0.0.1:$port,disable-ticketing" \
+		${GVMM_SOAK_GVMM_ARGS:-}
 }
 run_qemu() {
 	BOOT_START=$(date +%s)
@@ -69,10 +72,13 @@ if [ "${GVMM_SOAK_TRACE:-0}" = 1 ]; then
 	[ -e $trace/events ] || mount -t tracefs tracefs $trace 2>/dev/null
 	if [ -w $trace/events/kvm/kvm_inj_exception/enable ]; then
 		echo 65536 >$trace/buffer_size_kb
-		echo 1 >$trace/events/kvm/kvm_inj_exception/enable
-		# SVM_EXIT_SHUTDOWN (0x7f) and VMX's triple fault (2).
-		echo 'exit_reason == 127 || exit_reason == 2' >$trace/events/kvm/kvm_exit/filter
-		echo 1 >$trace/events/kvm/kvm_exit/enable
+		# Every exit (with the shutdown one, SVM_EXIT_SHUTDOWN 0x7f or
+		# VMX's triple fault), what KVM injected, and the MSR accesses
+		# KVM served: the last ones before a death tell what the guest
+		# was doing when it could no longer run.
+		for e in kvm_inj_exception kvm_exit kvm_msr kvm_page_fault kvm_inj_virq; do
+			echo 1 >$trace/events/kvm/$e/enable 2>/dev/null
+		done
 	else
 		echo "note: no KVM trace events here (tracefs not writable): GVMM_SOAK_TRACE ignored"
 		trace=
@@ -83,7 +89,7 @@ trace_show() {
 	[ -z "$trace" ] && return
 	echo 0 >$trace/tracing_on
 	echo "---- last KVM events of $1 (host kernel trace):"
-	grep -v '^#' $trace/trace | tail -n 40 | sed 's/^/  | /'
+	grep -v '^#' $trace/trace | tail -n 60 | sed 's/^/  | /'
 }
 
 declare -A deaths finished slow
