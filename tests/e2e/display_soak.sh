@@ -45,8 +45,10 @@ died() {
 	grep -q -e 'triple-faulted' -e 'KVM internal error' "$err" 2>/dev/null && return 0
 	tr -d '\r' <"$log" 2>/dev/null | grep -q -e 'Kernel panic' -e 'BUG:' -e 'Oops' \
 		-e 'general protection fault' -e 'double fault' && return 0
-	# QEMU says nothing when the guest resets: no end line and an early exit.
-	[ "$2" != 124 ] && [ "$2" != 137 ] && ! grep -q 'REPORT ttyload=done' "$log" 2>/dev/null
+	# A guest that reset itself with --no-reboot: gvmm exits 3; QEMU says
+	# nothing and exits 0 early, without the end line.
+	[ "${1%%-*}" = gvmm ] && [ "$2" = 3 ] && return 0
+	[ "${1%%-*}" = qemu ] && [ "$2" = 0 ] && ! grep -q 'REPORT ttyload=done' "$log" 2>/dev/null
 }
 
 run_gvmm() {
@@ -92,10 +94,17 @@ trace_show() {
 	grep -v '^#' $trace/trace | tail -n 60 | sed 's/^/  | /'
 }
 
-declare -A deaths finished slow
+# Huge pages for --hugepages (256 MiB of guest RAM, and some to spare).
+if [[ " ${GVMM_SOAK_GVMM_ARGS:-} " == *" --hugepages "* ]]; then
+	have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+	[ "$have" -ge 160 ] || echo 160 >/proc/sys/vm/nr_hugepages 2>/dev/null ||
+		echo "note: cannot reserve huge pages here; --hugepages boots will fail to start"
+fi
+
+declare -A deaths finished slow broken
 vmms=(gvmm)
 if [ -n "$qemu" ]; then vmms+=(qemu); else echo "note: no qemu-system-x86_64: gvmm only"; fi
-for vmm in "${vmms[@]}"; do deaths[$vmm]=0 finished[$vmm]=0 slow[$vmm]=0; done
+for vmm in "${vmms[@]}"; do deaths[$vmm]=0 finished[$vmm]=0 slow[$vmm]=0 broken[$vmm]=0; done
 for i in $(seq 1 "$boots"); do
 	for vmm in "${vmms[@]}"; do
 		name=$vmm-$i
@@ -110,14 +119,20 @@ for i in $(seq 1 "$boots"); do
 		elif grep -q 'REPORT ttyload=done' "$E2E_WORK/$name.log"; then
 			finished[$vmm]=$((finished[$vmm] + 1))
 			echo "soak: $name finished in $((BOOT_END - BOOT_START))s, status $BOOT_STATUS"
-		else
+		elif [ "$BOOT_STATUS" = 124 ] || [ "$BOOT_STATUS" = 137 ]; then
 			slow[$vmm]=$((slow[$vmm] + 1))
 			echo "soak: $name ran out of its ${limit}s alive after $done_rounds of $rounds rounds"
+		else
+			broken[$vmm]=$((broken[$vmm] + 1))
+			echo "soak: $name did not run: status $BOOT_STATUS"
+			console_tail "$name"
 		fi
 	done
 done
 for vmm in "${vmms[@]}"; do
-	echo "soak: $vmm: ${deaths[$vmm]} died, ${finished[$vmm]} finished, ${slow[$vmm]} ran out of time, of $boots boots"
+	echo "soak: $vmm: ${deaths[$vmm]} died, ${finished[$vmm]} finished, ${slow[$vmm]} ran out of time, ${broken[$vmm]} did not run, of $boots boots"
 done
 expect display-soak.no-gvmm-guest-died "${deaths[gvmm]} of $boots gvmm guests died (QEMU: ${deaths[qemu]:-not run})" \
 	[ "${deaths[gvmm]}" = 0 ]
+expect display-soak.every-boot-ran "boots that did not run: gvmm ${broken[gvmm]}, QEMU ${broken[qemu]:-not run}" \
+	[ "${broken[gvmm]}" = 0 -a "${broken[qemu]:-0}" = 0 ]
