@@ -122,6 +122,8 @@ for i in $(seq 1 "$boots"); do
 		elif [ "$BOOT_STATUS" = 124 ] || [ "$BOOT_STATUS" = 137 ]; then
 			slow[$vmm]=$((slow[$vmm] + 1))
 			echo "soak: $name ran out of its ${limit}s alive after $done_rounds of $rounds rounds"
+			console_tail "$name"
+			trace_show "$name"
 		else
 			broken[$vmm]=$((broken[$vmm] + 1))
 			echo "soak: $name did not run: status $BOOT_STATUS"
