@@ -26,7 +26,7 @@ PKGS      := slirp spice-server
 CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS))
 
-SRC_DIRS  := vmm devices firmware display
+SRC_DIRS  := vmm $(wildcard devices/*) firmware display
 SRCS      := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
 MAIN_SRC  := vmm/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))

@@ -37,6 +37,26 @@ int parse_size(const char *text, uint64_t *bytes)
 	return 0;
 }
 
+int parse_memory_option(const char *text, uint64_t *bytes, bool *shared)
+{
+	const char *comma = strchr(text, ',');
+	char size[32];
+
+	if (!comma)
+		return parse_size(text, bytes);
+	if ((size_t)(comma - text) >= sizeof(size))
+		return -1;
+	memcpy(size, text, (size_t)(comma - text));
+	size[comma - text] = '\0';
+	if (strcmp(comma + 1, "shared=on") == 0)
+		*shared = true;
+	else if (strcmp(comma + 1, "shared=off") == 0)
+		*shared = false;
+	else
+		return -1;
+	return parse_size(size, bytes);
+}
+
 int parse_count(const char *text, unsigned min, unsigned max, unsigned *value)
 {
 	unsigned long v;

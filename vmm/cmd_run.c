@@ -43,6 +43,7 @@ struct run_options {
 	struct serial_config serial;
 	bool no_reboot;
 	bool hugepages;
+	bool shared_memory;
 	bool rng;
 	bool virtio_console;
 	bool cmdline_given;
@@ -81,7 +82,10 @@ static void print_run_usage(FILE *out)
 		"  --kernel PATH      the kernel to boot (required)\n"
 		"  --initrd PATH      an initramfs to hand to the kernel\n"
 		"  --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-		"  --memory SIZE      guest RAM, e.g. 512M or 4G (default 512M, at least 32M)\n"
+		"  --memory SIZE[,shared=on]\n"
+		"                     guest RAM, e.g. 512M or 4G (default 512M, at least 32M);\n"
+		"                     private memory with transparent huge pages advised,\n"
+		"                     or with shared=on a memfd other processes may map\n"
 		"  --cpus N           number of vCPUs, 1 to 255 (default 1)\n"
 		"  --serial MODE      the console goes to: stdio (default), file:PATH, or none\n"
 		"  --serial file:PATH[,max-size=SIZE]\n"
@@ -94,8 +98,8 @@ static void print_run_usage(FILE *out)
 		"                     default command line then says console=hvc0)\n"
 		"  --no-reboot        exit with status 3 when the guest reboots, instead of\n"
 		"                     restarting it\n"
-		"  --hugepages        back guest RAM with 2 MiB huge pages (reserve them in\n"
-		"                     /proc/sys/vm/nr_hugepages first)\n"
+		"  --hugepages        back guest RAM with reserved 2 MiB hugetlbfs pages\n"
+		"                     (reserve them in /proc/sys/vm/nr_hugepages first)\n"
 		"  --disk PATH[,ro][,serial=STR][,cache=none|writeback]\n"
 		"                     a virtio-blk disk from a raw image or block device;\n"
 		"                     repeat for more (up to 16). cache=none uses O_DIRECT;\n"
@@ -217,8 +221,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 				return usage_error("--console '%s': use uart or virtio", optarg);
 			break;
 		case OPT_MEMORY:
-			if (parse_size(optarg, &opt->ram_size) < 0)
-				return usage_error("--memory '%s': give a size like 512M or 4G", optarg);
+			if (parse_memory_option(optarg, &opt->ram_size, &opt->shared_memory) < 0)
+				return usage_error("--memory '%s': give a size like 512M or 4G, "
+						   "then ,shared=on if wanted", optarg);
 			break;
 		case OPT_CPUS:
 			if (parse_count(optarg, 1, CPUID_MAX_VCPUS, &opt->nr_cpus) < 0)
@@ -613,7 +618,9 @@ int cmd_run(int argc, char **argv)
 		.kernel = kernel.data, .kernel_len = kernel.len,
 		.initrd = initrd.data, .initrd_len = initrd.len,
 		.cmdline = opt.cmdline, .ram_size = opt.ram_size,
-		.nr_cpus = opt.nr_cpus, .hugepages = opt.hugepages,
+		.nr_cpus = opt.nr_cpus,
+		.ram_backing = opt.hugepages ? GUEST_RAM_HUGETLB :
+			       opt.shared_memory ? GUEST_RAM_MEMFD : GUEST_RAM_ANONYMOUS,
 		.disks = opt.disks, .nr_disks = opt.nr_disks, .rng = opt.rng,
 		.virtio_console = opt.virtio_console,
 		.nics = nics, .nr_nics = (unsigned)nr_nics,

@@ -10,43 +10,95 @@
 
 #define HUGEPAGE_SIZE (2ULL << 20)
 
-int guest_memory_create(struct guest_memory *mem, uint64_t ram_size,
-			bool hugepages, char *err, size_t errlen)
+/* Maps len bytes of anonymous memory at a 2 MiB aligned address: the
+ * kernel only backs aligned 2 MiB stretches with huge pages, and KVM only
+ * maps a huge page into the guest where guest and host addresses agree in
+ * their low 21 bits. */
+static void *map_anonymous_aligned(uint64_t len)
 {
-	unsigned int flags = MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0);
-	uint64_t low;
+	uint64_t span = len + HUGEPAGE_SIZE;
+	uint8_t *raw, *aligned;
+
+	raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return MAP_FAILED;
+	aligned = (uint8_t *)(((uintptr_t)raw + HUGEPAGE_SIZE - 1) & ~(uintptr_t)(HUGEPAGE_SIZE - 1));
+	if (aligned > raw)
+		munmap(raw, (size_t)(aligned - raw));
+	if (raw + span > aligned + len)
+		munmap(aligned + len, (size_t)(raw + span - (aligned + len)));
+	return aligned;
+}
+
+static void *map_memfd(struct guest_memory *mem, uint64_t ram_size, bool hugetlb,
+		       char *err, size_t errlen)
+{
 	void *base;
 
-	memset(mem, 0, sizeof(*mem));
-	mem->memfd = -1;
-	if (hugepages && ram_size % HUGEPAGE_SIZE) {
-		snprintf(err, errlen, "--hugepages needs memory in whole 2 MiB pages");
-		return -EINVAL;
-	}
-	mem->memfd = memfd_create("gvmm-ram", flags);
+	mem->memfd = memfd_create("gvmm-ram", MFD_CLOEXEC | (hugetlb ? MFD_HUGETLB : 0));
 	if (mem->memfd < 0) {
 		int e = errno;
+
 		snprintf(err, errlen, "cannot create guest RAM (memfd%s): %s",
-			 hugepages ? " with hugepages" : "", strerror(e));
-		return -e;
+			 hugetlb ? " with hugepages" : "", strerror(e));
+		errno = e;
+		return MAP_FAILED;
 	}
 	if (ftruncate(mem->memfd, (off_t)ram_size) < 0) {
 		int e = errno;
+
 		snprintf(err, errlen, "cannot size guest RAM to %llu bytes: %s",
 			 (unsigned long long)ram_size, strerror(e));
-		close(mem->memfd);
-		mem->memfd = -1;
-		return -e;
+		errno = e;
+		return MAP_FAILED;
 	}
 	base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_NORESERVE, mem->memfd, 0);
 	if (base == MAP_FAILED) {
 		int e = errno;
+
 		snprintf(err, errlen, "cannot map %llu bytes of guest RAM: %s%s",
 			 (unsigned long long)ram_size, strerror(e),
-			 hugepages && e == ENOMEM ?
+			 hugetlb && e == ENOMEM ?
 			 " (are enough hugepages reserved in /proc/sys/vm/nr_hugepages?)" : "");
-		close(mem->memfd);
+		errno = e;
+	}
+	return base;
+}
+
+int guest_memory_create(struct guest_memory *mem, uint64_t ram_size,
+			enum guest_ram_backing backing, char *err, size_t errlen)
+{
+	uint64_t low;
+	void *base;
+
+	memset(mem, 0, sizeof(*mem));
+	mem->memfd = -1;
+	if (backing == GUEST_RAM_HUGETLB && ram_size % HUGEPAGE_SIZE) {
+		snprintf(err, errlen, "--hugepages needs memory in whole 2 MiB pages");
+		return -EINVAL;
+	}
+	if (backing == GUEST_RAM_ANONYMOUS) {
+		base = map_anonymous_aligned(ram_size);
+		if (base == MAP_FAILED) {
+			int e = errno;
+
+			snprintf(err, errlen, "cannot map %llu bytes of guest RAM: %s",
+				 (unsigned long long)ram_size, strerror(e));
+			errno = e;
+		} else {
+			/* Advice, not a demand: where THP is off it changes nothing. */
+			madvise(base, ram_size, MADV_HUGEPAGE);
+		}
+	} else {
+		base = map_memfd(mem, ram_size, backing == GUEST_RAM_HUGETLB, err, errlen);
+	}
+	if (base == MAP_FAILED) {
+		int e = errno;
+
+		if (mem->memfd >= 0)
+			close(mem->memfd);
 		mem->memfd = -1;
 		return -e;
 	}
@@ -55,7 +107,7 @@ int guest_memory_create(struct guest_memory *mem, uint64_t ram_size,
 
 	mem->host_base = base;
 	mem->ram_size = ram_size;
-	mem->hugepages = hugepages;
+	mem->backing = backing;
 	low = ram_size < GUEST_PCI_HOLE_START ? ram_size : GUEST_PCI_HOLE_START;
 	mem->regions[mem->nr_regions++] = (struct guest_region){
 		.gpa = 0, .size = low, .file_offset = 0 };

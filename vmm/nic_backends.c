@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "../devices/net_slirp.h"
-#include "../devices/net_tap.h"
+#include "../devices/net/net_slirp.h"
+#include "../devices/net/net_tap.h"
 
 /* QEMU's and libvirt's prefix for guests: locally administered addresses
  * that DHCP servers and bridges already treat as virtual machines. */

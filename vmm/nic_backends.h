@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../devices/net_backend.h"
-#include "../devices/net_option.h"
+#include "../devices/net/net_backend.h"
+#include "../devices/net/net_option.h"
 
 struct vm_nic {
 	struct net_backend *backend;

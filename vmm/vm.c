@@ -122,7 +122,7 @@ static int vm_setup_kvm(struct vm *vm, char *err, size_t errlen)
 
 static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 {
-	if (guest_memory_create(&vm->mem, vm->cfg->ram_size, vm->cfg->hugepages,
+	if (guest_memory_create(&vm->mem, vm->cfg->ram_size, vm->cfg->ram_backing,
 				err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {

@@ -14,17 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../devices/acpi_pm.h"
-#include "../devices/input_devices.h"
-#include "../devices/cmos_rtc.h"
-#include "../devices/i8042.h"
-#include "../devices/pci.h"
-#include "../devices/uart_16550.h"
-#include "../devices/virtio_blk.h"
-#include "../devices/virtio_console.h"
-#include "../devices/virtio_gpu.h"
-#include "../devices/virtio_net.h"
-#include "../devices/virtio_rng.h"
+#include "../devices/pc/acpi_pm.h"
+#include "../devices/virtio/input_devices.h"
+#include "../devices/pc/cmos_rtc.h"
+#include "../devices/pc/i8042.h"
+#include "../devices/pci/pci.h"
+#include "../devices/pc/uart_16550.h"
+#include "../devices/block/virtio_blk.h"
+#include "../devices/virtio/virtio_console.h"
+#include "../devices/gpu/virtio_gpu.h"
+#include "../devices/net/virtio_net.h"
+#include "../devices/virtio/virtio_rng.h"
 #include "bus.h"
 #include "event_loop.h"
 #include "gsi_routing.h"
@@ -45,7 +45,7 @@ struct vm_config {
 	const char *cmdline;
 	uint64_t ram_size;
 	unsigned nr_cpus;
-	bool hugepages;
+	enum guest_ram_backing ram_backing;
 	const struct virtio_blk_config *disks;
 	unsigned nr_disks;
 	bool rng;               /* a virtio-rng device */

@@ -17,8 +17,12 @@
 #   GVMM_SOAK_ROUNDS=N     writes of the text per boot (default 20)
 #   GVMM_SOAK_LIMIT=S      seconds a boot may run (default 300)
 #   GVMM_SOAK_CPUS=N       vCPUs (default 1)
-#   GVMM_SOAK_GVMM_ARGS="..." more gvmm run arguments (e.g. --hugepages, to
-#                          compare how guest RAM is backed)
+#   GVMM_SOAK_GVMM_ARGS="..." more gvmm run arguments (e.g. --hugepages or
+#                          --memory 256M,shared=on, to compare how guest RAM
+#                          is backed)
+#   GVMM_SOAK_QEMU_ARGS="..." more QEMU arguments (e.g. memfd RAM:
+#                          -object memory-backend-memfd,id=ram,size=256M
+#                          -machine memory-backend=ram)
 #   GVMM_SOAK_TRACE=1      record the host kernel's KVM events (exceptions
 #                          KVM injected, exits, MSR accesses) during each boot
 #                          and show their tail when a guest dies: on AMD,
@@ -63,7 +67,7 @@ run_qemu() {
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 		-device virtio-gpu-pci -device virtio-keyboard-pci -device virtio-tablet-pci \
 		-device virtio-mouse-pci -spice "port=$port,addr=127.0.0.1,disable-ticketing=on" \
-		-serial "file:$E2E_WORK/$1.log" </dev/null >/dev/null 2>"$E2E_WORK/$1.err"
+		-serial "file:$E2E_WORK/$1.log" ${GVMM_SOAK_QEMU_ARGS:-} </dev/null >/dev/null 2>"$E2E_WORK/$1.err"
 	BOOT_STATUS=$?
 	BOOT_END=$(date +%s)
 }

@@ -1,4 +1,4 @@
-// fuzz-sources: devices/block_request.c devices/virtqueue.c devices/iov.c vmm/guest_memory.c vmm/log.c
+// fuzz-sources: devices/block/block_request.c devices/virtio/virtqueue.c devices/virtio/iov.c vmm/guest_memory.c vmm/log.c
 /* Fuzzes virtio-blk request parsing. The input picks the disk's limits
  * and describes a chain of buffers (their direction, length and bytes);
  * the buffers go into a small guest RAM, the chain into a descriptor
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../devices/block_request.h"
-#include "../../devices/virtqueue.h"
+#include "../../devices/block/block_request.h"
+#include "../../devices/virtio/virtqueue.h"
 #include "../../vmm/guest_memory.h"
 
 #define RAM_SIZE    0x20000ull

@@ -1,4 +1,4 @@
-// fuzz-sources: devices/net_rx_filter.c
+// fuzz-sources: devices/net/net_rx_filter.c
 /* Fuzzes the virtio-net control commands that shape receive filtering
  * (promiscuous and all-multicast modes, MAC tables, the device address):
  * guest-written bytes of any length. Beyond the sanitizers: the tables
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../devices/net_rx_filter.h"
+#include "../../devices/net/net_rx_filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

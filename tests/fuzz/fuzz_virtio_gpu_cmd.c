@@ -1,4 +1,4 @@
-// fuzz-sources: devices/virtio_gpu_cmd.c firmware/edid.c display/display.c vmm/guest_memory.c vmm/log.c
+// fuzz-sources: devices/gpu/virtio_gpu_cmd.c firmware/edid.c display/display.c vmm/guest_memory.c vmm/log.c
 /* Fuzzes the virtio-gpu 2D command engine: a run of requests on either
  * queue, viewers' mode changes and device resets, against a small guest
  * RAM and a fake display that reads every pixel it is handed. Beyond the
@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../devices/virtio_gpu_cmd.h"
+#include "../../devices/gpu/virtio_gpu_cmd.h"
 #include "../../display/display_backend.h"
 #include "../../vmm/guest_memory.h"
 

@@ -1,4 +1,4 @@
-// fuzz-sources: devices/virtqueue.c devices/iov.c vmm/guest_memory.c vmm/log.c
+// fuzz-sources: devices/virtio/virtqueue.c devices/virtio/iov.c vmm/guest_memory.c vmm/log.c
 /* Fuzzes the split-virtqueue walker: the input becomes a descriptor table,
  * an avail ring and spare RAM (data buffers, indirect tables) in a small
  * guest RAM, and the device side pops, copies and pushes until the queue
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../devices/virtqueue.h"
+#include "../../devices/virtio/virtqueue.h"
 #include "../../vmm/guest_memory.h"
 
 #define RAM_SIZE   0x10000ull

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "../../devices/pci.h"
+#include "../../devices/pci/pci.h"
 #include "../../firmware/acpi.h"
 #include "../../firmware/aml.h"
 #include "../../firmware/guest_layout.h"

@@ -5,7 +5,7 @@
 
 #include <time.h>
 
-#include "../../devices/acpi_pm.h"
+#include "../../devices/pc/acpi_pm.h"
 
 enum { STS = 0x0, EN = 0x2, CNT = 0x4, TMR = 0x8, RESET = 0xc };
 

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../devices/block_backend.h"
+#include "../../devices/block/block_backend.h"
 
 #define MIB (1u << 20)
 

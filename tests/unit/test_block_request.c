@@ -7,7 +7,7 @@
 #include <endian.h>
 #include <stdint.h>
 
-#include "../../devices/block_request.h"
+#include "../../devices/block/block_request.h"
 
 #define CAPACITY 2048ull     /* sectors: a 1 MiB disk */
 

@@ -56,7 +56,28 @@ static void counts_in_range(void)
 	CHECK(parse_count("99999999999999999999999", 1, 255, &v) < 0);
 }
 
+static void memory_option(void)
+{
+	uint64_t v = 0;
+	bool shared = false;
+
+	CHECK_EQ(parse_memory_option("512M", &v, &shared), 0);
+	CHECK_EQ(v, 512ull << 20);
+	CHECK(!shared);
+	CHECK_EQ(parse_memory_option("1G,shared=on", &v, &shared), 0);
+	CHECK_EQ(v, 1ull << 30);
+	CHECK(shared);
+	CHECK_EQ(parse_memory_option("1G,shared=off", &v, &shared), 0);
+	CHECK(!shared);
+	CHECK(parse_memory_option("1G,shared", &v, &shared) < 0);
+	CHECK(parse_memory_option("1G,shared=yes", &v, &shared) < 0);
+	CHECK(parse_memory_option(",shared=on", &v, &shared) < 0);
+	CHECK(parse_memory_option("1G,", &v, &shared) < 0);
+	CHECK(parse_memory_option("123456789012345678901234567890123G,shared=on", &v, &shared) < 0);
+}
+
 TEST_MAIN("cli_parse",
 	TEST_CASE(sizes_with_units),
+	TEST_CASE(memory_option),
 	TEST_CASE(bad_sizes_are_refused),
 	TEST_CASE(counts_in_range))

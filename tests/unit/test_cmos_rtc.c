@@ -3,7 +3,7 @@
  * way Linux's mc146818_set_time does. */
 #include "check.h"
 
-#include "../../devices/cmos_rtc.h"
+#include "../../devices/pc/cmos_rtc.h"
 
 #define NS 1000000000LL
 

@@ -15,7 +15,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "../../devices/virtio_gpu_cmd.h"
+#include "../../devices/gpu/virtio_gpu_cmd.h"
 #include "../../display/spice_display.h"
 #include "../../display/spice_ticket.h"
 #include "../../vmm/event_loop.h"

@@ -2,7 +2,7 @@
  * the two ways a guest pulls the reset line. */
 #include "check.h"
 
-#include "../../devices/i8042.h"
+#include "../../devices/pc/i8042.h"
 
 struct fake_vm {
 	int resets;

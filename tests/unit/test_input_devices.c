@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <linux/input-event-codes.h>
 
-#include "../../devices/input_devices.h"
-#include "../../devices/pci.h"
-#include "../../devices/virtio_pci.h"
+#include "../../devices/virtio/input_devices.h"
+#include "../../devices/pci/pci.h"
+#include "../../devices/virtio/virtio_pci.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 #include "../../vmm/io_thread.h"

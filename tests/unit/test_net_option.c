@@ -4,8 +4,8 @@
 
 #include <arpa/inet.h>
 
-#include "../../devices/net_backend.h"
-#include "../../devices/net_option.h"
+#include "../../devices/net/net_backend.h"
+#include "../../devices/net/net_option.h"
 
 static struct net_config cfg;
 static char err[256];

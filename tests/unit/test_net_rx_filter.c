@@ -3,7 +3,7 @@
  * 5.1.6.5.1 and 5.1.6.5.2). No device, no threads. */
 #include "check.h"
 
-#include "../../devices/net_rx_filter.h"
+#include "../../devices/net/net_rx_filter.h"
 
 static const uint8_t own_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t other_uc[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };

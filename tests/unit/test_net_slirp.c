@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../devices/net_slirp.h"
+#include "../../devices/net/net_slirp.h"
 #include "../../vmm/io_thread.h"
 
 #define GUEST_IP        0x0a00020fu   /* 10.0.2.15 */

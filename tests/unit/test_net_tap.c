@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../devices/net_tap.h"
+#include "../../devices/net/net_tap.h"
 
 #define TEST_ETHERTYPE 0x88b5          /* IEEE local experimental */
 #define WAIT_MS        2000

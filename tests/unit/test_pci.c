@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "../../devices/pci.h"
+#include "../../devices/pci/pci.h"
 
 #define IO_START     0xc000ull
 #define IO_END       0x10000ull

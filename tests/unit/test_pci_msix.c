@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "../../devices/pci_msix.h"
+#include "../../devices/pci/pci_msix.h"
 
 #define NR_VECTORS     3
 #define TABLE_OFFSET   0x0

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio_blk.h"
+#include "../../devices/pci/pci.h"
+#include "../../devices/block/virtio_blk.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 #include "../../vmm/io_thread.h"

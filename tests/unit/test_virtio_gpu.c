@@ -12,8 +12,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio_gpu.h"
+#include "../../devices/pci/pci.h"
+#include "../../devices/gpu/virtio_gpu.h"
 #include "../../display/display_backend.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"

@@ -8,7 +8,7 @@
 #include <linux/virtio_gpu.h>
 #include <stdint.h>
 
-#include "../../devices/virtio_gpu_cmd.h"
+#include "../../devices/gpu/virtio_gpu_cmd.h"
 #include "../../display/display_backend.h"
 #include "../../firmware/edid.h"
 #include "../../vmm/guest_memory.h"

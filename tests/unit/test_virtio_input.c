@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <linux/input-event-codes.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio_input.h"
+#include "../../devices/pci/pci.h"
+#include "../../devices/virtio/virtio_input.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 #include "../../vmm/io_thread.h"

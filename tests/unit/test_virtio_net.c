@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio_net.h"
+#include "../../devices/pci/pci.h"
+#include "../../devices/net/virtio_net.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 #include "../../vmm/io_thread.h"

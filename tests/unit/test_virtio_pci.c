@@ -17,8 +17,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio_pci.h"
+#include "../../devices/pci/pci.h"
+#include "../../devices/virtio/virtio_pci.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 #include "../../vmm/log.h"

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../devices/virtqueue.h"
+#include "../../devices/virtio/virtqueue.h"
 #include "../../vmm/guest_memory.h"
 
 #define RAM_SIZE    (1ull << 20)

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio_pci.h"
+#include "../../devices/pci/pci.h"
+#include "../../devices/virtio/virtio_pci.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 
