@@ -485,8 +485,13 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 			goto fail;
 		}
 		sd->listener_watched = true;
-	} else if (opt->ticket != SPICE_TICKET_NONE &&
+	} else if ((opt->ticket == SPICE_TICKET_GENERATED ||
+		    (opt->ticket == SPICE_TICKET_CHOSEN && opt->connect_file[0])) &&
 		   spice_connect_file_write(&sd->connect_file, opt, "/tmp", err, errlen) < 0) {
+		/* A password gvmm made is known only through the file; one the
+		 * user chose needs a file only where they asked for one (a
+		 * launcher that writes its own, for a client on another
+		 * machine, is not told of a file it cannot reach). */
 		goto fail;
 	}
 	for (unsigned i = 0; i < nr_outputs; i++) {

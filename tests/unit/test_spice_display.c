@@ -1124,9 +1124,30 @@ static void test_password(void)
 	pthread_mutex_lock(&rec.lock);
 	CHECK_EQ(rec.nr_keys, 0);   /* nothing got through the refused connection */
 	pthread_mutex_unlock(&rec.lock);
-	/* The connection file carries the user's password too. */
+	/* The user knows the password they chose: no file unless asked for. */
+	CHECK(spice_display_connect_file(s.display) == NULL);
+	server_stop(&s);
+}
+
+/* A chosen password goes into a connection file only where connect-file=
+ * names one (a launcher on another machine writes its own). */
+static void test_chosen_password_with_connect_file(void)
+{
+	char path[64], extra[160];
+	struct server s;
+
+	snprintf(path, sizeof(path), "/tmp/gvmm-spice-chosen-%d.vv", (int)getpid());
+	unlink(path);
+	snprintf(extra, sizeof(extra), ",password=open-sesame,connect-file=%s", path);
+	if (!server_start(&s, 1, false, extra)) {
+		CHECK(!"the server starts");
+		return;
+	}
+	CHECK(!strcmp(s.connect_file, path));
+	CHECK_EQ(file_mode(path), 0600);
 	CHECK(!strcmp(s.password, "open-sesame"));
 	server_stop(&s);
+	CHECK(file_gone(path));
 }
 
 /* Loopback is no boundary: a guest reaching the host's 127.0.0.1, any
@@ -1415,6 +1436,7 @@ TEST_MAIN("spice_display",
 	TEST_CASE(test_connect_file_option),
 	TEST_CASE(test_disable_ticketing),
 	TEST_CASE(test_tls),
+	TEST_CASE(test_chosen_password_with_connect_file),
 	TEST_CASE(test_input_reaches_the_devices),
 	TEST_CASE(test_window_size_becomes_a_mode_request),
 	TEST_CASE(test_two_outputs),
