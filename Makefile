@@ -69,7 +69,7 @@ guest: deps
 	tools/mkguest build/guest
 
 test: deps all unit-tests
-	tools/mkguest build/guest
+	tools/mkguest --gl build/guest
 	tests/run --build $(BUILD)
 
 install: $(BUILD)/gvmm

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# 3D: virtio-gpu with virgl (--gpu virgl: virglrenderer on the host's GL),
+# judged by what the guest's Mesa did (tests/guest/gl.sh on the GL
+# initramfs, tools/mkguest --gl) and by what a real SPICE client got
+# (tests/e2e/spice_client.py):
+#   - the guest's virtio_gpu driver reports +virgl;
+#   - Mesa's renderer in the guest is virgl;
+#   - glprobe renders and page-flips its frames (each flip waits for the
+#     rendering's fence: glprobe returning means every fence came back)
+#     and reads its last frame back right;
+#   - kmscube renders its frames;
+#   - a SPICE client sees glprobe's last frame: left half red, right half
+#     blue, a green strip over the top eighth, every pixel (so a frame shown
+#     upside down fails too); then its Enter reaches the guest;
+#   - the guest powers off and gvmm exits 0.
+# SKIP when this gvmm or host has no virgl (gvmm refuses --gpu virgl before
+# the guest starts, saying so) or when the GL initramfs was not built.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BOOT_TIMEOUT=${GVMM_BOOT_TIMEOUT:-420}
+kernel=$GUEST_DIR/vmlinuz
+initrd=$GUEST_DIR/initrd-gl.img
+client=(/usr/bin/python3 "$(dirname "$0")/spice_client.py")
+port=${GVMM_E2E_GL_SPICE_PORT:-15940}
+W=640 H=480          # the GPU's mode: small, the host renders with llvmpipe
+frames=${GVMM_E2E_GL_FRAMES:-20}             # glprobe's frames
+kmscube_frames=${GVMM_E2E_GL_KMSCUBE:-30}    # 0 leaves kmscube out
+wait=120             # the guest's bound for kmscube and for the host's Enter
+
+if [ ! -f "$initrd" ]; then
+	skip gl "no $initrd: build it with tools/mkguest --gl $GUEST_DIR (make test does)"
+	exit 0
+fi
+
+# --- The boot ------------------------------------------------------------------
+
+boot_in_background gl --kernel "$kernel" --initrd "$initrd" --memory 1G --no-reboot \
+	--cmdline "console=ttyS0 panic=-1 quiet gvmm.test=gl gvmm.gl.frames=$frames gvmm.gl.kmscube=$kmscube_frames gvmm.gl.wait=$wait" \
+	--gpu "virgl,width=$W,height=$H" --spice "127.0.0.1:$port,disable-ticketing"
+start=$(date +%s)
+log=$E2E_WORK/gl.log err=$E2E_WORK/gl.err
+
+# Every wait below takes what is left of BOOT_TIMEOUT (at least 5 s).
+left() {
+	local n=$((start + BOOT_TIMEOUT - $(date +%s)))
+	echo $((n < 5 ? 5 : n))
+}
+# finish_boot: waits (bounded) for gvmm to end; BOOT_STATUS.
+finish_boot() {
+	if ! timeout "$(left)" tail --pid="$BOOT_PID" -f /dev/null; then
+		echo "gvmm still ran ${BOOT_TIMEOUT}s after its start: killed"
+		kill -KILL "$BOOT_PID" 2>/dev/null
+	fi
+	wait "$BOOT_PID"
+	BOOT_STATUS=$?
+}
+
+# Until SPICE listens on the port, or gvmm is gone (bounded).
+listening=0
+deadline=$((start + 120))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		listening=1
+		break
+	fi
+	kill -0 "$BOOT_PID" 2>/dev/null || break
+	sleep 0.2
+done
+
+# gvmm without virgl (not built in, or no EGL on this host) refuses
+# --gpu virgl before the guest runs: nothing on the console, and a message
+# about virgl or EGL. Anything else that ends it early is a failure.
+if [ $listening = 0 ] && ! kill -0 "$BOOT_PID" 2>/dev/null; then
+	finish_boot
+	if [ "$BOOT_STATUS" != 0 ] && [ ! -s "$log" ] && grep -q -i -E 'virgl|EGL' "$err"; then
+		skip gl "gvmm has no virgl here (status $BOOT_STATUS): $(head -n 3 "$err" | tr '\n' ' ')"
+		exit 0
+	fi
+	fail gl.start "gvmm exited with status $BOOT_STATUS before its SPICE server listened"
+	console_tail gl
+	exit 0
+fi
+if [ $listening = 0 ]; then
+	fail gl.spice-listening "nothing accepts on 127.0.0.1:$port after 120 s"
+	kill -KILL "$BOOT_PID" 2>/dev/null
+	finish_boot
+	console_tail gl
+	exit 0
+fi
+
+# The guest's last frame: left half red, right half blue, the top eighth
+# green (tests/guest-tools/glprobe.c). The client waits for each part,
+# for the updates to stop, writes what it has, then presses Enter (the
+# guest stops holding the frame). One connection; every action answers
+# one JSON line, and a failed one does not stop the rest.
+half=$((W / 2)) strip=$((H / 8))
+pixels_result="the guest never showed its frame"
+client_out=
+if wait_for_console gl GVMM-GL-SHOWN 1 "$(left)"; then
+	client_out=$(timeout 200 "${client[@]}" --port "$port" --timeout 30 wait-primary \
+		"wait-size=$W,$H" \
+		"wait-rect=0,$strip,$half,$((H - strip)),ff0000" \
+		"wait-rect=$half,$strip,$((W - half)),$((H - strip)),0000ff" \
+		"wait-rect=0,0,$W,$strip,00ff00" \
+		settle=1 "dump=$E2E_WORK/gl.ppm" key=0x1c 2>"$E2E_WORK/client.err")
+	pixels_result=$(python3 - "$E2E_WORK/gl.ppm" "$W" "$H" <<'PY'
+import sys
+
+path, w, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+try:
+    data = open(path, "rb").read()
+except OSError as e:
+    print("no picture from the client: %s" % e)
+    sys.exit(0)
+# spice_client.py's dump: "P6\nW H\n255\n" and the RGB bytes.
+magic, pw, ph, maxval = data.split(maxsplit=4)[:4]
+if (int(pw), int(ph)) != (w, h):
+    print("the client has %sx%s, the guest's mode is %dx%d" % (pw.decode(), ph.decode(), w, h))
+    sys.exit(0)
+pixels = data[len(data) - 3 * w * h:]
+red, blue, green = b"\xff\x00\x00", b"\x00\x00\xff", b"\x00\xff\x00"
+half, strip = w // 2, h // 8
+bad, first = 0, None
+for y in range(h):
+    want = green * w if y < strip else red * half + blue * (w - half)
+    got = pixels[3 * w * y:3 * w * (y + 1)]
+    if got != want:
+        bad += 1
+        if first is None:
+            x = next(i for i in range(w) if got[3 * i:3 * i + 3] != want[3 * i:3 * i + 3])
+            first = "first at (%d,%d): got %s, want %s" % (
+                x, y, tuple(got[3 * x:3 * x + 3]), tuple(want[3 * x:3 * x + 3]))
+print("ok" if not bad else "%d of %d rows differ, %s" % (bad, h, first))
+PY
+	)
+fi
+wait_for_console gl GVMM-TEST-EXIT= 1 "$(left)"
+finish_boot
+seconds=$(($(date +%s) - start))
+
+# --- Checks ----------------------------------------------------------------------
+
+failed=0
+check() {
+	local name=$1 what=$2; shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$what"; failed=1; fi
+}
+frames_ok() {
+	[ "$(report gl gl.glprobe)" = 0 ] && [ "$(report gl gl.frames)" = "$frames" ] &&
+		[ "$(report gl gl.readback)" = "left=ff0000 right=0000ff top=00ff00" ]
+}
+check gl.virgl-feature "the guest's virtio_gpu features: '$(report gl gl.features)' (want +virgl)" \
+	grep -q -E '^REPORT gl\.features=.*\+virgl' "$log"
+check gl.renderer-is-virgl "the guest's GL renderer is '$(report gl gl.renderer)'" \
+	grep -q -E '^REPORT gl\.renderer=.*virgl' "$log"
+check gl.frames "glprobe exited '$(report gl gl.glprobe)', frames '$(report gl gl.frames)' of $frames, readback '$(report gl gl.readback)'" \
+	frames_ok
+if [ "$kmscube_frames" -gt 0 ]; then
+	check gl.kmscube "kmscube: '$(report gl gl.kmscube)', renderer '$(report gl gl.kmscube_renderer)'" \
+		[ "$(report gl gl.kmscube)" = "ok frames=$kmscube_frames" ]
+fi
+check gl.spice-pixels "client vs glprobe's frame: $pixels_result; client: $(grep -v '"ok": true' <<<"$client_out" | head -c 600) $(tail -n 3 "$E2E_WORK/client.err" 2>/dev/null | tr '\n' ' ')" \
+	[ "$pixels_result" = ok ]
+check gl.spice-input "the client's Enter: guest says '$(report gl gl.go)' (want enter)" \
+	[ "$(report gl gl.go)" = enter ]
+check gl.clean-exit "VMM exited $BOOT_STATUS, guest test exited '$(test_exit gl)'" \
+	[ "$BOOT_STATUS" = 0 -a "$(test_exit gl)" = 0 ]
+echo "gl boot: ${seconds}s; glprobe: $(report gl gl.frames) frames in $(report gl gl.seconds) s ($(report gl gl.renderer)); kmscube: $(report gl gl.kmscube_seconds) s"
+[ $failed = 0 ] || console_tail gl
+exit 0

@@ -1,0 +1,148 @@
+#!/bin/sh
+# OpenGL in the guest through virtio-gpu with virgl (gvmm --gpu virgl),
+# driven by the host-side test tests/e2e/guest_gl.sh. Needs the GL
+# initramfs (tools/mkguest --gl: initrd-gl.img) for Mesa, kmscube and
+# glprobe. Kernel parameters:
+#
+#   gvmm.gl.frames=N   glprobe's frames (default 30)
+#   gvmm.gl.kmscube=N  kmscube's frames (default 60; 0 leaves it out)
+#   gvmm.gl.wait=S     bound of each wait, for kmscube and for the host
+#                      (default 120)
+#
+# Steps, each reported as "REPORT gl.KEY=value":
+#   1. /dev/dri/card0 and renderD128 exist; the virtio_gpu driver's
+#      features line (dmesg) says +virgl;
+#   2. kmscube renders N frames (its stdin is a FIFO that nobody writes:
+#      kmscube stops when its stdin becomes readable);
+#   3. glprobe (tests/guest-tools/glprobe.c) renders its frames through
+#      GBM/EGL/GLES2, checks them with glReadPixels and page-flips each to
+#      the display; "GVMM-GL-SHOWN" says its last frame (left half red,
+#      right half blue, a green strip on top) is on the display: the host
+#      then looks at it with a SPICE client and presses Enter (on the virtio
+#      keyboard), which ends the hold.
+# Exit status non-zero when a step failed.
+set -o pipefail
+
+frames=30 kmscube_frames=60 wait=120
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	gvmm.gl.frames=*) frames=${arg#*=} ;;
+	gvmm.gl.kmscube=*) kmscube_frames=${arg#*=} ;;
+	gvmm.gl.wait=*) wait=${arg#*=} ;;
+	esac
+done
+rc=0
+failed() { echo "gl.sh: $*"; rc=1; }
+# Mesa would write its shader cache under $HOME: nothing to keep here.
+export MESA_SHADER_CACHE_DISABLE=true
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s, bounded.
+wait_until() {
+	local n=$(($1 * 5))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		n=$((n - 1))
+	done
+	return 1
+}
+# The first line of FILE with PREFIX, without the prefix.
+field() { sed -n "s/^$2//p" "$1" | head -n 1; }
+
+# --- 1. The device --------------------------------------------------------------
+
+# The modules were loaded by init (virtio_gpu among them); the nodes follow.
+if ! wait_until 30 [ -c /dev/dri/card0 -a -c /dev/dri/renderD128 ]; then
+	echo "REPORT gl.nodes=$(ls /dev/dri 2>/dev/null | tr '\n' ' ')"
+	failed "no /dev/dri/card0 and /dev/dri/renderD128"
+	exit 1
+fi
+echo "REPORT gl.nodes=card0,renderD128"
+# "[drm] features: +virgl +edid -resource_blob ..." (Linux 6.1).
+features=$(dmesg | grep -o 'features: [-+]virgl.*' | head -n 1)
+echo "REPORT gl.features=$features"
+case $features in
+*+virgl*) ;;
+*) failed "the virtio_gpu driver did not report +virgl: '$features'" ;;
+esac
+
+# The framebuffer console would draw over the frames: unbind it.
+for v in /sys/class/vtconsole/vtcon*; do
+	grep -q 'frame buffer' "$v/name" 2>/dev/null && echo 0 >"$v/bind"
+done
+
+# --- 2. kmscube --------------------------------------------------------------------
+
+if [ "$kmscube_frames" -gt 0 ]; then
+	mkfifo /tmp/kmscube.in
+	# Held open for reading and writing by this shell, never written.
+	exec 9<>/tmp/kmscube.in
+	start=$(cut -d' ' -f1 /proc/uptime)
+	timeout "$wait" kmscube -c "$kmscube_frames" <&9 >/tmp/kmscube.out 2>&1
+	krc=$?
+	end=$(cut -d' ' -f1 /proc/uptime)
+	exec 9>&-
+	sed 's/^/kmscube: /' /tmp/kmscube.out
+	renderer=$(field /tmp/kmscube.out '  renderer: ' | tr -d '"')
+	echo "REPORT gl.kmscube_renderer=$renderer"
+	echo "REPORT gl.kmscube_seconds=$(awk "BEGIN { print $end - $start }")"
+	if [ "$krc" = 0 ]; then
+		echo "REPORT gl.kmscube=ok frames=$kmscube_frames"
+	else
+		echo "REPORT gl.kmscube=failed status=$krc"
+		failed "kmscube -c $kmscube_frames exited with status $krc (143: ran past ${wait}s)"
+	fi
+else
+	echo "REPORT gl.kmscube=skipped"
+fi
+
+# --- 3. glprobe, then the host's look at its frame ----------------------------------------
+
+# The host's Enter ends the hold (evread ends on its release, saying
+# "EVREAD-END reason=until"); else glprobe ends it itself after $wait
+# seconds, or ends at once on a failure.
+rm -f /tmp/gl-stop
+evread -t $((wait * 2)) -u 1:28:0 "keyboard=gvmm keyboard" >/tmp/evread.out 2>&1 &
+ev=$!
+wait_until 10 grep -q EVREAD-READY /tmp/evread.out ||
+	echo "gl.sh: evread is not ready (no Enter from the host): $(cat /tmp/evread.out)"
+glprobe "$frames" "$wait" /tmp/gl-stop >/tmp/glprobe.out 2>&1 &
+gp=$!
+shown=0
+while kill -0 "$gp" 2>/dev/null; do
+	if [ $shown = 0 ] && grep -q '^GLPROBE shown' /tmp/glprobe.out; then
+		shown=1
+		echo "GVMM-GL-SHOWN"
+	fi
+	grep -q 'EVREAD-END reason=until' /tmp/evread.out && break
+	sleep 0.2
+done
+: >/tmp/gl-stop
+wait "$gp"
+grc=$?
+kill "$ev" 2>/dev/null
+wait "$ev"
+erc=$?
+cat /tmp/glprobe.out
+
+echo "REPORT gl.renderer=$(sed -n 's/^GLPROBE renderer=\(.*\) version=.*/\1/p' /tmp/glprobe.out)"
+echo "REPORT gl.version=$(sed -n 's/^GLPROBE renderer=.* version=\(.*\)/\1/p' /tmp/glprobe.out)"
+echo "REPORT gl.readback=$(field /tmp/glprobe.out 'GLPROBE readback ')"
+echo "REPORT gl.frames=$(sed -n 's/^GLPROBE frames=\([0-9]*\) .*/\1/p' /tmp/glprobe.out)"
+echo "REPORT gl.seconds=$(sed -n 's/^GLPROBE frames=.* seconds=//p' /tmp/glprobe.out)"
+echo "REPORT gl.hold=$(field /tmp/glprobe.out 'GLPROBE hold=')"
+echo "REPORT gl.glprobe=$grc"
+case $(field /tmp/glprobe.out 'GLPROBE renderer=') in
+*virgl*) ;;
+*) failed "the GL renderer is not virgl" ;;
+esac
+[ "$grc" = 0 ] || failed "glprobe exited with status $grc"
+# evread: 0 Enter came; 1 its own time ran out; 2 no keyboard; killed
+# (143): glprobe ended first.
+if [ "$erc" = 0 ]; then
+	echo "REPORT gl.go=enter"
+else
+	echo "REPORT gl.go=none status=$erc"
+fi
+exit $rc
