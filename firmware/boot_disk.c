@@ -13,7 +13,6 @@
 #include <ext2fs/ext2fs.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "../vmm/error_text.h"
 #include "../vmm/log.h"
 
 #define MAX_VOLUMES     128
@@ -446,19 +446,6 @@ struct search {
 	size_t errlen;
 };
 
-static int search_fail(struct search *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int search_fail(struct search *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->err, s->errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Why a volume holds nothing gvmm can boot from, or NULL for an ext2/3/4
  * one it read (or one that is nothing at all). */
 static void note_unread(const struct volume *v, char *buf, size_t size)
@@ -484,7 +471,7 @@ static int fail_no_boot(struct search *s)
 	size_t used = 0;
 
 	if (disk->nr_volumes == 1 && disk->volumes[0].partno == 0 && !disk->volumes[0].type[0])
-		return search_fail(s, "disk %u has no partition table and no file system gvmm "
+		return write_error(s->err, s->errlen, "disk %u has no partition table and no file system gvmm "
 				   "can read: boot it with --kernel", disk->number);
 	for (unsigned i = 0; i < disk->nr_volumes && used < sizeof(notes); i++) {
 		note_unread(&disk->volumes[i], note, sizeof(note));
@@ -496,7 +483,7 @@ static int fail_no_boot(struct search *s)
 	}
 	if (used && used + 1 < sizeof(notes))
 		strcat(notes, ")");
-	return search_fail(s, "disk %u: no ext2/3/4 file system holds /boot%s: boot it with "
+	return write_error(s->err, s->errlen, "disk %u: no ext2/3/4 file system holds /boot%s: boot it with "
 			   "--kernel (and --initrd, --cmdline)", disk->number, notes);
 }
 
@@ -558,7 +545,7 @@ static int find_file(struct search *s, const struct view *view, const char *path
 	if (ret == 0)
 		return 0;
 	describe_volume(s->disk, view->mounts[0].volume, where, sizeof(where));
-	return search_fail(s, "%s: '%.200s' (%.300s): %s", where, path, files->source,
+	return write_error(s->err, s->errlen, "%s: '%.200s' (%.300s): %s", where, path, files->source,
 			   strerror(-ret));
 }
 
@@ -577,11 +564,11 @@ static int read_initrds(struct search *s, const struct view *view, const struct 
 		if (i == 0)
 			snprintf(first_path, first_size, "%s", f.path);
 		if (read_file(&f, BOOT_DISK_INITRD_MAX - at, &data, &len, why, sizeof(why)) < 0)
-			return search_fail(s, "initrd: %s", why);
+			return write_error(s->err, s->errlen, "initrd: %s", why);
 		grown = realloc(out->initrd, at + len);
 		if (!grown) {
 			free(data);
-			return search_fail(s, "out of memory for the initrd");
+			return write_error(s->err, s->errlen, "out of memory for the initrd");
 		}
 		memset(grown + out->initrd_len, 0, at - out->initrd_len);
 		memcpy(grown + at, data, len);
@@ -603,10 +590,10 @@ static int read_boot_files(struct search *s, const struct view *view,
 	describe_volume(s->disk, f.volume, where, sizeof(where));
 	if (read_file(&f, BOOT_DISK_KERNEL_MAX, &out->kernel, &out->kernel_len, why,
 		      sizeof(why)) < 0)
-		return search_fail(s, "%s: kernel %s", where, why);
+		return write_error(s->err, s->errlen, "%s: kernel %s", where, why);
 	if (!bzimage_detect(out->kernel, out->kernel_len) &&
 	    !pvh_detect(out->kernel, out->kernel_len))
-		return search_fail(s, "%s: '%s' (%s) is not a kernel gvmm boots: no bzImage "
+		return write_error(s->err, s->errlen, "%s: '%s' (%s) is not a kernel gvmm boots: no bzImage "
 				   "header and no PVH ELF note", where, f.path, files->source);
 	if (read_initrds(s, view, files, out, initrd_path, sizeof(initrd_path)) < 0)
 		return -1;
@@ -663,7 +650,7 @@ static int boot_from_bls(struct search *s, struct boot_disk_choice *out)
 
 	names.names = calloc(BOOT_DISK_MAX_ENTRIES, sizeof(*names.names));
 	if (!best || !next || !names.names) {
-		ret = search_fail(s, "out of memory");
+		ret = write_error(s->err, s->errlen, "out of memory");
 		goto out;
 	}
 	if (resolve(&s->system, dir_path, &dir) < 0)
@@ -709,23 +696,23 @@ static int boot_from_grub_cfg(struct search *s, struct boot_disk_choice *out)
 	int ret = 0;
 
 	if (!e)
-		return search_fail(s, "out of memory");
+		return write_error(s->err, s->errlen, "out of memory");
 	if (resolve(&s->system, "/boot/grub/grub.cfg", &cfg) < 0)
 		goto out;
 	describe_volume(s->disk, cfg.volume, where, sizeof(where));
 	if (read_file(&cfg, BOOT_DISK_CONFIG_MAX, &text, &len, why, sizeof(why)) < 0) {
-		ret = search_fail(s, "%s: grub.cfg: %s", where, why);
+		ret = write_error(s->err, s->errlen, "%s: grub.cfg: %s", where, why);
 		goto out;
 	}
 	if (grub_cfg_default_entry((const char *)text, len, e, why, sizeof(why)) < 0) {
-		ret = search_fail(s, "%s: %s: %s", where, cfg.path, why);
+		ret = write_error(s->err, s->errlen, "%s: %s: %s", where, cfg.path, why);
 		goto out;
 	}
 	files_on = cfg.volume;
 	if (e->root_uuid[0]) {
 		files_on = volume_by_uuid(s->disk, e->root_uuid);
 		if (!files_on || !files_on->fs) {
-			ret = search_fail(s, "%s: grub.cfg entry '%s' has its files on file system "
+			ret = write_error(s->err, s->errlen, "%s: grub.cfg entry '%s' has its files on file system "
 					  "%s, %s: boot it with --kernel", where, e->title,
 					  e->root_uuid, files_on ? "which gvmm cannot read"
 								 : "which is not on this disk");
@@ -781,7 +768,7 @@ static int fail_nothing_found(struct search *s)
 		snprintf(where + strlen(where), sizeof(where) - strlen(where), "%s%s (at %s)",
 			 i ? ", " : "", one, s->system.mounts[i].dir);
 	}
-	return search_fail(s, "no kernel found on %s: looked for /boot/loader/entries/*.conf, "
+	return write_error(s->err, s->errlen, "no kernel found on %s: looked for /boot/loader/entries/*.conf, "
 			   "/boot/grub/grub.cfg, /vmlinuz and /boot/vmlinuz%s: boot it with --kernel",
 			   where, s->root ? "" : " (those two need the root file system, not found)");
 }
@@ -818,6 +805,10 @@ int boot_disk_find(const char *path, unsigned disk_number, struct boot_disk_choi
 		ret = fail_nothing_found(&s);
 	ret = ret < 0 ? -1 : 0;
 out:
+	/* Paths in the image may hold any byte; the log takes one line. */
+	for (char *c = ret < 0 ? err : out->summary; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	disk_close(disk);
 	free(disk);
 	if (ret < 0)

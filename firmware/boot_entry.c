@@ -4,8 +4,8 @@
  * and escapes, commands ended by newlines or ';', blocks in braces. It
  * runs nothing and expands no variable. */
 #include "boot_entry.h"
+#include "../vmm/error_text.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +44,23 @@ static bool append_words(char *dst, size_t size, const char *src, size_t len)
 	memcpy(dst + used, src, len);
 	dst[used + len] = 0;
 	return true;
+}
+
+/* Titles and messages go to a terminal in one line: no control bytes. */
+static void make_printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static void make_entry_printable(struct boot_entry *e)
+{
+	make_printable(e->title);
+	make_printable(e->id);
+	make_printable(e->version);
+	make_printable(e->sort_key);
+	make_printable(e->chosen_by);
 }
 
 /* ---- Boot Loader Specification entries ---- */
@@ -116,6 +133,7 @@ int bls_entry_parse(const char *buf, size_t len, const char *file_name,
 			snprintf(err, errlen, "line %u: '%.*s' is too long or repeated too often "
 				 "(at most %d initrd lines)", line, (int)(key_end - key), key,
 				 BOOT_ENTRY_MAX_INITRDS);
+			make_printable(err);
 			return -1;
 		}
 	}
@@ -123,6 +141,7 @@ int bls_entry_parse(const char *buf, size_t len, const char *file_name,
 		snprintf(err, errlen, "no 'linux' line (an entry for an EFI program?)");
 		return -1;
 	}
+	make_entry_printable(out);
 	return 0;
 }
 
@@ -325,19 +344,6 @@ static const char *strip_device(const char *path)
 	return path;
 }
 
-static int walk_fail(struct grub_walk *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int walk_fail(struct grub_walk *w, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(w->err, sizeof(w->err), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int open_menu_item(struct grub_walk *w, char **words, unsigned n)
 {
 	bool submenu = strcmp(words[0], "submenu") == 0;
@@ -399,7 +405,7 @@ static void close_menu_entry(struct grub_walk *w)
 static int close_block(struct grub_walk *w)
 {
 	if (w->depth == 0)
-		return walk_fail(w, "a '}' closes no block");
+		return write_error(w->err, sizeof(w->err), "a '}' closes no block");
 	switch (w->blocks[--w->depth]) {
 	case BLOCK_MENUENTRY:
 		if (!w->finding_default)
@@ -419,7 +425,7 @@ static int close_block(struct grub_walk *w)
 static int open_block(struct grub_walk *w, char **words, unsigned n)
 {
 	if (w->depth == GRUB_MAX_DEPTH)
-		return walk_fail(w, "blocks nested too deep (more than %d)", GRUB_MAX_DEPTH);
+		return write_error(w->err, sizeof(w->err), "blocks nested too deep (more than %d)", GRUB_MAX_DEPTH);
 	/* Menu entries inside a function or another entry are not in the menu. */
 	if (n >= 2 && w->other_blocks == 0 && !w->in_entry &&
 	    (strcmp(words[0], "menuentry") == 0 || strcmp(words[0], "submenu") == 0))
@@ -473,12 +479,12 @@ static int take_entry_command(struct grub_walk *w, char **words, unsigned n)
 	     strcmp(cmd, "linuxefi") == 0) && n >= 2) {
 		if (!copy_text(e->linux_path, sizeof(e->linux_path), strip_device(words[1]),
 			       strlen(strip_device(words[1]))))
-			return walk_fail(w, "entry '%.200s': the kernel's path is too long", e->title);
+			return write_error(w->err, sizeof(w->err), "entry '%.200s': the kernel's path is too long", e->title);
 		e->options[0] = 0;
 		for (unsigned k = 2; k < n; k++)
 			if (!strchr(words[k], '$') &&
 			    !append_argument(e->options, sizeof(e->options), words[k]))
-				return walk_fail(w, "entry '%.200s': its linux line is too long", e->title);
+				return write_error(w->err, sizeof(w->err), "entry '%.200s': its linux line is too long", e->title);
 	} else if (strcmp(cmd, "initrd") == 0 || strcmp(cmd, "initrd16") == 0 ||
 		   strcmp(cmd, "initrdefi") == 0) {
 		e->nr_initrds = 0;
@@ -486,11 +492,11 @@ static int take_entry_command(struct grub_walk *w, char **words, unsigned n)
 			const char *path = strip_device(words[k]);
 
 			if (e->nr_initrds == BOOT_ENTRY_MAX_INITRDS)
-				return walk_fail(w, "entry '%.200s': more than %d initrds", e->title,
+				return write_error(w->err, sizeof(w->err), "entry '%.200s': more than %d initrds", e->title,
 						 BOOT_ENTRY_MAX_INITRDS);
 			if (!copy_text(e->initrd_paths[e->nr_initrds++], BOOT_ENTRY_PATH_MAX,
 				       path, strlen(path)))
-				return walk_fail(w, "entry '%.200s': an initrd's path is too long",
+				return write_error(w->err, sizeof(w->err), "entry '%.200s': an initrd's path is too long",
 						 e->title);
 		}
 	} else if (strcmp(cmd, "search") == 0) {
@@ -560,12 +566,12 @@ static int walk_grub_cfg(struct grub_walk *w, const char *buf, size_t len)
 		if (take_line(w, &w->cmd) < 0)
 			return -1;
 	if (r == LEX_TOO_LONG)
-		return walk_fail(w, "a command longer than %d bytes or %d words",
+		return write_error(w->err, sizeof(w->err), "a command longer than %d bytes or %d words",
 				 GRUB_COMMAND_MAX, GRUB_MAX_WORDS);
 	if (r == LEX_OPEN_QUOTE)
-		return walk_fail(w, "a quote never closed");
+		return write_error(w->err, sizeof(w->err), "a quote never closed");
 	if (w->depth)
-		return walk_fail(w, "a '{' never closed");
+		return write_error(w->err, sizeof(w->err), "a '{' never closed");
 	return 0;
 }
 
@@ -605,10 +611,13 @@ int grub_cfg_default_entry(const char *buf, size_t len, struct boot_entry *out,
 		snprintf(w->err, sizeof(w->err), "entry '%.200s' has no linux line", out->title);
 		goto done;
 	}
+	make_entry_printable(out);
 	ret = 0;
 done:
-	if (ret < 0)
+	if (ret < 0) {
 		snprintf(err, errlen, "%s", w->err);
+		make_printable(err);
+	}
 	free(w);
 	return ret;
 }
