@@ -17,6 +17,7 @@
 #include "../display/spice_display.h"
 #include "../display/spice_ticket.h"
 #include "../firmware/boot.h"
+#include "../firmware/boot_disk.h"
 #include "../firmware/cpuid.h"
 #include "api_socket.h"
 #include "cli_parse.h"
@@ -32,6 +33,7 @@
 #define DEFAULT_MEMORY   (512ull << 20)
 #define MIN_MEMORY       (32ull << 20)
 #define DEFAULT_CMDLINE  "console=ttyS0"
+#define VIRTIO_CMDLINE   "console=hvc0"
 #define MAX_DISKS        16
 
 struct run_options {
@@ -47,6 +49,8 @@ struct run_options {
 	bool rng;
 	bool virtio_console;
 	bool cmdline_given;
+	bool boot_disk_given;
+	unsigned boot_disk;       /* which --disk to boot without --kernel, from 0 */
 	const char *api_socket_path;
 	unsigned nr_disks;
 	struct virtio_blk_config disks[MAX_DISKS];
@@ -76,12 +80,28 @@ static void print_run_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: gvmm run --kernel PATH [OPTIONS]\n"
+		"       gvmm run --disk IMAGE [--boot-disk N] [OPTIONS]\n"
 		"\n"
-		"Boots a Linux kernel (bzImage, or an ELF vmlinux with a PVH entry note).\n"
+		"Boots a Linux kernel (bzImage, or an ELF vmlinux with a PVH entry note):\n"
+		"the one --kernel names, or else the one the distribution installed on a\n"
+		"disk configured.\n"
 		"\n"
-		"  --kernel PATH      the kernel to boot (required)\n"
+		"  --kernel PATH      the kernel to boot\n"
 		"  --initrd PATH      an initramfs to hand to the kernel\n"
-		"  --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+		"  --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\");\n"
+		"                     without --kernel, added after the disk's own\n"
+		"  --boot-disk N      without --kernel, boot the distribution on the Nth\n"
+		"                     --disk, counting from 0 (default 0): its partition\n"
+		"                     table (GPT, MBR or none) and ext2/3/4 /boot are read,\n"
+		"                     never mounted, and gvmm boots, in this order, the\n"
+		"                     first Boot Loader Specification entry\n"
+		"                     (/boot/loader/entries), the default entry of\n"
+		"                     /boot/grub/grub.cfg, or Debian's /vmlinuz and\n"
+		"                     /initrd.img links (with root=UUID=... ro), adding\n"
+		"                     the console argument and --cmdline. The kernel may\n"
+		"                     be up to 256 MiB, its initrds 1 GiB together.\n"
+		"                     Encrypted (LUKS), LVM and FAT volumes are not read:\n"
+		"                     such a system needs --kernel\n"
 		"  --memory SIZE[,shared=on]\n"
 		"                     guest RAM, e.g. 512M or 4G (default 512M, at least 32M);\n"
 		"                     private memory with transparent huge pages advised,\n"
@@ -177,7 +197,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS,
 	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES, OPT_DISK, OPT_NO_RNG,
-	       OPT_API_SOCKET, OPT_CONSOLE, OPT_NET, OPT_GPU, OPT_SPICE };
+	       OPT_API_SOCKET, OPT_CONSOLE, OPT_NET, OPT_GPU, OPT_SPICE, OPT_BOOT_DISK };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -194,6 +214,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "gpu", optional_argument, NULL, OPT_GPU },
 		{ "spice", required_argument, NULL, OPT_SPICE },
+		{ "boot-disk", required_argument, NULL, OPT_BOOT_DISK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -235,6 +256,12 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 			if (serial_config_parse(optarg, &opt->serial) < 0)
 				return usage_error("--serial '%s': use stdio, file:PATH[,max-size=SIZE] "
 						   "or none", optarg);
+			break;
+		case OPT_BOOT_DISK:
+			if (parse_count(optarg, 0, MAX_DISKS - 1, &opt->boot_disk) < 0)
+				return usage_error("--boot-disk '%s': give a --disk's number, from 0 "
+						   "to %d", optarg, MAX_DISKS - 1);
+			opt->boot_disk_given = true;
 			break;
 		case OPT_NO_REBOOT: opt->no_reboot = true; break;
 		case OPT_HUGEPAGES: opt->hugepages = true; break;
@@ -307,11 +334,20 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		opt->nr_nets = 1;
 	}
 	if (opt->virtio_console && !opt->cmdline_given)
-		opt->cmdline = "console=hvc0";
+		opt->cmdline = VIRTIO_CMDLINE;
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (try 'gvmm run --help')", argv[optind]);
-	if (!opt->kernel_path)
-		return usage_error("--kernel is required (try 'gvmm run --help')");
+	if (!opt->kernel_path && opt->nr_disks == 0)
+		return usage_error("give --kernel PATH, or a --disk with a distribution installed "
+				   "on it (try 'gvmm run --help')");
+	if (opt->kernel_path && opt->boot_disk_given)
+		return usage_error("--boot-disk boots a disk's own kernel: leave out --kernel");
+	if (!opt->kernel_path && opt->initrd_path)
+		return usage_error("--initrd needs --kernel (a disk's own initrd comes with its "
+				   "kernel)");
+	if (opt->boot_disk >= opt->nr_disks && !opt->kernel_path)
+		return usage_error("--boot-disk %u: there are %u --disk options, counted from 0",
+				   opt->boot_disk, opt->nr_disks);
 	if (opt->ram_size < MIN_MEMORY)
 		return usage_error("--memory %llu MiB is too little: at least %llu MiB",
 				   (unsigned long long)(opt->ram_size >> 20),
@@ -355,6 +391,26 @@ static void unmap_input_file(struct mapped_file *f)
 	if (f->data)
 		munmap((void *)f->data, f->len);
 	f->data = NULL;
+}
+
+/* Without --kernel: what the distribution on the boot disk configured,
+ * its command line followed by the console argument and --cmdline. */
+static int find_disk_boot(const struct run_options *opt, struct boot_disk_choice *choice,
+			  char *cmdline, size_t size)
+{
+	char err[1024];
+
+	if (boot_disk_find(opt->disks[opt->boot_disk].path, opt->boot_disk, choice, err,
+			   sizeof(err)) < 0)
+		return usage_error("%s", err);
+	if (boot_disk_cmdline(choice->cmdline,
+			      opt->virtio_console ? VIRTIO_CMDLINE : DEFAULT_CMDLINE,
+			      opt->cmdline_given ? opt->cmdline : NULL, cmdline, size) < 0) {
+		boot_disk_choice_free(choice);
+		return usage_error("the command line is longer than %zu bytes", size - 1);
+	}
+	log_info("booting %s", choice->summary);
+	return EXIT_SUCCESS;
 }
 
 static void on_signal(void *opaque, uint32_t events)
@@ -516,6 +572,8 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_options opt;
 	struct mapped_file kernel = { 0 }, initrd = { 0 };
+	struct boot_disk_choice from_disk = { 0 };
+	static char disk_cmdline[BOOT_ENTRY_OPTIONS_MAX + 1024];
 	struct run_state state = { .signal_fd = -1 };
 	struct api_socket api = { .listener.fd = -1, .spare_fd = -1 };
 	const struct api_ops api_ops = {
@@ -535,6 +593,18 @@ int cmd_run(int argc, char **argv)
 	status = parse_run_options(argc, argv, &opt);
 	if (status != EXIT_SUCCESS)
 		return status < 0 ? EXIT_SUCCESS : status;
+	if (!opt.kernel_path) {
+		status = find_disk_boot(&opt, &from_disk, disk_cmdline, sizeof(disk_cmdline));
+		if (status != EXIT_SUCCESS)
+			return status;
+		/* Handed on exactly as --kernel and --initrd files are. */
+		kernel.data = from_disk.kernel;
+		kernel.len = from_disk.kernel_len;
+		initrd.data = from_disk.initrd;
+		initrd.len = from_disk.initrd_len;
+		opt.cmdline = disk_cmdline;
+		goto files_ready;
+	}
 	status = map_input_file("kernel", opt.kernel_path, &kernel);
 	if (status != EXIT_SUCCESS)
 		return status;
@@ -551,6 +621,7 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 
+files_ready:
 	status = EXIT_FAILURE_VM;
 	if (kvm_open(&kvm, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -645,7 +716,11 @@ out_kvm:
 	nic_backends_close(nics, (unsigned)nr_nics);
 	kvm_close(&kvm);
 out_files:
-	unmap_input_file(&initrd);
-	unmap_input_file(&kernel);
+	if (from_disk.kernel) {
+		boot_disk_choice_free(&from_disk);
+	} else {
+		unmap_input_file(&initrd);
+		unmap_input_file(&kernel);
+	}
 	return status;
 }
