@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../display/gl_host.h"
+#include "../display/gl_probe.h"
 #include "commands.h"
 #include "kvm.h"
 
@@ -13,7 +15,9 @@ static void print_check_usage(FILE *out)
 		"usage: gvmm check\n"
 		"\n"
 		"Tells whether KVM is present and usable, whether it is hardware-assisted\n"
-		"(VT-x/AMD-V) or PVM, and which KVM capabilities gvmm needs are there.\n"
+		"(VT-x/AMD-V) or PVM, and which KVM capabilities gvmm needs are there;\n"
+		"then which host GL the virgl 3D device would render with, and whether\n"
+		"virglrenderer starts on it (a host without GL does not fail the check).\n"
 		"Exit status 0 when gvmm can boot stock Linux kernels here, 1 otherwise.\n");
 }
 
@@ -28,6 +32,35 @@ static long read_long_file(const char *path)
 		value = -1;
 	fclose(f);
 	return value;
+}
+
+/* The GL lines: what gvmm would render virgl 3D with here. Informational:
+ * guests boot without it, so it never changes the verdict. */
+static void print_gl_lines(void)
+{
+	const struct gl_host_info *info;
+	struct gl_host *gl;
+	char err[256];
+
+	if (gl_host_open(&gl, NULL, err, sizeof(err)) < 0) {
+		printf("  %-30s not usable: %s\n", "GL device", err);
+		return;
+	}
+	info = gl_host_info(gl);
+	if (info->fallback_reason[0])
+		printf("  %-30s %s (%s)\n", "GL device", info->device, info->fallback_reason);
+	else
+		printf("  %-30s %s\n", "GL device", info->device);
+	printf("  %-30s %s\n", "GL renderer", info->renderer);
+	printf("  %-30s %s%s\n", "GL version", info->version, info->gles ? " (GLES)" : "");
+	printf("  %-30s %s\n", "dmabuf export",
+	       info->dmabuf_export ? "yes (EGL_MESA_image_dma_buf_export)"
+				   : "no (frames reach viewers as copies)");
+	if (gl_probe_virgl(gl, err, sizeof(err)) == 0)
+		printf("  %-30s starts on this GL\n", "virglrenderer");
+	else
+		printf("  %-30s does not start: %s\n", "virglrenderer", err);
+	gl_host_close(gl);
 }
 
 int cmd_check(int argc, char **argv)
@@ -63,6 +96,7 @@ int cmd_check(int argc, char **argv)
 	hugepages = read_long_file("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
 	if (hugepages >= 0)
 		printf("  %-30s %ld free 2 MiB pages (for --hugepages)\n", "hugepages", hugepages);
+	print_gl_lines();
 
 	if (usable)
 		kvm_close(&kvm);
