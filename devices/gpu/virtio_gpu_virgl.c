@@ -990,9 +990,11 @@ int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, 
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	/* THREAD_SYNC: the renderer waits for GL fences on a thread of its
-	 * own and says so on a poll fd, so nothing here polls on a timer. */
-	ret = virgl_renderer_init(g, VIRGL_RENDERER_THREAD_SYNC, &renderer_callbacks);
+	/* Not THREAD_SYNC: with it, virglrenderer 0.10's fence thread never
+	 * made its poll fd readable on gl_host's surfaceless llvmpipe (fences
+	 * were seen only by polling), so the caller polls on a timer while
+	 * fences wait, and the renderer runs on this thread alone. */
+	ret = virgl_renderer_init(g, cfg->gles ? VIRGL_RENDERER_USE_GLES : 0, &renderer_callbacks);
 	if (ret) {
 		snprintf(err, errlen, "virglrenderer failed to initialise (%d) on the host GL", ret);
 		gpu2d_destroy(&g->modes);

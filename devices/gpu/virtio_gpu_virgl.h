@@ -31,8 +31,8 @@
  * without the fence.
  *
  * Threads: everything on one thread, which owns the GL contexts the
- * renderer runs on (the gl ops are called on it, and make_current also on
- * the renderer's fence thread when gpu3d_poll_fd is not -1).
+ * renderer runs on (the gl ops are called on it alone: no fence thread,
+ * so gpu3d_poll_fd is -1 and the caller polls on a timer).
  * virglrenderer is process-wide: one engine per process. */
 #ifndef GVMM_VIRTIO_GPU_VIRGL_H
 #define GVMM_VIRTIO_GPU_VIRGL_H
@@ -74,6 +74,7 @@ struct gpu3d_config {
 	uint64_t max_host_memory;
 	const struct gpu3d_gl_ops *gl;
 	void *gl_opaque;
+	bool gles;                        /* the contexts are GLES, not desktop GL */
 	/* A held request's fence signalled (or its context went): answer it. */
 	void (*complete)(void *opaque, uint64_t token);
 	void *complete_opaque;
