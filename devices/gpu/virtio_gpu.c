@@ -450,35 +450,26 @@ static void gpu_reset(void *dev)
 		io_thread_call(&gpu->io, gpu_stop, gpu);
 }
 
-static const struct virtio_device_ops virtio_gpu_device_ops = {
-	.name = "virtio-gpu",
-	.device_id = VIRTIO_ID_GPU,
-	.pci_class = PCI_CLASS_DISPLAY_OTHER,
-	.features = 1ull << VIRTIO_GPU_F_EDID,
-	.nr_queues = GPU_NR_QUEUES,
-	.queue_size = GPU_QUEUE_SIZE,
-	.config_size = GPU_CONFIG_SIZE,
-	.config_read = gpu_config_read,
-	.config_write = gpu_config_write,
-	.activate = gpu_activate,
-	.reset = gpu_reset,
-};
+/* The 2D and the 3D device differ only in what they offer. */
+#define GPU_DEVICE_OPS(offered) {                 \
+	.name = "virtio-gpu",                      \
+	.device_id = VIRTIO_ID_GPU,                \
+	.pci_class = PCI_CLASS_DISPLAY_OTHER,      \
+	.features = (offered),                     \
+	.nr_queues = GPU_NR_QUEUES,                \
+	.queue_size = GPU_QUEUE_SIZE,              \
+	.config_size = GPU_CONFIG_SIZE,            \
+	.config_read = gpu_config_read,            \
+	.config_write = gpu_config_write,          \
+	.activate = gpu_activate,                  \
+	.reset = gpu_reset,                        \
+}
 
-/* The same device with 3D: only what it offers differs. */
-static const struct virtio_device_ops virtio_gpu_virgl_device_ops = {
-	.name = "virtio-gpu",
-	.device_id = VIRTIO_ID_GPU,
-	.pci_class = PCI_CLASS_DISPLAY_OTHER,
-	.features = 1ull << VIRTIO_GPU_F_EDID | 1ull << VIRTIO_GPU_F_VIRGL |
-		    1ull << VIRTIO_GPU_F_CONTEXT_INIT,
-	.nr_queues = GPU_NR_QUEUES,
-	.queue_size = GPU_QUEUE_SIZE,
-	.config_size = GPU_CONFIG_SIZE,
-	.config_read = gpu_config_read,
-	.config_write = gpu_config_write,
-	.activate = gpu_activate,
-	.reset = gpu_reset,
-};
+static const struct virtio_device_ops virtio_gpu_device_ops =
+	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID);
+static const struct virtio_device_ops virtio_gpu_virgl_device_ops =
+	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID | 1ull << VIRTIO_GPU_F_VIRGL |
+		       1ull << VIRTIO_GPU_F_CONTEXT_INIT);
 
 /* ---- 3D: host GL for the engine, on the GPU thread ---- */
 

@@ -548,6 +548,17 @@ static void offer_scanout(struct rig *r)
 	offer_chain(r, B_HEAD, B_REQ_GPA, req, sizeof(req), B_RESP_GPA);
 }
 
+/* Context 1 and resource 1 made, resizes held from now on; returns the
+ * used index. */
+static uint16_t virgl_ready_to_hold(struct rig *r)
+{
+	virgl_driver_start(r, DESC_GPA);
+	create_context(r, 1);
+	create_2d(r, 1);
+	atomic_store(&r->seen.hold_resizes, true);
+	return vdrv_used_idx(&r->drv, CONTROLQ);
+}
+
 static bool resize_entered(void *ctx, unsigned arg)
 {
 	(void)arg;
@@ -591,11 +602,7 @@ static void virgl_fenced_chain_waits_for_its_fence(void)
 	uint32_t id, len;
 
 	START_VIRGL(r);
-	virgl_driver_start(r, DESC_GPA);
-	create_context(r, 1);
-	create_2d(r, 1);
-	before = vdrv_used_idx(&r->drv, CONTROLQ);
-	atomic_store(&r->seen.hold_resizes, true);
+	before = virgl_ready_to_hold(r);
 	offer_fenced_submit(r, 1, 7);
 	offer_scanout(r);
 	vdrv_kick(&r->drv, CONTROLQ);
@@ -639,11 +646,7 @@ static void virgl_reset_drops_held_chains(void)
 	uint32_t id, len;
 
 	START_VIRGL(r);
-	virgl_driver_start(r, DESC_GPA);
-	create_context(r, 1);
-	create_2d(r, 1);
-	before = vdrv_used_idx(&r->drv, CONTROLQ);
-	atomic_store(&r->seen.hold_resizes, true);
+	before = virgl_ready_to_hold(r);
 	offer_scanout(r);
 	offer_fenced_submit(r, 1, 7);
 	vdrv_kick(&r->drv, CONTROLQ);
