@@ -22,7 +22,7 @@ LDFLAGS   += $(SANFLAGS)
 LDLIBS    += -lpthread -laio
 
 # Libraries found through pkg-config (Debian's -dev packages; tools/deps).
-PKGS      := slirp spice-server blkid ext2fs com_err virglrenderer epoxy gbm libdrm
+PKGS      := slirp spice-server blkid ext2fs com_err virglrenderer egl epoxy gbm libdrm
 CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS))
 

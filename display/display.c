@@ -75,6 +75,13 @@ uint64_t display_output_bytes(const struct display *d, uint32_t width, uint32_t 
 	return d->ops->output_bytes(d->impl, width, height);
 }
 
+bool display_has_viewers(const struct display *d)
+{
+	if (!d)
+		return false;
+	return !d->ops->has_viewers || d->ops->has_viewers(d->impl);
+}
+
 void display_output_update(struct display *d, unsigned output,
 			   const struct display_rect *rect, const void *pixels,
 			   uint32_t stride, enum display_format format)

@@ -66,6 +66,11 @@ void display_output_update(struct display *d, unsigned output,
 			   const struct display_rect *rect, const void *pixels,
 			   uint32_t stride, enum display_format format);
 
+/* Whether anybody is watching now: a GPU that must read frames back
+ * (virgl renders on the host GPU) skips that while nobody is. True for a
+ * backend that cannot tell; false without a display. */
+bool display_has_viewers(const struct display *d);
+
 /* The cursor image (width, height <= DISPLAY_CURSOR_MAX, hot spot inside
  * it), copied. */
 void display_cursor_define(struct display *d, unsigned output, uint32_t width,

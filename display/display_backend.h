@@ -31,6 +31,8 @@ struct display_backend_ops {
 			      uint32_t hot_x, uint32_t hot_y, const void *pixels,
 			      uint32_t stride, enum display_format format);
 	void (*cursor_move)(void *impl, unsigned output, int32_t x, int32_t y, bool visible);
+	/* display_has_viewers; NULL: the backend cannot tell. Any thread. */
+	bool (*has_viewers)(void *impl);
 };
 
 /* NULL when out of memory. */

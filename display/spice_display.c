@@ -201,12 +201,23 @@ static void backend_cursor_move(void *impl, unsigned output, int32_t x, int32_t 
 		spice_output_cursor_move(sd->outputs[output], x, y, visible);
 }
 
+static bool backend_has_viewers(void *impl)
+{
+	struct spice_display *sd = impl;
+
+	for (unsigned i = 0; i < sd->nr_outputs; i++)
+		if (spice_output_has_client(sd->outputs[i]))
+			return true;
+	return false;
+}
+
 static const struct display_backend_ops spice_backend_ops = {
 	.output_resize = backend_output_resize,
 	.output_bytes = backend_output_bytes,
 	.output_update = backend_output_update,
 	.cursor_define = backend_cursor_define,
 	.cursor_move = backend_cursor_move,
+	.has_viewers = backend_has_viewers,
 };
 
 /* ---- the unix socket (loop thread) ---- */

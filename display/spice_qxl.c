@@ -28,6 +28,7 @@
 #include "spice_qxl.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,7 @@ struct spice_output {
 	bool cursor_defined;
 	int32_t cursor_x, cursor_y;
 	bool cursor_visible;
+	atomic_bool client_present;      /* set on spice-server's thread */
 	uint64_t cursor_unique;
 
 	/* Loop thread only. */
@@ -872,9 +874,15 @@ static void qxl_update_area_complete(QXLInstance *qin, uint32_t surface_id,
 static void qxl_set_client_capabilities(QXLInstance *qin, uint8_t client_present,
 					uint8_t caps[SPICE_CAPABILITIES_SIZE])
 {
-	(void)qin;
-	(void)client_present;
+	struct spice_output *o = output_of(qin);
+
 	(void)caps;
+	atomic_store(&o->client_present, client_present != 0);
+}
+
+bool spice_output_has_client(const struct spice_output *o)
+{
+	return atomic_load(&o->client_present);
 }
 
 /* A client's window sizes (spice-server's main thread). One monitor per

@@ -54,6 +54,9 @@ void spice_output_cursor_define(struct spice_output *o, uint32_t width, uint32_t
 				uint32_t hot_x, uint32_t hot_y, const uint8_t *pixels,
 				uint32_t stride, enum display_format format);
 void spice_output_cursor_move(struct spice_output *o, int32_t x, int32_t y, bool visible);
+/* Whether a client shows this output now (spice-server says so when one
+ * connects or goes). */
+bool spice_output_has_client(const struct spice_output *o);
 
 /* ---- loop thread ---- */
 

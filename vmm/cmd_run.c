@@ -139,13 +139,21 @@ static void print_run_usage(FILE *out)
 		"                     queues > 1 needs a multi_queue TAP; cpus means one queue\n"
 		"                     pair per vCPU. MAC defaults to a random 52:54:00:xx:xx:xx\n"
 		"  --net none         no network; repeat --net for more NICs (up to 8)\n"
-		"  --gpu [2d][,width=W,height=H][,outputs=N][,max-memory=SIZE]\n"
-		"                     a virtio-gpu display adapter (2D); every output's\n"
-		"                     preferred mode is WxH (default 1280x800), 1 to 16\n"
-		"                     outputs; the guest's resources and what the display\n"
+		"  --gpu [2d|virgl][,width=W,height=H][,outputs=N][,max-memory=SIZE]\n"
+		"        [,rendernode=PATH]\n"
+		"                     a virtio-gpu display adapter, 2D (the default); every\n"
+		"                     output's preferred mode is WxH (default 1280x800), 1 to\n"
+		"                     16 outputs; the guest's resources and what the display\n"
 		"                     holds for the outputs it shows (4 frames each) may\n"
 		"                     take at most max-memory of host RAM (default 256M,\n"
-		"                     or 8 frames of WxH per output if more)\n"
+		"                     or 8 frames of WxH per output if more).\n"
+		"                     virgl adds OpenGL 3D (Mesa's virgl driver in the guest)\n"
+		"                     through virglrenderer on host EGL: on rendernode=PATH,\n"
+		"                     else the first /dev/dri/renderD* that works, else\n"
+		"                     software (llvmpipe). Frames are read back to SPICE; no\n"
+		"                     blob resources (no Venus/Vulkan, no zero-copy), one\n"
+		"                     virgl GPU per gvmm. A host where 3D cannot start is\n"
+		"                     refused: use --gpu 2d there\n"
 		"  --spice ADDR:PORT|:PORT|unix:PATH|ADDR\n"
 		"          [,password-file=PATH|,password=SECRET|,disable-ticketing]\n"
 		"          [,connect-file=PATH][,tls-port=PORT,x509-dir=DIR][,plaintext=on|off]\n"
@@ -290,9 +298,6 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 			if (virtio_gpu_option_parse(optarg ? optarg : "", &opt->gpu,
 						    err, sizeof(err)) < 0)
 				return usage_error("--gpu '%s': %s", optarg ? optarg : "", err);
-			if (opt->gpu.virgl)
-				return usage_error("--gpu virgl: 3D (virgl) is not in this gvmm yet; "
-						   "use --gpu 2d");
 			opt->gpu_given = true;
 			break;
 		case OPT_SPICE:

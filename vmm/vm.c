@@ -253,9 +253,11 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 				      vm_virtio_console_tx_space, vm->vcon);
 	}
 	if (vm->cfg->gpu) {
+		/* A host that cannot run 3D is a wrong choice of option, as a
+		 * bad --disk is, not a failing VM. */
 		if (virtio_gpu_create(&vm->gpu, vm->cfg->gpu, vm->cfg->display, &env,
 				      err, errlen) < 0)
-			return -1;
+			return vm->cfg->gpu->virgl ? VM_CREATE_BAD_INPUT : -1;
 		ret = pci_bus_add_device(&vm->pci, virtio_gpu_pci_device(vm->gpu));
 		if (ret < 0) {
 			snprintf(err, errlen, "virtio-gpu: %s", strerror(-ret));

@@ -1,5 +1,12 @@
 /* The virtio-gpu device: the transport, the queues and the display
- * events around the 2D command engine (virtio_gpu_cmd.c). */
+ * events around the 2D command engine (virtio_gpu_cmd.c), or with virgl
+ * the 3D one (virtio_gpu_virgl.c) on host GL (display/gl_host.h).
+ *
+ * 3D threading: the GL host, the engine and virglrenderer are made, reset
+ * and destroyed on the GPU thread, which then owns them; a fenced request
+ * the engine holds keeps its chain off the used ring until the engine
+ * names it again from gpu3d_poll (or a context going away), also on the
+ * GPU thread. */
 #include "virtio_gpu.h"
 
 #include <errno.h>
@@ -7,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../../display/gl_host.h"
 #include "../../vmm/io_thread.h"
 #include "virtio_gpu_cmd.h"
+#include "virtio_gpu_virgl.h"
 
 #define GPU_CONTROLQ          0
 #define GPU_CURSORQ           1
@@ -20,7 +30,9 @@
 
 /* From virtio 1.2, 5.7.3 and 5.7.4 (<linux/virtio_gpu.h> would clash with
  * virtio_gpu.h over struct virtio_gpu_config). */
+#define VIRTIO_GPU_F_VIRGL        0
 #define VIRTIO_GPU_F_EDID         1
+#define VIRTIO_GPU_F_CONTEXT_INIT 4
 #define VIRTIO_GPU_EVENT_DISPLAY  1u
 
 /* struct virtio_gpu_config: le32 events_read, events_clear, num_scanouts,
@@ -29,10 +41,26 @@
 #define CONFIG_EVENTS_READ    0
 #define CONFIG_EVENTS_CLEAR   4
 #define CONFIG_NUM_SCANOUTS   8
+#define CONFIG_NUM_CAPSETS    12
 
 /* A viewer's window size is offered to the guest within the bounds
  * --gpu accepts for width and height. */
 #define GPU_MIN_REQUESTED     64
+
+/* Without the renderer's poll fd, fences are looked for this often while
+ * any request waits for one. */
+#define GPU_FENCE_POLL_NS     2000000
+
+/* A held chain's token: its queue and its head. */
+#define TOKEN(q, head)        ((uint64_t)(q) << 16 | (head))
+#define TOKEN_QUEUE(t)        ((t) >> 16)
+#define TOKEN_HEAD(t)         ((t) & 0xffff)
+
+/* A chain answered but not yet given back: its fence has not signalled. */
+struct held_chain {
+	bool held;
+	uint32_t written;
+};
 
 struct virtio_gpu {
 	struct virtio_pci transport;
@@ -42,15 +70,24 @@ struct virtio_gpu {
 	bool io_started;
 
 	/* Touched only on the GPU thread. */
-	struct gpu2d engine;
+	struct gpu2d engine;          /* 2D; with virgl, engine3d instead */
 	bool engine_ready;
+	struct gl_host *gl;
+	struct gpu3d *engine3d;
+	int fence_poll_fd;            /* the renderer's, in the loop; or -1 */
+	int fence_timer_fd;           /* else this, armed while fences wait; or -1 */
+	bool fence_timer_armed;
+	struct held_chain held[GPU_NR_QUEUES][GPU_QUEUE_SIZE];
+	bool completed[GPU_NR_QUEUES];  /* chains given back, no interrupt yet */
 	struct virtq *queues[GPU_NR_QUEUES];
 	bool broken[GPU_NR_QUEUES];
 	int kick_fd[GPU_NR_QUEUES];
 	bool watching;
 	struct virtq_chain chain;
-	uint8_t *request;             /* GPU2D_MAX_REQUEST bytes */
-	uint8_t response[GPU2D_MAX_RESPONSE];
+	uint8_t *request;             /* request_cap bytes */
+	uint8_t *response;            /* response_cap bytes */
+	size_t request_cap, response_cap;
+	uint32_t num_capsets;         /* fixed once the engine is made */
 
 	/* The config events, shared by the display's thread (a new mode),
 	 * vCPUs (reading and clearing them) and resets. Taken before the
@@ -78,6 +115,7 @@ static void gpu_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t 
 	pthread_mutex_unlock(&gpu->events_lock);
 	/* events_clear reads 0; num_capsets is 0 without virgl. */
 	put_le32(&config[CONFIG_NUM_SCANOUTS], gpu->cfg.nr_outputs);
+	put_le32(&config[CONFIG_NUM_CAPSETS], gpu->num_capsets);
 	memcpy(data, config + offset, len);
 }
 
@@ -120,7 +158,8 @@ static void gpu_request_mode(void *opaque, unsigned output, uint32_t width, uint
 		height = clamp_side(height, DISPLAY_MAX_HEIGHT);
 	}
 	/* Viewers repeat their configuration; only a change is news. */
-	if (!gpu2d_set_preferred_mode(&gpu->engine, output, width, height))
+	if (gpu->engine3d ? !gpu3d_set_preferred_mode(gpu->engine3d, output, width, height) :
+	    !gpu2d_set_preferred_mode(&gpu->engine, output, width, height))
 		return;
 	pthread_mutex_lock(&gpu->events_lock);
 	gpu->events_read |= VIRTIO_GPU_EVENT_DISPLAY;
@@ -152,18 +191,110 @@ static bool drain_kick(int fd)
 }
 
 /* One request: its readable bytes in, the response out to the writable
- * ones (what fits; the used length says how much). */
-static uint32_t serve_chain(struct virtio_gpu *gpu, unsigned q)
+ * ones (what fits; the used length says how much). *held: the engine
+ * keeps it until its fence signals. */
+static uint32_t serve_chain(struct virtio_gpu *gpu, unsigned q, bool *held)
 {
 	const struct virtq_chain *c = &gpu->chain;
+	enum gpu2d_queue queue = q == GPU_CURSORQ ? GPU2D_CURSORQ : GPU2D_CONTROLQ;
 	size_t req_len, resp_len;
 
+	*held = false;
 	req_len = virtq_chain_copy_from_out(c, 0, gpu->request,
-					    c->out_len < GPU2D_MAX_REQUEST ? (size_t)c->out_len :
-					    GPU2D_MAX_REQUEST);
-	resp_len = gpu2d_handle(&gpu->engine, q == GPU_CURSORQ ? GPU2D_CURSORQ : GPU2D_CONTROLQ,
-				gpu->request, req_len, gpu->response, sizeof(gpu->response));
+					    c->out_len < gpu->request_cap ? (size_t)c->out_len :
+					    gpu->request_cap);
+	if (gpu->engine3d)
+		resp_len = gpu3d_handle(gpu->engine3d, queue, gpu->request, req_len,
+					gpu->response, gpu->response_cap, TOKEN(q, c->head), held);
+	else
+		resp_len = gpu2d_handle(&gpu->engine, queue, gpu->request, req_len,
+					gpu->response, gpu->response_cap);
 	return (uint32_t)virtq_chain_copy_to_in(c, 0, gpu->response, resp_len);
+}
+
+/* ---- fences: the GPU thread ---- */
+
+static void give_back(struct virtio_gpu *gpu, unsigned q, uint16_t head, uint32_t written)
+{
+	if (!gpu->queues[q] || gpu->broken[q])
+		return;
+	if (virtq_push_used(gpu->queues[q], head, written) < 0) {
+		gpu->broken[q] = true;
+		virtio_pci_fail(&gpu->transport, "used ring is not in guest RAM");
+		return;
+	}
+	gpu->completed[q] = true;
+}
+
+static void interrupt_completed(struct virtio_gpu *gpu)
+{
+	for (unsigned q = 0; q < GPU_NR_QUEUES; q++) {
+		if (gpu->completed[q])
+			virtio_pci_notify_queue(&gpu->transport, q);
+		gpu->completed[q] = false;
+	}
+}
+
+/* The engine's complete callback: a held chain's fence signalled. Tokens
+ * are ours, but a chain forgotten by a reset is not given back. */
+static void on_fence_complete(void *opaque, uint64_t token)
+{
+	struct virtio_gpu *gpu = opaque;
+	uint64_t q = TOKEN_QUEUE(token), head = TOKEN_HEAD(token);
+	struct held_chain *h;
+
+	if (q >= GPU_NR_QUEUES || head >= GPU_QUEUE_SIZE)
+		return;
+	h = &gpu->held[q][head];
+	if (!h->held)
+		return;
+	h->held = false;
+	give_back(gpu, (unsigned)q, (uint16_t)head, h->written);
+}
+
+static void forget_held(struct virtio_gpu *gpu)
+{
+	memset(gpu->held, 0, sizeof(gpu->held));
+	memset(gpu->completed, 0, sizeof(gpu->completed));
+}
+
+/* Without a poll fd, the timer runs only while a request waits. */
+static void fence_timer_update(struct virtio_gpu *gpu)
+{
+	bool want = gpu->fence_timer_fd >= 0 && gpu->engine3d && gpu3d_pending(gpu->engine3d);
+	struct itimerspec its = { 0 };
+
+	if (want == gpu->fence_timer_armed || gpu->fence_timer_fd < 0)
+		return;
+	if (want)
+		its.it_value.tv_nsec = its.it_interval.tv_nsec = GPU_FENCE_POLL_NS;
+	if (timerfd_settime(gpu->fence_timer_fd, 0, &its, NULL) == 0)
+		gpu->fence_timer_armed = want;
+}
+
+static void poll_fences(struct virtio_gpu *gpu)
+{
+	gpu3d_poll(gpu->engine3d);
+	interrupt_completed(gpu);
+	fence_timer_update(gpu);
+}
+
+static void on_fence_poll_fd(void *opaque, uint32_t events)
+{
+	(void)events;
+	poll_fences(opaque);
+}
+
+static void on_fence_timer(void *opaque, uint32_t events)
+{
+	struct virtio_gpu *gpu = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(gpu->fence_timer_fd, &expirations, sizeof(expirations)) < 0) {
+		/* EAGAIN: woken for nothing; poll anyway, it is cheap. */
+	}
+	poll_fences(gpu);
 }
 
 static void serve_queue(struct virtio_gpu *gpu, unsigned q)
@@ -179,6 +310,7 @@ static void serve_queue(struct virtio_gpu *gpu, unsigned q)
 	for (budget = vq->size; ; budget--) {
 		enum virtq_pop_result r;
 		uint32_t written;
+		bool held;
 
 		if (!budget) {
 			kick_again(gpu->kick_fd[q]);
@@ -193,7 +325,14 @@ static void serve_queue(struct virtio_gpu *gpu, unsigned q)
 			virtio_pci_fail(&gpu->transport, why);
 			break;
 		}
-		written = serve_chain(gpu, q);
+		written = serve_chain(gpu, q, &held);
+		if (held) {
+			/* The ring's size bounds heads; the engine holds no more
+			 * than the rings can (max_held). */
+			gpu->held[q][gpu->chain.head % GPU_QUEUE_SIZE] =
+				(struct held_chain){ .held = true, .written = written };
+			continue;
+		}
 		if (virtq_push_used(vq, gpu->chain.head, written) < 0) {
 			gpu->broken[q] = true;
 			virtio_pci_fail(&gpu->transport, "used ring is not in guest RAM");
@@ -203,6 +342,9 @@ static void serve_queue(struct virtio_gpu *gpu, unsigned q)
 	}
 	if (used)
 		virtio_pci_notify_queue(&gpu->transport, q);
+	/* Chains other requests completed (a context destroyed). */
+	interrupt_completed(gpu);
+	fence_timer_update(gpu);
 }
 
 static void on_controlq_kick(void *opaque, uint32_t events)
@@ -226,7 +368,7 @@ static const event_fn kick_handlers[GPU_NR_QUEUES] = {
 
 struct gpu_start_call {
 	struct virtio_gpu *gpu;
-	bool edid;
+	bool edid, context_init;
 	int ret;
 };
 
@@ -246,6 +388,8 @@ static void gpu_start(void *arg)
 	}
 	gpu->watching = true;
 	gpu->engine.edid = call->edid;
+	if (gpu->engine3d)
+		gpu3d_set_features(gpu->engine3d, call->edid, call->context_init);
 	for (unsigned q = 0; q < GPU_NR_QUEUES; q++) {
 		gpu->queues[q] = virtio_pci_queue(&gpu->transport, q);
 		gpu->broken[q] = false;
@@ -267,7 +411,15 @@ static void gpu_stop(void *arg)
 		gpu->queues[q] = NULL;
 		gpu->broken[q] = false;
 	}
-	gpu2d_reset(&gpu->engine);
+	if (gpu->engine3d) {
+		/* Held requests are dropped, never completed: their rings are
+		 * gone with the reset. */
+		gpu3d_reset(gpu->engine3d);
+		forget_held(gpu);
+		fence_timer_update(gpu);
+	} else {
+		gpu2d_reset(&gpu->engine);
+	}
 }
 
 static int gpu_activate(void *dev, struct virtio_pci *t)
@@ -275,6 +427,7 @@ static int gpu_activate(void *dev, struct virtio_pci *t)
 	struct virtio_gpu *gpu = dev;
 	struct gpu_start_call call = {
 		.gpu = gpu, .edid = virtio_pci_has_feature(t, VIRTIO_GPU_F_EDID),
+		.context_init = virtio_pci_has_feature(t, VIRTIO_GPU_F_CONTEXT_INIT),
 	};
 
 	if (io_thread_call(&gpu->io, gpu_start, &call) < 0 || call.ret < 0)
@@ -297,30 +450,150 @@ static void gpu_reset(void *dev)
 		io_thread_call(&gpu->io, gpu_stop, gpu);
 }
 
-static const struct virtio_device_ops virtio_gpu_device_ops = {
-	.name = "virtio-gpu",
-	.device_id = VIRTIO_ID_GPU,
-	.pci_class = PCI_CLASS_DISPLAY_OTHER,
-	.features = 1ull << VIRTIO_GPU_F_EDID,
-	.nr_queues = GPU_NR_QUEUES,
-	.queue_size = GPU_QUEUE_SIZE,
-	.config_size = GPU_CONFIG_SIZE,
-	.config_read = gpu_config_read,
-	.config_write = gpu_config_write,
-	.activate = gpu_activate,
-	.reset = gpu_reset,
+/* The 2D and the 3D device differ only in what they offer. */
+#define GPU_DEVICE_OPS(offered) {                 \
+	.name = "virtio-gpu",                      \
+	.device_id = VIRTIO_ID_GPU,                \
+	.pci_class = PCI_CLASS_DISPLAY_OTHER,      \
+	.features = (offered),                     \
+	.nr_queues = GPU_NR_QUEUES,                \
+	.queue_size = GPU_QUEUE_SIZE,              \
+	.config_size = GPU_CONFIG_SIZE,            \
+	.config_read = gpu_config_read,            \
+	.config_write = gpu_config_write,          \
+	.activate = gpu_activate,                  \
+	.reset = gpu_reset,                        \
+}
+
+static const struct virtio_device_ops virtio_gpu_device_ops =
+	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID);
+static const struct virtio_device_ops virtio_gpu_virgl_device_ops =
+	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID | 1ull << VIRTIO_GPU_F_VIRGL |
+		       1ull << VIRTIO_GPU_F_CONTEXT_INIT);
+
+/* ---- 3D: host GL for the engine, on the GPU thread ---- */
+
+static void *gl_context_create(void *opaque, bool shared, int major, int minor)
+{
+	/* gl_host puts every context in one share group, the root's: what
+	 * virglrenderer asks of a shared context, and harmless for its
+	 * first, unshared one. */
+	(void)shared;
+	return gl_host_context_create(opaque, NULL, major, minor);
+}
+
+static void gl_context_destroy(void *opaque, void *ctx)
+{
+	gl_host_context_destroy(opaque, ctx);
+}
+
+/* Also called on virglrenderer's fence thread, for its own context that
+ * no other thread has current: EGL allows that. */
+static int gl_make_current(void *opaque, void *ctx)
+{
+	return gl_host_make_current(opaque, ctx);
+}
+
+static const struct gpu3d_gl_ops gpu_gl_ops = {
+	.context_create = gl_context_create,
+	.context_destroy = gl_context_destroy,
+	.make_current = gl_make_current,
 };
+
+struct gpu_open_3d_call {
+	struct virtio_gpu *gpu;
+	const struct guest_memory *mem;
+	char *err;
+	size_t errlen;
+	int ret;
+};
+
+static void gpu_close_3d(void *arg)
+{
+	struct virtio_gpu *gpu = arg;
+
+	if (gpu->fence_poll_fd >= 0)
+		event_loop_remove(&gpu->io.loop, gpu->fence_poll_fd);
+	if (gpu->fence_timer_fd >= 0) {
+		event_loop_remove(&gpu->io.loop, gpu->fence_timer_fd);
+		close(gpu->fence_timer_fd);
+	}
+	gpu->fence_poll_fd = gpu->fence_timer_fd = -1;
+	gpu3d_destroy(gpu->engine3d);
+	gpu->engine3d = NULL;
+	forget_held(gpu);
+	if (gpu->gl)
+		gl_host_close(gpu->gl);
+	gpu->gl = NULL;
+}
+
+static void gpu_open_3d(void *arg)
+{
+	struct gpu_open_3d_call *call = arg;
+	struct virtio_gpu *gpu = call->gpu;
+	char why[200];
+	struct gpu3d_config cfg = {
+		.mem = call->mem, .display = gpu->display, .nr_outputs = gpu->cfg.nr_outputs,
+		.width = gpu->cfg.width, .height = gpu->cfg.height,
+		.max_host_memory = gpu->cfg.max_host_memory,
+		.gl = &gpu_gl_ops,
+		.complete = on_fence_complete, .complete_opaque = gpu,
+		.max_held = GPU_NR_QUEUES * GPU_QUEUE_SIZE,
+	};
+	int fd;
+
+	call->ret = -1;
+	if (gl_host_open(&gpu->gl, gpu->cfg.render_node[0] ? gpu->cfg.render_node : NULL,
+			 why, sizeof(why)) < 0) {
+		gpu->gl = NULL;
+		goto fail;
+	}
+	cfg.gl_opaque = gpu->gl;
+	cfg.gles = gl_host_info(gpu->gl)->gles;
+	if (gpu3d_create(&gpu->engine3d, &cfg, why, sizeof(why)) < 0) {
+		gpu->engine3d = NULL;
+		goto fail;
+	}
+	fd = gpu3d_poll_fd(gpu->engine3d);
+	if (fd >= 0) {
+		if (event_loop_add(&gpu->io.loop, fd, EPOLLIN, on_fence_poll_fd, gpu) < 0) {
+			snprintf(why, sizeof(why), "cannot watch the renderer's fences: %s",
+				 strerror(errno));
+			goto fail;
+		}
+		gpu->fence_poll_fd = fd;
+	} else {
+		fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (fd < 0 || event_loop_add(&gpu->io.loop, fd, EPOLLIN, on_fence_timer, gpu) < 0) {
+			snprintf(why, sizeof(why), "cannot make the fence timer: %s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		gpu->fence_timer_fd = fd;
+	}
+	gpu->num_capsets = gpu3d_num_capsets(gpu->engine3d);
+	call->ret = 0;
+	return;
+fail:
+	snprintf(call->err, call->errlen, "--gpu virgl: cannot start 3D: %s; use --gpu 2d", why);
+	gpu_close_3d(gpu);
+}
 
 /* ---- life cycle ---- */
 
 static void gpu_free(struct virtio_gpu *gpu)
 {
+	/* The engine and the GL host are the GPU thread's to end. */
+	if (gpu->io_started && (gpu->engine3d || gpu->gl))
+		io_thread_call(&gpu->io, gpu_close_3d, gpu);
 	if (gpu->io_started)
 		io_thread_stop(&gpu->io);
 	if (gpu->engine_ready)
 		gpu2d_destroy(&gpu->engine);
 	pthread_mutex_destroy(&gpu->events_lock);
 	free(gpu->request);
+	free(gpu->response);
 	free(gpu);
 }
 
@@ -331,10 +604,6 @@ int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *c
 	struct virtio_gpu *gpu;
 	int ret;
 
-	if (cfg->virgl) {
-		snprintf(err, errlen, "virgl (3D) is not supported yet");
-		return -1;
-	}
 	if (!cfg->nr_outputs || cfg->nr_outputs > VIRTIO_GPU_MAX_OUTPUTS) {
 		snprintf(err, errlen, "%u outputs: expected 1..%d", cfg->nr_outputs,
 			 VIRTIO_GPU_MAX_OUTPUTS);
@@ -347,22 +616,42 @@ int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *c
 	}
 	gpu->cfg = *cfg;
 	gpu->display = display;
+	gpu->fence_poll_fd = gpu->fence_timer_fd = -1;
 	pthread_mutex_init(&gpu->events_lock, NULL);
-	gpu->request = malloc(GPU2D_MAX_REQUEST);
-	if (!gpu->request) {
+	gpu->request_cap = cfg->virgl ? GPU3D_MAX_REQUEST : GPU2D_MAX_REQUEST;
+	gpu->response_cap = cfg->virgl ? GPU3D_MAX_RESPONSE : GPU2D_MAX_RESPONSE;
+	gpu->request = malloc(gpu->request_cap);
+	gpu->response = malloc(gpu->response_cap);
+	if (!gpu->request || !gpu->response) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = gpu2d_init(&gpu->engine, env->mem, display, cfg->nr_outputs, cfg->width,
-			 cfg->height, cfg->max_host_memory);
-	if (ret < 0)
-		goto fail;
-	gpu->engine_ready = true;
+	if (!cfg->virgl) {
+		ret = gpu2d_init(&gpu->engine, env->mem, display, cfg->nr_outputs, cfg->width,
+				 cfg->height, cfg->max_host_memory);
+		if (ret < 0)
+			goto fail;
+		gpu->engine_ready = true;
+	}
 	ret = io_thread_start(&gpu->io, "gpu");
 	if (ret < 0)
 		goto fail;
 	gpu->io_started = true;
-	ret = virtio_pci_init(&gpu->transport, &virtio_gpu_device_ops, gpu, env);
+	if (cfg->virgl) {
+		struct gpu_open_3d_call call = {
+			.gpu = gpu, .mem = env->mem, .err = err, .errlen = errlen,
+		};
+
+		ret = io_thread_call(&gpu->io, gpu_open_3d, &call);
+		if (ret < 0)
+			goto fail;
+		if (call.ret < 0) {
+			gpu_free(gpu);
+			return -1;
+		}
+	}
+	ret = virtio_pci_init(&gpu->transport, cfg->virgl ? &virtio_gpu_virgl_device_ops :
+			      &virtio_gpu_device_ops, gpu, env);
 	if (ret < 0)
 		goto fail;
 	for (unsigned q = 0; q < GPU_NR_QUEUES; q++)

@@ -2,7 +2,9 @@
  * filled from guest-RAM backing by TRANSFER_TO_HOST_2D, scanouts that show
  * them, flushes that reach the display (display/display.h), a cursor
  * queue, EDID for each output, and display-change events when a viewer
- * asks for another size. 3D (virgl) comes later behind the same device.
+ * asks for another size. With virgl, the same device offers 3D
+ * (VIRTIO_GPU_F_VIRGL and VIRTIO_GPU_F_CONTEXT_INIT) through
+ * virglrenderer on host GL (virtio_gpu_virgl.h); no blob resources.
  *
  * Every command is hostile input: lengths, formats, rectangles, resource
  * ids and backing addresses are checked; a bad command gets the spec's
@@ -30,14 +32,20 @@
 #define VIRTIO_GPU_DEFAULT_HOSTMEM   (256ull << 20)
 
 /* --gpu [2d|virgl][,width=W,height=H][,outputs=N][,max-memory=SIZE]
+ *       [,rendernode=PATH]   (virgl only)
  *
  * max-memory caps what the guest's GPU use makes gvmm hold: resources,
  * and what the display holds for each output a scanout shows (with SPICE,
  * 4 x width x height x 4 bytes and 64 KiB: the display's copy, the
  * surface spice-server draws into, and two frames of updates on their
  * way to it). */
+#define VIRTIO_GPU_RENDER_NODE_MAX  128
+
 struct virtio_gpu_config {
-	bool virgl;                  /* parsed; refused until 3D exists */
+	bool virgl;                  /* 3D through virglrenderer */
+	/* The DRM render node 3D runs on; empty: the first that works, else
+	 * EGL surfaceless (software). */
+	char render_node[VIRTIO_GPU_RENDER_NODE_MAX];
 	unsigned nr_outputs;         /* 1..VIRTIO_GPU_MAX_OUTPUTS */
 	uint32_t width, height;      /* the preferred mode of every output */
 	uint64_t max_host_memory;    /* host bytes the guest may make us hold */
@@ -51,7 +59,9 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 struct virtio_gpu;
 
 /* display may be NULL (a headless GPU: everything works, nothing is
- * shown). Returns 0, or -1 with one line in err. */
+ * shown). Returns 0, or -1 with one line in err; with virgl, a host whose
+ * GL or virglrenderer does not start says so in a line of its own
+ * ("--gpu virgl: cannot start 3D: ..."). One virgl GPU per process. */
 int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *cfg,
 		      struct display *display, const struct virtio_pci_env *env,
 		      char *err, size_t errlen);

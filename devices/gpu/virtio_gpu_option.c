@@ -13,8 +13,8 @@
 #define GPU_MIN_SIDE        64
 /* Less would not hold one default-sized framebuffer twice (a page flip). */
 #define GPU_MIN_HOSTMEM     (16ull << 20)
-/* Longer than any meaningful option ("max-memory=" and a size). */
-#define GPU_OPTION_MAX      64
+/* Longer than any meaningful option ("rendernode=" and a path). */
+#define GPU_OPTION_MAX      (16 + VIRTIO_GPU_RENDER_NODE_MAX)
 /* The default cap holds this many frames of the preferred mode per
  * output, if that is more than VIRTIO_GPU_DEFAULT_HOSTMEM: a shown output
  * costs four in the display (virtio_gpu.h), double buffering two more. */
@@ -32,6 +32,19 @@ static int parse_side(const char *key, const char *value, unsigned max, uint32_t
 	return 0;
 }
 
+static int parse_render_node(const char *value, struct virtio_gpu_config *cfg, char *err,
+			     size_t errlen)
+{
+	if (!cfg->virgl)
+		return write_error(err, errlen, "rendernode is for virgl (3D) only");
+	if (!*value)
+		return write_error(err, errlen, "rendernode '': expected a path like /dev/dri/renderD128");
+	if (strlen(value) >= sizeof(cfg->render_node))
+		return write_error(err, errlen, "rendernode '%.20s...' is too long", value);
+	snprintf(cfg->render_node, sizeof(cfg->render_node), "%s", value);
+	return 0;
+}
+
 static int parse_one(const char *option, struct virtio_gpu_config *cfg, bool *max_given,
 		     char *err, size_t errlen)
 {
@@ -42,7 +55,8 @@ static int parse_one(const char *option, struct virtio_gpu_config *cfg, bool *ma
 
 	if (!eq || key_len >= sizeof(key))
 		return write_error(err, errlen,
-			    "'%s' is not an option: expected width=W, height=H, outputs=N or max-memory=SIZE",
+			    "'%s' is not an option: expected width=W, height=H, outputs=N, "
+			    "max-memory=SIZE or rendernode=PATH",
 			    option);
 	memcpy(key, option, key_len);
 	key[key_len] = '\0';
@@ -65,8 +79,11 @@ static int parse_one(const char *option, struct virtio_gpu_config *cfg, bool *ma
 		*max_given = true;
 		return 0;
 	}
+	if (!strcmp(key, "rendernode"))
+		return parse_render_node(value, cfg, err, errlen);
 	return write_error(err, errlen,
-		    "unknown option '%s': expected width, height, outputs or max-memory", key);
+		    "unknown option '%s': expected width, height, outputs, max-memory or rendernode",
+		    key);
 }
 
 int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,

@@ -194,6 +194,34 @@ static void test_output_bytes(void)
 	display_free(d);
 }
 
+static bool viewers_now;
+
+static bool fake_has_viewers(void *impl)
+{
+	(void)impl;
+	return viewers_now;
+}
+
+/* Whether anybody watches is the backend's to say; a backend that cannot
+ * tell counts as watched (frames keep flowing), no display as not. */
+static void test_has_viewers(void)
+{
+	struct display_backend_ops ops = fake_ops;
+	struct fake_backend b = { 0 };
+	struct display *d = display_new(&fake_ops, &b);
+
+	CHECK(!display_has_viewers(NULL));
+	CHECK(display_has_viewers(d));
+	display_free(d);
+	ops.has_viewers = fake_has_viewers;
+	d = display_new(&ops, &b);
+	viewers_now = false;
+	CHECK(!display_has_viewers(d));
+	viewers_now = true;
+	CHECK(display_has_viewers(d));
+	display_free(d);
+}
+
 static void test_update_checks(void)
 {
 	struct fake_backend b = { 0 };
@@ -412,6 +440,7 @@ TEST_MAIN("display",
 	TEST_CASE(test_convert_in_place),
 	TEST_CASE(test_resize_checks),
 	TEST_CASE(test_output_bytes),
+	TEST_CASE(test_has_viewers),
 	TEST_CASE(test_update_checks),
 	TEST_CASE(test_cursor_checks),
 	TEST_CASE(test_attach_and_dispatch),

@@ -32,6 +32,7 @@
 #define RESP_OK_EDID          0x1104
 #define RESP_ERR_UNSPEC       0x1200
 #define RESP_ERR_INVALID_RESOURCE_ID 0x1203
+#define RESP_ERR_INVALID_PARAMETER 0x1205
 #define HDR_SIZE              24
 #define DISPLAY_INFO_SIZE     (HDR_SIZE + 16 * 24)
 #define EDID_RESP_SIZE        (HDR_SIZE + 8 + 1024)
@@ -55,6 +56,9 @@
 
 struct fake_display {
 	atomic_int resizes, cursor_defines, cursor_moves;
+	/* hold_resizes: a resize waits (on the GPU thread) for release, so a
+	 * test can look at the rings while the device is stuck mid-queue. */
+	atomic_bool hold_resizes, in_resize, release;
 };
 
 static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
@@ -63,6 +67,11 @@ static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
 
 	(void)output; (void)w; (void)h;
 	atomic_fetch_add(&f->resizes, 1);
+	if (atomic_load(&f->hold_resizes)) {
+		atomic_store(&f->in_resize, true);
+		for (int ms = 0; ms < VDRV_WAIT_MS && !atomic_load(&f->release); ms++)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
 	return 0;
 }
 
@@ -379,13 +388,301 @@ static void headless_device(void)
 	env = (struct virtio_pci_env){
 		.mem = &mem, .vm_fd = -1, .router = { .bind = vdrv_no_msi_bind, .update = vdrv_no_msi_update },
 	};
-	CHECK_EQ(virtio_gpu_option_parse("virgl", &cfg, err, sizeof(err)), 0);
+	/* A render node that is not there: 3D cannot start, and says so in
+	 * one line that points at 2D. */
+	CHECK_EQ(virtio_gpu_option_parse("virgl,rendernode=/nonexistent/renderD200", &cfg, err,
+					 sizeof(err)), 0);
 	CHECK_EQ(virtio_gpu_create(&gpu, &cfg, NULL, &env, err, sizeof(err)), -1);
-	CHECK(strstr(err, "virgl") != NULL);
+	CHECK(strstr(err, "--gpu virgl: cannot start 3D: ") == err);
+	CHECK(strstr(err, "; use --gpu 2d") != NULL && !strchr(err, '\n'));
 	CHECK_EQ(virtio_gpu_option_parse("outputs=16", &cfg, err, sizeof(err)), 0);
 	CHECK_EQ(virtio_gpu_create(&gpu, &cfg, NULL, &env, err, sizeof(err)), 0);
 	virtio_gpu_destroy(gpu);
 	guest_memory_destroy(&mem);
+}
+
+/* ---- virgl ---- */
+
+#define F_VIRGL               0
+#define F_CONTEXT_INIT        4
+#define CMD_RESOURCE_CREATE_2D_SIZE 40
+#define CMD_SET_SCANOUT       0x0103
+#define CMD_GET_CAPSET_INFO   0x0108
+#define CMD_CTX_CREATE        0x0200
+#define CMD_SUBMIT_3D         0x0207
+#define RESP_OK_CAPSET_INFO   0x1102
+#define FLAG_FENCE            1
+#define FORMAT_B8G8R8A8       1
+#define CAPSET_VIRGL          1
+#define CAPSET_VIRGL2         2
+#define VIRGL_FEATURES        (1ull << VDRV_F_VERSION_1 | 1u << F_EDID | 1u << F_VIRGL | \
+			       1u << F_CONTEXT_INIT)
+/* Two chains in flight at once, besides round_trip's descriptors 0 and 1. */
+#define A_REQ_GPA  0x102000ull
+#define A_RESP_GPA 0x102800ull
+#define B_REQ_GPA  0x103000ull
+#define B_RESP_GPA 0x103800ull
+#define A_HEAD     2
+#define B_HEAD     4
+/* Where rings go after a reset, away from the first ones. */
+#define SECOND_RINGS 0x20000ull
+
+/* A virgl rig, or NULL when this host cannot run 3D (*why says why). */
+static struct rig *rig_new_virgl(const char **why)
+{
+	static char reason[256];
+	struct rig *r = calloc(1, sizeof(*r));
+	struct virtio_gpu_config cfg;
+	struct virtio_pci_env env;
+
+	if (!r)
+		abort();
+	vdrv_platform_init(&r->drv, RAM_SIZE);
+	env = vdrv_env(&r->drv);
+	r->display = display_new(&fake_ops, &r->seen);
+	CHECK_EQ(virtio_gpu_option_parse("virgl", &cfg, reason, sizeof(reason)), 0);
+	if (virtio_gpu_create(&r->gpu, &cfg, r->display, &env, reason, sizeof(reason)) < 0) {
+		*why = reason;
+		display_free(r->display);
+		guest_memory_destroy(&r->drv.mem);
+		bus_destroy(&r->drv.mmio);
+		bus_destroy(&r->drv.pio);
+		free(r);
+		return NULL;
+	}
+	vdrv_attach(&r->drv, virtio_gpu_pci_device(r->gpu));
+	return r;
+}
+
+#define START_VIRGL(r) do { \
+	const char *why_ = NULL; \
+	(r) = rig_new_virgl(&why_); \
+	if (!(r)) \
+		SKIP_TEST(why_); \
+} while (0)
+
+/* As driver_start, with 3D, the rings at base. */
+static void virgl_driver_start(struct rig *r, uint64_t base)
+{
+	vdrv_common_write(&r->drv, VDRV_STATUS, 0, 1);
+	vdrv_zero(&r->drv, base, 0x8000);
+	CHECK_EQ(vdrv_device_features(&r->drv) & VIRGL_FEATURES, VIRGL_FEATURES);
+	CHECK(vdrv_negotiate(&r->drv, VIRGL_FEATURES));
+	for (unsigned q = 0; q < 2; q++)
+		vdrv_queue_setup(&r->drv, q, QSIZE, base + Q_OFF(q), base + 0x1000 + Q_OFF(q),
+				 base + 0x2000 + Q_OFF(q));
+	CHECK(vdrv_driver_ok(&r->drv));
+}
+
+static void header(uint8_t *req, uint32_t type, uint32_t flags, uint64_t fence, uint32_t ctx)
+{
+	memset(req, 0, HDR_SIZE);
+	put_le32(req, type);
+	put_le32(req + 4, flags);
+	put_le32(req + 8, (uint32_t)fence);
+	put_le32(req + 12, (uint32_t)(fence >> 32));
+	put_le32(req + 16, ctx);
+}
+
+static uint32_t simple_request(struct rig *r, const uint8_t *req, uint32_t len)
+{
+	uint8_t resp[EDID_RESP_SIZE];
+
+	CHECK_EQ(round_trip(r, CONTROLQ, req, len, HDR_SIZE, resp), HDR_SIZE);
+	return get_le32(resp);
+}
+
+static void create_context(struct rig *r, uint32_t ctx)
+{
+	uint8_t req[HDR_SIZE + 8 + 64] = { 0 };
+
+	header(req, CMD_CTX_CREATE, 0, 0, ctx);
+	put_le32(req + HDR_SIZE, 4);
+	memcpy(req + HDR_SIZE + 8, "test", 4);
+	CHECK_EQ(simple_request(r, req, sizeof(req)), RESP_OK_NODATA);
+}
+
+static void create_2d(struct rig *r, uint32_t id)
+{
+	uint8_t req[CMD_RESOURCE_CREATE_2D_SIZE];
+
+	header(req, CMD_RESOURCE_CREATE_2D, 0, 0, 0);
+	put_le32(req + HDR_SIZE, id);
+	put_le32(req + HDR_SIZE + 4, FORMAT_B8G8R8A8);
+	put_le32(req + HDR_SIZE + 8, 64);
+	put_le32(req + HDR_SIZE + 12, 64);
+	CHECK_EQ(simple_request(r, req, sizeof(req)), RESP_OK_NODATA);
+}
+
+/* Puts a two-descriptor chain at head (request, then a response buffer)
+ * and offers it without a kick. */
+static void offer_chain(struct rig *r, uint16_t head, uint64_t req_gpa, const uint8_t *req,
+			uint32_t len, uint64_t resp_gpa)
+{
+	vdrv_put(&r->drv, req_gpa, req, len);
+	vdrv_zero(&r->drv, resp_gpa, HDR_SIZE);
+	vdrv_desc(&r->drv, CONTROLQ, head, req_gpa, len, VDRV_DESC_F_NEXT, (uint16_t)(head + 1));
+	vdrv_desc(&r->drv, CONTROLQ, (uint16_t)(head + 1), resp_gpa, HDR_SIZE, VDRV_DESC_F_WRITE, 0);
+	vdrv_offer(&r->drv, CONTROLQ, head);
+}
+
+/* SUBMIT_3D of an empty stream on ctx with a fence on the global ring. */
+static void offer_fenced_submit(struct rig *r, uint32_t ctx, uint64_t fence)
+{
+	uint8_t req[HDR_SIZE + 8] = { 0 };
+
+	header(req, CMD_SUBMIT_3D, FLAG_FENCE, fence, ctx);
+	offer_chain(r, A_HEAD, A_REQ_GPA, req, sizeof(req), A_RESP_GPA);
+}
+
+/* SET_SCANOUT of resource 1 on output 0: the display resizes, and the
+ * fake one waits there while hold_resizes is set. */
+static void offer_scanout(struct rig *r)
+{
+	uint8_t req[HDR_SIZE + 24] = { 0 };
+
+	header(req, CMD_SET_SCANOUT, 0, 0, 0);
+	put_le32(req + HDR_SIZE + 8, 64);
+	put_le32(req + HDR_SIZE + 12, 64);
+	put_le32(req + HDR_SIZE + 20, 1);
+	offer_chain(r, B_HEAD, B_REQ_GPA, req, sizeof(req), B_RESP_GPA);
+}
+
+/* Context 1 and resource 1 made, resizes held from now on; returns the
+ * used index. */
+static uint16_t virgl_ready_to_hold(struct rig *r)
+{
+	virgl_driver_start(r, DESC_GPA);
+	create_context(r, 1);
+	create_2d(r, 1);
+	atomic_store(&r->seen.hold_resizes, true);
+	return vdrv_used_idx(&r->drv, CONTROLQ);
+}
+
+static bool resize_entered(void *ctx, unsigned arg)
+{
+	(void)arg;
+	return atomic_load(&((struct fake_display *)ctx)->in_resize);
+}
+
+static void virgl_offers_capsets(void)
+{
+	struct rig *r;
+	uint8_t req[HDR_SIZE + 8] = { 0 }, resp[EDID_RESP_SIZE];
+	uint32_t capsets, id;
+
+	START_VIRGL(r);
+	CHECK_EQ(vdrv_device_features(&r->drv) & (1u << F_VIRGL | 1u << F_CONTEXT_INIT),
+		 1u << F_VIRGL | 1u << F_CONTEXT_INIT);
+	capsets = config_read(r, CONFIG_NUM_CAPSETS);
+	CHECK(capsets >= 1 && capsets <= 2);
+	virgl_driver_start(r, DESC_GPA);
+	header(req, CMD_GET_CAPSET_INFO, 0, 0, 0);
+	CHECK_EQ(round_trip(r, CONTROLQ, req, sizeof(req), HDR_SIZE + 16, resp), HDR_SIZE + 16);
+	CHECK_EQ(get_le32(resp), RESP_OK_CAPSET_INFO);
+	id = get_le32(resp + HDR_SIZE);
+	CHECK(id == CAPSET_VIRGL || id == CAPSET_VIRGL2);
+	CHECK(get_le32(resp + HDR_SIZE + 8) > 0);   /* max_size */
+	/* Past the last: an error, not a crash. */
+	put_le32(req + HDR_SIZE, capsets);
+	CHECK_EQ(round_trip(r, CONTROLQ, req, sizeof(req), HDR_SIZE + 16, resp), HDR_SIZE);
+	CHECK_EQ(get_le32(resp), RESP_ERR_INVALID_PARAMETER);
+	rig_free(r);
+}
+
+/* A fenced SUBMIT_3D is answered into the guest's buffer at once, but its
+ * chain reaches the used ring only once the renderer's fence is seen: the
+ * GPU thread is held inside the next chain (a display resize), where it
+ * cannot poll, and the ring shows nothing of the fenced one. */
+static void virgl_fenced_chain_waits_for_its_fence(void)
+{
+	struct rig *r;
+	uint8_t resp[HDR_SIZE];
+	uint16_t before;
+	uint32_t id, len;
+
+	START_VIRGL(r);
+	before = virgl_ready_to_hold(r);
+	offer_fenced_submit(r, 1, 7);
+	offer_scanout(r);
+	vdrv_kick(&r->drv, CONTROLQ);
+	CHECK(vdrv_wait(resize_entered, &r->seen, 0));
+	/* Answered, with its fence... */
+	vdrv_get(&r->drv, A_RESP_GPA, resp, sizeof(resp));
+	CHECK_EQ(get_le32(resp), RESP_OK_NODATA);
+	CHECK(get_le32(resp + 4) & FLAG_FENCE);
+	CHECK_EQ(get_le32(resp + 8), 7);
+	/* ...and held. */
+	CHECK_EQ(vdrv_used_idx(&r->drv, CONTROLQ), before);
+	atomic_store(&r->seen.release, true);
+	CHECK(vdrv_wait_used(&r->drv, CONTROLQ, (uint16_t)(before + 2)));
+	vdrv_used_elem(&r->drv, CONTROLQ, before, &id, &len);
+	CHECK_EQ(id, B_HEAD);
+	CHECK_EQ(len, HDR_SIZE);
+	vdrv_used_elem(&r->drv, CONTROLQ, (uint16_t)(before + 1), &id, &len);
+	CHECK_EQ(id, A_HEAD);
+	CHECK_EQ(len, HDR_SIZE);
+	rig_free(r);
+}
+
+static void *reset_device(void *arg)
+{
+	struct rig *r = arg;
+
+	vdrv_common_write(&r->drv, VDRV_STATUS, 0, 1);
+	return NULL;
+}
+
+/* A reset drops a held chain: it never reaches a used ring, the old one
+ * or the one the driver sets up next, even once its fence signals. The
+ * reset is asked for while the GPU thread is held in the chain before the
+ * fenced one, so it is queued before that fence exists and runs first. */
+static void virgl_reset_drops_held_chains(void)
+{
+	struct rig *r;
+	pthread_t resetter;
+	uint8_t req[HDR_SIZE + 8] = { 0 }, resp[HDR_SIZE];
+	uint16_t before, after_reset;
+	uint32_t id, len;
+
+	START_VIRGL(r);
+	before = virgl_ready_to_hold(r);
+	offer_scanout(r);
+	offer_fenced_submit(r, 1, 7);
+	vdrv_kick(&r->drv, CONTROLQ);
+	CHECK(vdrv_wait(resize_entered, &r->seen, 0));
+	CHECK_EQ(pthread_create(&resetter, NULL, reset_device, r), 0);
+	/* The reset cannot be seen until the GPU thread runs it; this gives
+	 * the resetter time to ask. If it asked late, the fence may complete
+	 * first: the checks below hold either way. */
+	nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
+	atomic_store(&r->seen.release, true);
+	pthread_join(resetter, NULL);
+	after_reset = vdrv_used_idx(&r->drv, CONTROLQ);
+	/* The scanout's chain came back; the fenced one was answered... */
+	CHECK(after_reset == before + 1 || after_reset == before + 2);
+	vdrv_get(&r->drv, A_RESP_GPA, resp, sizeof(resp));
+	CHECK(get_le32(resp + 4) & FLAG_FENCE);
+	if (after_reset == before + 1)
+		fprintf(stderr, "  the fenced chain was held at the reset\n");
+
+	/* New rings elsewhere, and a fenced request there: by the time it
+	 * completes, the renderer has signalled the older fence too. */
+	atomic_store(&r->seen.hold_resizes, false);
+	virgl_driver_start(r, SECOND_RINGS);
+	create_context(r, 1);
+	header(req, CMD_SUBMIT_3D, FLAG_FENCE, 8, 1);
+	CHECK_EQ(simple_request(r, req, sizeof(req)), RESP_OK_NODATA);
+	CHECK_EQ(vdrv_used_idx(&r->drv, CONTROLQ), 2);
+	for (uint16_t i = 0; i < 2; i++) {
+		vdrv_used_elem(&r->drv, CONTROLQ, i, &id, &len);
+		CHECK_EQ(id, 0);
+	}
+	/* The old used ring is as the reset left it. */
+	uint16_t old_idx;
+	guest_memory_read(&r->drv.mem, USED_GPA + Q_OFF(CONTROLQ) + 2, &old_idx, 2);
+	CHECK_EQ(le16toh(old_idx), after_reset);
+	rig_free(r);
 }
 
 static void option_parser(void)
@@ -395,7 +692,8 @@ static void option_parser(void)
 		"height=8193", "width=", "width=12x", "outputs=0", "outputs=17", "outputs=-1",
 		"max-memory=15M", "max-memory=", "max-memory=lots", "width", "colour=red",
 		",", "2d,", ",width=800", "2d,,width=800",
-		"max-memory=99999999999999999999999",
+		"max-memory=99999999999999999999999", "rendernode=/dev/dri/renderD128",
+		"2d,rendernode=/dev/dri/renderD128", "virgl,rendernode=",
 		"widthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidth=1",
 	};
 	struct virtio_gpu_config cfg;
@@ -411,6 +709,12 @@ static void option_parser(void)
 	CHECK(!cfg.virgl);
 	CHECK_EQ(virtio_gpu_option_parse("virgl", &cfg, err, sizeof(err)), 0);
 	CHECK(cfg.virgl);
+	CHECK_EQ(cfg.render_node[0], 0);
+	CHECK_EQ(virtio_gpu_option_parse("virgl,rendernode=/dev/dri/renderD129,outputs=2", &cfg,
+					 err, sizeof(err)), 0);
+	CHECK(cfg.virgl);
+	CHECK(!strcmp(cfg.render_node, "/dev/dri/renderD129"));
+	CHECK_EQ(cfg.nr_outputs, 2);
 	CHECK_EQ(virtio_gpu_option_parse("2d,width=1920,height=1080,outputs=4,max-memory=1G",
 					 &cfg, err, sizeof(err)), 0);
 	CHECK_EQ(cfg.width, 1920);
@@ -449,4 +753,7 @@ TEST_MAIN("virtio_gpu",
 	  TEST_CASE(cursor_queue_reaches_the_display),
 	  TEST_CASE(broken_ring_needs_reset),
 	  TEST_CASE(headless_device),
+	  TEST_CASE(virgl_offers_capsets),
+	  TEST_CASE(virgl_fenced_chain_waits_for_its_fence),
+	  TEST_CASE(virgl_reset_drops_held_chains),
 	  TEST_CASE(option_parser))

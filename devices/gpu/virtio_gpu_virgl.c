@@ -1,0 +1,1088 @@
+#include "virtio_gpu_virgl.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <linux/virtio_gpu.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define VIRGL_RENDERER_UNSTABLE_APIS
+#include <virgl/virglrenderer.h>
+
+#include "../../vmm/log.h"
+#include "virtio_gpu_fence.h"
+
+_Static_assert(GPU3D_MAX_REQUEST == sizeof(struct virtio_gpu_cmd_submit) + GPU3D_MAX_SUBMIT,
+	       "the largest request is SUBMIT_3D with the largest stream");
+
+/* virglrenderer.h only declares it; this is its layout in virglrenderer
+ * (and the same as virtio_gpu_box on the wire). */
+struct virgl_box {
+	uint32_t x, y, z;
+	uint32_t w, h, d;
+};
+
+/* From <linux/virtio_gpu.h>'s capset ids. */
+#define NR_KNOWN_CAPSETS     2
+/* Gallium's texture targets, PIPE_BUFFER .. PIPE_TEXTURE_CUBE_ARRAY. */
+#define PIPE_BUFFER          0
+#define PIPE_TEXTURE_2D      2
+#define MAX_TARGET           8
+/* virgl_formats run below this (virglrenderer checks the exact set). */
+#define MAX_FORMAT           512
+/* VIRGL_BIND_*: the bits virglrenderer 0.10 knows (bit 2 and 19 unused). */
+#define KNOWN_BINDS          0x03fbfffbu
+#define MAX_TEXTURE_SIDE     16384
+#define MAX_TEXTURE_DEPTH    2048
+#define MAX_LAYERS           2048
+#define MAX_LEVELS           15
+#define MAX_SAMPLES          16
+/* What a resource and a context cost beyond their pixels: GL objects,
+ * the renderer's bookkeeping. Estimates. */
+#define RESOURCE_OVERHEAD    4096ull
+#define CONTEXT_COST         (256ull << 10)
+#define TEXEL_BYTES          4ull
+#define CURSOR_BYTES         4u
+
+/* virglrenderer's state is process-wide. */
+static atomic_bool renderer_taken;
+
+struct gpu3d_resource {
+	uint32_t id;
+	uint32_t width, height;          /* as created, for scanouts and cursors */
+	uint64_t charged;                /* the estimate and the backing table */
+	struct iovec *backing;           /* lent to virglrenderer while attached */
+	uint32_t nr_backing;
+	struct gpu3d_resource *prev, *next;
+};
+
+struct gpu3d_scanout {
+	uint32_t resource_id;            /* 0: off */
+	struct display_rect rect;        /* of the resource, clipped to it */
+	uint32_t shown_width, shown_height;
+	uint64_t charged;                /* the display's and the frame's bytes */
+	uint8_t *frame;                  /* rect.width x rect.height x 4 bytes */
+	bool cursor_visible;
+};
+
+struct gpu3d_capset {
+	uint32_t id, max_version, max_size;
+};
+
+struct gpu3d {
+	struct gpu3d_config cfg;
+	struct gpu2d modes;              /* display info, EDID, preferred modes */
+	struct gpu_fences fences;
+	bool context_init;
+	uint64_t host_memory;
+	bool warned_memory;
+
+	struct gpu3d_resource *resources;   /* a list; virglrenderer finds them by id */
+	bool context_live[GPU3D_MAX_CONTEXTS + 1];
+	struct gpu3d_scanout scanouts[GPU2D_MAX_OUTPUTS];
+	struct gpu3d_capset capsets[NR_KNOWN_CAPSETS];
+	uint32_t nr_capsets;
+	uint8_t response[GPU3D_MAX_RESPONSE];   /* built here, then copied out */
+};
+
+/* ---- the renderer's callbacks ---- */
+
+static void on_complete(void *opaque, uint64_t token)
+{
+	struct gpu3d *g = opaque;
+
+	g->cfg.complete(g->cfg.complete_opaque, token);
+}
+
+static void write_fence(void *cookie, uint32_t fence)
+{
+	struct gpu3d *g = cookie;
+
+	gpu_fences_signal(&g->fences, 0, GPU_FENCE_GLOBAL_RING, fence, on_complete, g);
+}
+
+static void write_context_fence(void *cookie, uint32_t ctx_id, uint32_t ring_idx,
+				uint64_t fence_id)
+{
+	struct gpu3d *g = cookie;
+
+	gpu_fences_signal(&g->fences, ctx_id, ring_idx, fence_id, on_complete, g);
+}
+
+static virgl_renderer_gl_context create_gl_context(void *cookie, int scanout,
+						   struct virgl_renderer_gl_ctx_param *param)
+{
+	struct gpu3d *g = cookie;
+
+	(void)scanout;
+	return g->cfg.gl->context_create(g->cfg.gl_opaque, param->shared, param->major_ver,
+					 param->minor_ver);
+}
+
+static void destroy_gl_context(void *cookie, virgl_renderer_gl_context ctx)
+{
+	struct gpu3d *g = cookie;
+
+	g->cfg.gl->context_destroy(g->cfg.gl_opaque, ctx);
+}
+
+static int make_current(void *cookie, int scanout, virgl_renderer_gl_context ctx)
+{
+	struct gpu3d *g = cookie;
+
+	(void)scanout;
+	return g->cfg.gl->make_current(g->cfg.gl_opaque, ctx);
+}
+
+static struct virgl_renderer_callbacks renderer_callbacks = {
+	.version = 3,   /* write_context_fence; no render server or EGL display */
+	.write_fence = write_fence,
+	.create_gl_context = create_gl_context,
+	.destroy_gl_context = destroy_gl_context,
+	.make_current = make_current,
+	.write_context_fence = write_context_fence,
+};
+
+/* ---- memory ---- */
+
+static bool can_charge(const struct gpu3d *g, uint64_t bytes)
+{
+	return bytes <= g->cfg.max_host_memory - g->host_memory;
+}
+
+static uint32_t out_of_memory(struct gpu3d *g)
+{
+	if (!g->warned_memory)
+		log_warn("virtio-gpu: the guest wants more host memory than max-memory (%llu MiB); "
+			 "it gets out-of-memory errors",
+			 (unsigned long long)(g->cfg.max_host_memory >> 20));
+	g->warned_memory = true;
+	return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+}
+
+/* ---- resources ---- */
+
+static struct gpu3d_resource *find_resource(uint32_t id)
+{
+	return id ? virgl_renderer_resource_get_priv(id) : NULL;
+}
+
+static void drop_backing(struct gpu3d *g, struct gpu3d_resource *r)
+{
+	uint64_t bytes = (uint64_t)r->nr_backing * sizeof(*r->backing);
+	struct iovec *lent = NULL;
+	int nr_lent = 0;
+
+	if (!r->backing)
+		return;
+	virgl_renderer_resource_detach_iov((int)r->id, &lent, &nr_lent);
+	free(r->backing);
+	r->backing = NULL;
+	r->nr_backing = 0;
+	r->charged -= bytes;
+	g->host_memory -= bytes;
+}
+
+static void scanouts_forget(struct gpu3d *g, uint32_t resource_id)
+{
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++)
+		if (g->scanouts[i].resource_id == resource_id)
+			g->scanouts[i].resource_id = 0;
+}
+
+static void free_resource(struct gpu3d *g, struct gpu3d_resource *r)
+{
+	drop_backing(g, r);
+	scanouts_forget(g, r->id);
+	virgl_renderer_resource_set_priv(r->id, NULL);
+	virgl_renderer_resource_unref(r->id);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		g->resources = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	g->host_memory -= r->charged;
+	free(r);
+}
+
+/* An estimate of what the renderer will hold for it. Arguments checked. */
+static uint64_t resource_bytes(const struct virgl_renderer_resource_create_args *a)
+{
+	uint64_t texels = (uint64_t)a->width * a->height * a->depth * a->array_size;
+	uint64_t bytes = texels * TEXEL_BYTES;
+
+	if (a->last_level)
+		bytes *= 2;    /* a full mip chain is at most 4/3 */
+	if (a->nr_samples > 1)
+		bytes *= a->nr_samples;
+	return bytes + RESOURCE_OVERHEAD + sizeof(struct gpu3d_resource);
+}
+
+static uint32_t create_resource(struct gpu3d *g, struct virgl_renderer_resource_create_args *a)
+{
+	struct gpu3d_resource *r;
+	uint64_t bytes;
+
+	if (!a->handle || find_resource(a->handle))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	bytes = resource_bytes(a);
+	if (!can_charge(g, bytes))
+		return out_of_memory(g);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	if (virgl_renderer_resource_create(a, NULL, 0) != 0) {
+		free(r);
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
+	r->id = a->handle;
+	r->width = a->width;
+	r->height = a->height;
+	r->charged = bytes;
+	g->host_memory += bytes;
+	r->next = g->resources;
+	if (r->next)
+		r->next->prev = r;
+	g->resources = r;
+	virgl_renderer_resource_set_priv(r->id, r);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t resource_create_2d(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_create_2d cmd;
+	struct virgl_renderer_resource_create_args a = { 0 };
+	enum display_format unused;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	/* The virtio formats are virgl's numbers for the same layouts. */
+	a.format = le32toh(cmd.format);
+	a.width = le32toh(cmd.width);
+	a.height = le32toh(cmd.height);
+	if (!gpu2d_format(a.format, &unused) || !a.width || !a.height ||
+	    a.width > GPU2D_MAX_SIDE || a.height > GPU2D_MAX_SIDE)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	a.handle = le32toh(cmd.resource_id);
+	a.target = PIPE_TEXTURE_2D;
+	a.bind = VIRGL_RES_BIND_RENDER_TARGET;
+	a.depth = 1;
+	a.array_size = 1;
+	a.flags = VIRTIO_GPU_RESOURCE_FLAG_Y_0_TOP;
+	return create_resource(g, &a);
+}
+
+static bool create_3d_args_sane(const struct virgl_renderer_resource_create_args *a)
+{
+	if (a->target > MAX_TARGET || !a->format || a->format >= MAX_FORMAT ||
+	    (a->bind & ~KNOWN_BINDS) || !a->width || !a->height || !a->depth ||
+	    !a->array_size || a->last_level >= MAX_LEVELS || a->nr_samples > MAX_SAMPLES)
+		return false;
+	if (a->target == PIPE_BUFFER)
+		/* A buffer's width is its bytes; the cap bounds it further. */
+		return a->height == 1 && a->depth == 1 && a->array_size == 1 && !a->last_level;
+	return a->width <= MAX_TEXTURE_SIDE && a->height <= MAX_TEXTURE_SIDE &&
+	       a->depth <= MAX_TEXTURE_DEPTH && a->array_size <= MAX_LAYERS;
+}
+
+static uint32_t resource_create_3d(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_create_3d cmd;
+	struct virgl_renderer_resource_create_args a;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	a = (struct virgl_renderer_resource_create_args){
+		.handle = le32toh(cmd.resource_id), .target = le32toh(cmd.target),
+		.format = le32toh(cmd.format), .bind = le32toh(cmd.bind),
+		.width = le32toh(cmd.width), .height = le32toh(cmd.height),
+		.depth = le32toh(cmd.depth), .array_size = le32toh(cmd.array_size),
+		.last_level = le32toh(cmd.last_level), .nr_samples = le32toh(cmd.nr_samples),
+		.flags = le32toh(cmd.flags) & VIRTIO_GPU_RESOURCE_FLAG_Y_0_TOP,
+	};
+	if (!create_3d_args_sane(&a))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	return create_resource(g, &a);
+}
+
+static uint32_t resource_unref(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_unref cmd;
+	struct gpu3d_resource *r;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	free_resource(g, r);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t attach_backing(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_attach_backing cmd;
+	const uint8_t *entries = req + sizeof(cmd);
+	struct gpu3d_resource *r;
+	struct iovec *iov;
+	uint32_t n;
+	uint64_t bytes;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	n = le32toh(cmd.nr_entries);
+	if (!n || n > GPU2D_MAX_BACKING_ENTRIES ||
+	    (len - sizeof(cmd)) / sizeof(struct virtio_gpu_mem_entry) < n)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (r->backing)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	bytes = (uint64_t)n * sizeof(*iov);
+	if (!can_charge(g, bytes))
+		return out_of_memory(g);
+	iov = calloc(n, sizeof(*iov));
+	if (!iov)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	for (uint32_t i = 0; i < n; i++) {
+		struct virtio_gpu_mem_entry e;
+
+		memcpy(&e, entries + (size_t)i * sizeof(e), sizeof(e));
+		iov[i].iov_len = le32toh(e.length);
+		iov[i].iov_base = guest_memory_ptr(g->cfg.mem, le64toh(e.addr), iov[i].iov_len);
+		if (!iov[i].iov_len || !iov[i].iov_base) {
+			free(iov);
+			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		}
+	}
+	if (virgl_renderer_resource_attach_iov((int)r->id, iov, (int)n) != 0) {
+		free(iov);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	r->backing = iov;
+	r->nr_backing = n;
+	r->charged += bytes;
+	g->host_memory += bytes;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t detach_backing(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_detach_backing cmd;
+	struct gpu3d_resource *r;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!r->backing)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	drop_backing(g, r);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* ---- transfers ---- */
+
+static uint32_t transfer_to_host_2d(const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_transfer_to_host_2d cmd;
+	struct gpu3d_resource *r;
+	struct virgl_box box;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	box = (struct virgl_box){
+		.x = le32toh(cmd.r.x), .y = le32toh(cmd.r.y),
+		.w = le32toh(cmd.r.width), .h = le32toh(cmd.r.height), .d = 1,
+	};
+	if (!r->backing || !box.w || !box.h || box.x > r->width || box.w > r->width - box.x ||
+	    box.y > r->height || box.h > r->height - box.y)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* virglrenderer checks the offset and the box against the backing. */
+	if (virgl_renderer_transfer_write_iov(r->id, 0, 0, 0, 0, &box, le64toh(cmd.offset),
+					      NULL, 0) != 0)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t transfer_3d(const uint8_t *req, size_t len, bool to_host)
+{
+	struct virtio_gpu_transfer_host_3d cmd;
+	struct gpu3d_resource *r;
+	struct virgl_box box;
+	uint32_t ctx_id, level, stride, layer_stride;
+	int ret;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	box = (struct virgl_box){
+		.x = le32toh(cmd.box.x), .y = le32toh(cmd.box.y), .z = le32toh(cmd.box.z),
+		.w = le32toh(cmd.box.w), .h = le32toh(cmd.box.h), .d = le32toh(cmd.box.d),
+	};
+	ctx_id = le32toh(cmd.hdr.ctx_id);
+	level = le32toh(cmd.level);
+	stride = le32toh(cmd.stride);
+	layer_stride = le32toh(cmd.layer_stride);
+	if (!r->backing || level >= MAX_LEVELS)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* virglrenderer checks the box against the resource's level and the
+	 * offset and strides against the backing. */
+	if (to_host)
+		ret = virgl_renderer_transfer_write_iov(r->id, ctx_id, (int)level, stride,
+							layer_stride, &box, le64toh(cmd.offset),
+							NULL, 0);
+	else
+		ret = virgl_renderer_transfer_read_iov(r->id, ctx_id, level, stride, layer_stride,
+						       &box, le64toh(cmd.offset), NULL, 0);
+	return ret ? VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER : VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* ---- contexts ---- */
+
+static bool context_known(const struct gpu3d *g, uint32_t ctx_id)
+{
+	return ctx_id && ctx_id <= GPU3D_MAX_CONTEXTS && g->context_live[ctx_id];
+}
+
+static bool capset_offered(const struct gpu3d *g, uint32_t id)
+{
+	for (uint32_t i = 0; i < g->nr_capsets; i++)
+		if (g->capsets[i].id == id)
+			return true;
+	return false;
+}
+
+static uint32_t ctx_create(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_ctx_create cmd;
+	uint32_t ctx_id, nlen, capset;
+	int ret;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	ctx_id = le32toh(cmd.hdr.ctx_id);
+	nlen = le32toh(cmd.nlen);
+	if (nlen > sizeof(cmd.debug_name))
+		nlen = sizeof(cmd.debug_name);
+	capset = g->context_init ? le32toh(cmd.context_init) & VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK : 0;
+	if (!ctx_id || ctx_id > GPU3D_MAX_CONTEXTS || g->context_live[ctx_id])
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	if (capset && !capset_offered(g, capset))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (!can_charge(g, CONTEXT_COST))
+		return out_of_memory(g);
+	if (capset)
+		ret = virgl_renderer_context_create_with_flags(ctx_id, capset, nlen, cmd.debug_name);
+	else
+		ret = virgl_renderer_context_create(ctx_id, nlen, cmd.debug_name);
+	if (ret)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	g->context_live[ctx_id] = true;
+	g->host_memory += CONTEXT_COST;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static void destroy_context(struct gpu3d *g, uint32_t ctx_id)
+{
+	/* Its fences will never signal now. */
+	gpu_fences_complete_context(&g->fences, ctx_id, on_complete, g);
+	virgl_renderer_context_destroy(ctx_id);
+	g->context_live[ctx_id] = false;
+	g->host_memory -= CONTEXT_COST;
+}
+
+static uint32_t ctx_destroy(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_ctx_destroy cmd;
+	uint32_t ctx_id;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	ctx_id = le32toh(cmd.hdr.ctx_id);
+	if (!context_known(g, ctx_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	destroy_context(g, ctx_id);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t ctx_resource(struct gpu3d *g, const uint8_t *req, size_t len, bool attach)
+{
+	struct virtio_gpu_ctx_resource cmd;
+	uint32_t ctx_id, resource_id;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	ctx_id = le32toh(cmd.hdr.ctx_id);
+	resource_id = le32toh(cmd.resource_id);
+	if (!context_known(g, ctx_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	if (!find_resource(resource_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (attach)
+		virgl_renderer_ctx_attach_resource((int)ctx_id, (int)resource_id);
+	else
+		virgl_renderer_ctx_detach_resource((int)ctx_id, (int)resource_id);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t submit_3d(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_cmd_submit cmd;
+	uint32_t ctx_id, size;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	ctx_id = le32toh(cmd.hdr.ctx_id);
+	size = le32toh(cmd.size);
+	if (!context_known(g, ctx_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	if (size > GPU3D_MAX_SUBMIT || size > len - sizeof(cmd) || size % 4)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (!size)
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	/* The stream is read in place: the caller's buffer is dword aligned
+	 * (malloc), and the header 32 bytes. A bad stream puts the context in
+	 * error inside the renderer; the others go on. */
+	if (virgl_renderer_submit_cmd((void *)(req + sizeof(cmd)), (int)ctx_id, (int)(size / 4)))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* ---- capsets ---- */
+
+static uint32_t get_capset_info(struct gpu3d *g, const uint8_t *req, size_t len, uint8_t *body,
+				size_t *body_len)
+{
+	struct virtio_gpu_get_capset_info cmd;
+	struct virtio_gpu_resp_capset_info info = { 0 };
+	const size_t hdr = sizeof(struct virtio_gpu_ctrl_hdr);
+	uint32_t index;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	index = le32toh(cmd.capset_index);
+	if (index >= g->nr_capsets)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	info.capset_id = htole32(g->capsets[index].id);
+	info.capset_max_version = htole32(g->capsets[index].max_version);
+	info.capset_max_size = htole32(g->capsets[index].max_size);
+	memcpy(body, (uint8_t *)&info + hdr, sizeof(info) - hdr);
+	*body_len = sizeof(info) - hdr;
+	return VIRTIO_GPU_RESP_OK_CAPSET_INFO;
+}
+
+static uint32_t get_capset(struct gpu3d *g, const uint8_t *req, size_t len, uint8_t *body,
+			   size_t *body_len)
+{
+	struct virtio_gpu_get_capset cmd;
+	const struct gpu3d_capset *c = NULL;
+	uint32_t id, version;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	id = le32toh(cmd.capset_id);
+	version = le32toh(cmd.capset_version);
+	for (uint32_t i = 0; i < g->nr_capsets; i++)
+		if (g->capsets[i].id == id)
+			c = &g->capsets[i];
+	if (!c || version > c->max_version)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memset(body, 0, c->max_size);
+	virgl_renderer_fill_caps(id, version, body);
+	*body_len = c->max_size;
+	return VIRTIO_GPU_RESP_OK_CAPSET;
+}
+
+/* ---- scanouts and frames ---- */
+
+/* The scanout's rectangle of its resource: what the guest asked, clipped
+ * to the resource. False if nothing is left. */
+static bool clip_to_resource(const struct gpu3d_resource *r, struct display_rect *rect)
+{
+	if (rect->x >= r->width || rect->y >= r->height)
+		return false;
+	if (rect->width > r->width - rect->x)
+		rect->width = r->width - rect->x;
+	if (rect->height > r->height - rect->y)
+		rect->height = r->height - rect->y;
+	return rect->width && rect->height;
+}
+
+/* Output i shows width x height now (0 x 0: off): the display's bytes
+ * and the frame buffer are charged before they are taken. */
+static uint32_t size_output(struct gpu3d *g, unsigned i, uint32_t width, uint32_t height)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+	uint64_t frame = (uint64_t)width * height * 4;
+	uint64_t bytes = display_output_bytes(g->cfg.display, width, height) + frame;
+	uint8_t *buf = NULL;
+
+	if (width == s->shown_width && height == s->shown_height && s->charged)
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	if (bytes > s->charged && !can_charge(g, bytes - s->charged))
+		return out_of_memory(g);
+	if (frame && !(buf = malloc(frame)))
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	if (g->cfg.display && display_output_resize(g->cfg.display, i, width, height) < 0 &&
+	    width) {
+		free(buf);
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
+	free(s->frame);
+	s->frame = buf;
+	g->host_memory = g->host_memory - s->charged + bytes;
+	s->charged = bytes;
+	s->shown_width = width;
+	s->shown_height = height;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_set_scanout cmd;
+	struct gpu3d_resource *r;
+	struct display_rect rect;
+	uint32_t output, resource_id, ret;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	output = le32toh(cmd.scanout_id);
+	resource_id = le32toh(cmd.resource_id);
+	if (output >= g->cfg.nr_outputs)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	if (!resource_id) {
+		ret = size_output(g, output, 0, 0);
+		if (ret == VIRTIO_GPU_RESP_OK_NODATA)
+			g->scanouts[output].resource_id = 0;
+		return ret;
+	}
+	r = find_resource(resource_id);
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	rect = (struct display_rect){
+		.x = le32toh(cmd.r.x), .y = le32toh(cmd.r.y),
+		.width = le32toh(cmd.r.width), .height = le32toh(cmd.r.height),
+	};
+	if (!clip_to_resource(r, &rect) || rect.width > DISPLAY_MAX_WIDTH ||
+	    rect.height > DISPLAY_MAX_HEIGHT)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	ret = size_output(g, output, rect.width, rect.height);
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+		return ret;
+	g->scanouts[output].resource_id = resource_id;
+	g->scanouts[output].rect = rect;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static bool display_format_of(uint32_t virgl_format, enum display_format *format)
+{
+	return gpu2d_format(virgl_format, format);
+}
+
+/* Reads `part` (of the resource) back into the output's frame and hands
+ * it to the display. Synchronous: glReadPixels on this thread. */
+static void show_part(struct gpu3d *g, unsigned i, const struct display_rect *part)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+	struct virgl_renderer_resource_info info;
+	enum display_format format;
+	struct iovec iov;
+	struct virgl_box box = {
+		.x = part->x, .y = part->y, .w = part->width, .h = part->height, .d = 1,
+	};
+	struct display_rect at = {
+		.x = part->x - s->rect.x, .y = part->y - s->rect.y,
+		.width = part->width, .height = part->height,
+	};
+	uint32_t stride = part->width * 4;
+
+	if (!s->frame || virgl_renderer_resource_get_info((int)s->resource_id, &info) ||
+	    !display_format_of(info.virgl_format, &format))
+		return;
+	iov.iov_base = s->frame;
+	iov.iov_len = (size_t)stride * part->height;   /* within the frame: part is in rect */
+	if (virgl_renderer_transfer_read_iov(s->resource_id, 0, 0, stride, 0, &box, 0, &iov, 1))
+		return;
+	display_output_update(g->cfg.display, i, &at, s->frame, stride, format);
+}
+
+static bool intersect(const struct display_rect *a, const struct display_rect *b,
+		      struct display_rect *out)
+{
+	uint64_t x0 = a->x > b->x ? a->x : b->x;
+	uint64_t y0 = a->y > b->y ? a->y : b->y;
+	uint64_t ax1 = (uint64_t)a->x + a->width, bx1 = (uint64_t)b->x + b->width;
+	uint64_t ay1 = (uint64_t)a->y + a->height, by1 = (uint64_t)b->y + b->height;
+	uint64_t x1 = ax1 < bx1 ? ax1 : bx1, y1 = ay1 < by1 ? ay1 : by1;
+
+	if (x1 <= x0 || y1 <= y0)
+		return false;
+	*out = (struct display_rect){
+		.x = (uint32_t)x0, .y = (uint32_t)y0,
+		.width = (uint32_t)(x1 - x0), .height = (uint32_t)(y1 - y0),
+	};
+	return true;
+}
+
+static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_flush cmd;
+	struct display_rect flushed;
+	uint32_t resource_id;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	resource_id = le32toh(cmd.resource_id);
+	if (!find_resource(resource_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	flushed = (struct display_rect){
+		.x = le32toh(cmd.r.x), .y = le32toh(cmd.r.y),
+		.width = le32toh(cmd.r.width), .height = le32toh(cmd.r.height),
+	};
+	/* Nobody watching: no reason to read anything back. */
+	if (!g->cfg.display || !display_has_viewers(g->cfg.display))
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		struct display_rect part;
+
+		if (g->scanouts[i].resource_id == resource_id &&
+		    intersect(&flushed, &g->scanouts[i].rect, &part))
+			show_part(g, i, &part);
+	}
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* ---- the cursor ---- */
+
+static uint32_t update_cursor(struct gpu3d *g, const uint8_t *req, size_t len, bool move_only)
+{
+	struct virtio_gpu_update_cursor cmd;
+	uint32_t output, resource_id, hot_x, hot_y, w = 0, h = 0;
+	struct gpu3d_resource *r;
+	void *pixels;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	output = le32toh(cmd.pos.scanout_id);
+	if (output >= g->cfg.nr_outputs)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	resource_id = le32toh(cmd.resource_id);
+	hot_x = le32toh(cmd.hot_x);
+	hot_y = le32toh(cmd.hot_y);
+	if (!move_only && resource_id) {
+		r = find_resource(resource_id);
+		if (!r)
+			return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+		/* Checked before the renderer allocates a copy of it. */
+		if (r->width > DISPLAY_CURSOR_MAX || r->height > DISPLAY_CURSOR_MAX ||
+		    hot_x >= r->width || hot_y >= r->height)
+			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		pixels = virgl_renderer_get_cursor_data(resource_id, &w, &h);
+		if (!pixels)
+			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		if (w == r->width && h == r->height && g->cfg.display)
+			display_cursor_define(g->cfg.display, output, w, h, hot_x, hot_y, pixels,
+					      w * CURSOR_BYTES, DISPLAY_BGRA);
+		free(pixels);
+	}
+	if (!move_only)
+		g->scanouts[output].cursor_visible = resource_id != 0;
+	if (g->cfg.display)
+		display_cursor_move(g->cfg.display, output, (int32_t)le32toh(cmd.pos.x),
+				    (int32_t)le32toh(cmd.pos.y), g->scanouts[output].cursor_visible);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* ---- dispatch ---- */
+
+static uint32_t run_command(struct gpu3d *g, enum gpu2d_queue queue, uint32_t type,
+			    const uint8_t *req, size_t len, uint8_t *body, size_t *body_len)
+{
+	if (queue == GPU2D_CURSORQ) {
+		if (type == VIRTIO_GPU_CMD_UPDATE_CURSOR)
+			return update_cursor(g, req, len, false);
+		if (type == VIRTIO_GPU_CMD_MOVE_CURSOR)
+			return update_cursor(g, req, len, true);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	switch (type) {
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:    return resource_create_2d(g, req, len);
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:    return resource_create_3d(g, req, len);
+	case VIRTIO_GPU_CMD_RESOURCE_UNREF:        return resource_unref(g, req, len);
+	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING: return attach_backing(g, req, len);
+	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING: return detach_backing(g, req, len);
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:   return transfer_to_host_2d(req, len);
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:   return transfer_3d(req, len, true);
+	case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D: return transfer_3d(req, len, false);
+	case VIRTIO_GPU_CMD_CTX_CREATE:            return ctx_create(g, req, len);
+	case VIRTIO_GPU_CMD_CTX_DESTROY:           return ctx_destroy(g, req, len);
+	case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:   return ctx_resource(g, req, len, true);
+	case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:   return ctx_resource(g, req, len, false);
+	case VIRTIO_GPU_CMD_SUBMIT_3D:             return submit_3d(g, req, len);
+	case VIRTIO_GPU_CMD_GET_CAPSET_INFO:       return get_capset_info(g, req, len, body, body_len);
+	case VIRTIO_GPU_CMD_GET_CAPSET:            return get_capset(g, req, len, body, body_len);
+	case VIRTIO_GPU_CMD_SET_SCANOUT:           return set_scanout(g, req, len);
+	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:        return resource_flush(g, req, len);
+	}
+	/* Blobs, UUIDs: not offered. */
+	return VIRTIO_GPU_RESP_ERR_UNSPEC;
+}
+
+/* The display's side of the protocol is the 2D engine's, which holds no
+ * resources in this mode. */
+static size_t modes_answer(struct gpu3d *g, const uint8_t *req, size_t req_len, uint8_t *resp,
+			   size_t resp_cap)
+{
+	return gpu2d_handle(&g->modes, GPU2D_CONTROLQ, req, req_len, resp, resp_cap);
+}
+
+/* A fence on the ring the request names, created after its command ran.
+ * False: none could be made, or none held; answer without it. */
+static bool fence_request(struct gpu3d *g, const struct virtio_gpu_ctrl_hdr *in,
+			  uint64_t token, struct virtio_gpu_ctrl_hdr *out)
+{
+	uint32_t flags = le32toh(in->flags), ctx_id = le32toh(in->ctx_id);
+	uint64_t fence_id = le64toh(in->fence_id);
+	uint32_t ring = GPU_FENCE_GLOBAL_RING;
+
+	if (g->fences.nr_held >= g->fences.capacity)
+		return false;
+	if (g->context_init && (flags & VIRTIO_GPU_FLAG_INFO_RING_IDX)) {
+		if (!context_known(g, ctx_id) || in->ring_idx >= GPU_FENCE_MAX_RINGS)
+			return false;
+		ring = in->ring_idx;
+		if (virgl_renderer_context_create_fence(ctx_id, VIRGL_RENDERER_FENCE_FLAG_MERGEABLE,
+							ring, fence_id))
+			return false;
+	} else if (virgl_renderer_create_fence((int)(uint32_t)fence_id, 0)) {
+		return false;
+	}
+	gpu_fences_hold(&g->fences, ctx_id, ring, fence_id, token);
+	out->flags = htole32(VIRTIO_GPU_FLAG_FENCE |
+			     (ring == GPU_FENCE_GLOBAL_RING ? 0 : VIRTIO_GPU_FLAG_INFO_RING_IDX));
+	out->fence_id = in->fence_id;
+	out->ctx_id = in->ctx_id;
+	out->ring_idx = ring == GPU_FENCE_GLOBAL_RING ? 0 : (uint8_t)ring;
+	return true;
+}
+
+static bool is_error(uint32_t type)
+{
+	return type >= VIRTIO_GPU_RESP_ERR_UNSPEC;
+}
+
+size_t gpu3d_handle(struct gpu3d *g, enum gpu2d_queue queue, const uint8_t *req,
+		    size_t req_len, uint8_t *resp, size_t resp_cap, uint64_t token,
+		    bool *held)
+{
+	uint8_t *out = g->response;
+	struct virtio_gpu_ctrl_hdr in, hdr;
+	size_t body_len = 0, out_len;
+	uint32_t type, cmd;
+
+	*held = false;
+	memset(&hdr, 0, sizeof(hdr));
+	if (req_len < sizeof(in)) {
+		type = VIRTIO_GPU_RESP_ERR_UNSPEC;
+	} else {
+		memcpy(&in, req, sizeof(in));
+		cmd = le32toh(in.type);
+		if (queue == GPU2D_CONTROLQ &&
+		    (cmd == VIRTIO_GPU_CMD_GET_DISPLAY_INFO || cmd == VIRTIO_GPU_CMD_GET_EDID)) {
+			out_len = modes_answer(g, req, req_len, out, sizeof(g->response));
+			memcpy(&hdr, out, sizeof(hdr));
+			type = le32toh(hdr.type);
+			body_len = out_len - sizeof(hdr);
+			memset(&hdr, 0, sizeof(hdr));
+		} else {
+			type = run_command(g, queue, cmd, req, req_len, out + sizeof(hdr),
+					   &body_len);
+		}
+		if (!is_error(type) && (le32toh(in.flags) & VIRTIO_GPU_FLAG_FENCE))
+			*held = fence_request(g, &in, token, &hdr);
+	}
+	if (is_error(type))
+		body_len = 0;
+	hdr.type = htole32(type);
+	memcpy(out, &hdr, sizeof(hdr));
+	out_len = sizeof(hdr) + body_len;
+	if (out_len > resp_cap)
+		out_len = resp_cap;
+	memcpy(resp, out, out_len);
+	return out_len;
+}
+
+/* ---- life cycle ---- */
+
+static void find_capsets(struct gpu3d *g)
+{
+	static const uint32_t ids[NR_KNOWN_CAPSETS] = {
+		VIRTIO_GPU_CAPSET_VIRGL, VIRTIO_GPU_CAPSET_VIRGL2,
+	};
+
+	for (unsigned i = 0; i < NR_KNOWN_CAPSETS; i++) {
+		uint32_t version = 0, size = 0;
+
+		virgl_renderer_get_cap_set(ids[i], &version, &size);
+		/* A capset beyond what a response can carry is not offered. */
+		if (!size || size > GPU3D_MAX_CAPSET_SIZE)
+			continue;
+		g->capsets[g->nr_capsets++] = (struct gpu3d_capset){
+			.id = ids[i], .max_version = version, .max_size = size,
+		};
+	}
+}
+
+int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, size_t errlen)
+{
+	struct gpu3d *g;
+	bool expected = false;
+	int ret;
+
+	if (!cfg->nr_outputs || cfg->nr_outputs > GPU2D_MAX_OUTPUTS) {
+		snprintf(err, errlen, "%u outputs: expected 1..%d", cfg->nr_outputs,
+			 GPU2D_MAX_OUTPUTS);
+		return -1;
+	}
+	if (!atomic_compare_exchange_strong(&renderer_taken, &expected, true)) {
+		snprintf(err, errlen, "virgl: only one virgl GPU per gvmm process "
+			 "(virglrenderer's state is process-wide)");
+		return -1;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g || gpu_fences_init(&g->fences, cfg->max_held ? cfg->max_held : 1) < 0) {
+		free(g);
+		atomic_store(&renderer_taken, false);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	g->cfg = *cfg;
+	if (gpu2d_init(&g->modes, cfg->mem, cfg->display, cfg->nr_outputs, cfg->width,
+		       cfg->height, cfg->max_host_memory) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Not THREAD_SYNC: with it, virglrenderer 0.10's fence thread never
+	 * made its poll fd readable on gl_host's surfaceless llvmpipe (fences
+	 * were seen only by polling), so the caller polls on a timer while
+	 * fences wait, and the renderer runs on this thread alone. */
+	ret = virgl_renderer_init(g, cfg->gles ? VIRGL_RENDERER_USE_GLES : 0, &renderer_callbacks);
+	if (ret) {
+		snprintf(err, errlen, "virglrenderer failed to initialise (%d) on the host GL", ret);
+		gpu2d_destroy(&g->modes);
+		goto fail;
+	}
+	find_capsets(g);
+	*out = g;
+	return 0;
+fail:
+	gpu_fences_destroy(&g->fences);
+	free(g);
+	atomic_store(&renderer_taken, false);
+	return -1;
+}
+
+static void drop_everything(struct gpu3d *g)
+{
+	gpu_fences_drop_all(&g->fences);
+	while (g->resources)
+		free_resource(g, g->resources);
+	for (uint32_t id = 1; id <= GPU3D_MAX_CONTEXTS; id++)
+		if (g->context_live[id])
+			destroy_context(g, id);
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		g->scanouts[i].resource_id = 0;
+		g->scanouts[i].cursor_visible = false;
+	}
+}
+
+void gpu3d_reset(struct gpu3d *g)
+{
+	drop_everything(g);
+	virgl_renderer_reset();
+	g->context_init = false;
+}
+
+void gpu3d_destroy(struct gpu3d *g)
+{
+	if (!g)
+		return;
+	drop_everything(g);
+	/* Outputs back to the configured mode, which the display held before
+	 * any guest (as the 2D engine leaves them). */
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		struct gpu3d_scanout *s = &g->scanouts[i];
+
+		if (g->cfg.display && s->charged &&
+		    (s->shown_width != g->cfg.width || s->shown_height != g->cfg.height))
+			display_output_resize(g->cfg.display, i, g->cfg.width, g->cfg.height);
+		free(s->frame);
+	}
+	virgl_renderer_cleanup(g);
+	gpu2d_destroy(&g->modes);
+	gpu_fences_destroy(&g->fences);
+	free(g);
+	atomic_store(&renderer_taken, false);
+}
+
+uint32_t gpu3d_num_capsets(const struct gpu3d *g)
+{
+	return g->nr_capsets;
+}
+
+void gpu3d_set_features(struct gpu3d *g, bool edid, bool context_init)
+{
+	g->modes.edid = edid;
+	g->context_init = context_init;
+}
+
+int gpu3d_poll_fd(const struct gpu3d *g)
+{
+	(void)g;
+	return virgl_renderer_get_poll_fd();
+}
+
+void gpu3d_poll(struct gpu3d *g)
+{
+	(void)g;
+	virgl_renderer_poll();
+}
+
+size_t gpu3d_pending(const struct gpu3d *g)
+{
+	return gpu_fences_pending(&g->fences);
+}
+
+bool gpu3d_set_preferred_mode(struct gpu3d *g, unsigned output, uint32_t width,
+			      uint32_t height)
+{
+	return gpu2d_set_preferred_mode(&g->modes, output, width, height);
+}

@@ -1,0 +1,576 @@
+/* The virtio-gpu 3D command engine over the real virglrenderer, on the
+ * host's EGL (Mesa's llvmpipe through the surfaceless platform where
+ * there is no GPU), driven request by request as the device would.
+ * Skipped, with the reason, where EGL or virglrenderer cannot start. */
+#include "check.h"
+
+#include <EGL/egl.h>
+#include <EGL/eglext.h>
+#include <endian.h>
+#include <linux/virtio_gpu.h>
+#include <stdint.h>
+
+#include "../../devices/gpu/virtio_gpu_virgl.h"
+#include "../../display/display_backend.h"
+#include "../../vmm/guest_memory.h"
+
+#define RAM_SIZE      (16ull << 20)
+#define CAP           (64ull << 20)
+#define BACKING_GPA   0x100000ull
+#define TEX_SIDE      16
+#define TEX_BYTES     (TEX_SIDE * TEX_SIDE * 4)
+#define VIRGL_FORMAT_B8G8R8A8_UNORM  1
+#define VIRGL_BIND_SAMPLER_VIEW      (1u << 3)
+#define VIRGL_BIND_RENDER_TARGET     (1u << 1)
+#define CCMD_RESOURCE_INLINE_WRITE   9
+#define CAPSET_VENUS                 4   /* not offered by gvmm */
+#define CCMD_HEADER(cmd, len)        ((uint32_t)(cmd) | ((uint32_t)(len) << 16))
+
+/* ---- a stand-in for display/gl_host.c: EGL contexts, surfaceless ---- */
+
+static EGLDisplay egl;
+static EGLContext egl_root;
+
+static void *gl_create(void *opaque, bool shared, int major, int minor)
+{
+	EGLint attrs[] = {
+		EGL_CONTEXT_MAJOR_VERSION, major, EGL_CONTEXT_MINOR_VERSION, minor,
+		EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT, EGL_NONE,
+	};
+	EGLContext ctx;
+
+	(void)opaque;
+	ctx = eglCreateContext(egl, EGL_NO_CONFIG_KHR, shared ? egl_root : EGL_NO_CONTEXT, attrs);
+	return ctx == EGL_NO_CONTEXT ? NULL : ctx;
+}
+
+static void gl_destroy(void *opaque, void *ctx)
+{
+	(void)opaque;
+	eglDestroyContext(egl, ctx);
+}
+
+static int gl_make_current(void *opaque, void *ctx)
+{
+	(void)opaque;
+	return eglMakeCurrent(egl, EGL_NO_SURFACE, EGL_NO_SURFACE, ctx ? ctx : EGL_NO_CONTEXT) ?
+	       0 : -1;
+}
+
+static const struct gpu3d_gl_ops gl_ops = {
+	.context_create = gl_create, .context_destroy = gl_destroy, .make_current = gl_make_current,
+};
+
+static const char *egl_start(void)
+{
+	EGLint major, minor;
+
+	if (egl_root)
+		return NULL;
+	egl = eglGetPlatformDisplay(EGL_PLATFORM_SURFACELESS_MESA, EGL_DEFAULT_DISPLAY, NULL);
+	if (egl == EGL_NO_DISPLAY || !eglInitialize(egl, &major, &minor))
+		return "no EGL surfaceless display on this host";
+	if (!eglBindAPI(EGL_OPENGL_API))
+		return "EGL has no desktop GL";
+	egl_root = gl_create(NULL, false, 3, 2);
+	if (!egl_root)
+		return "EGL made no GL 3.2 core context";
+	return NULL;
+}
+
+/* ---- the bench ---- */
+
+#define MAX_COMPLETED 64
+
+struct bench {
+	struct guest_memory mem;
+	struct gpu3d *g;
+	uint64_t completed[MAX_COMPLETED];
+	unsigned nr_completed;
+	uint8_t *req;
+	uint8_t resp[GPU3D_MAX_RESPONSE];
+	size_t resp_len;
+	bool held;
+};
+
+static void on_complete(void *opaque, uint64_t token)
+{
+	struct bench *b = opaque;
+
+	if (b->nr_completed < MAX_COMPLETED)
+		b->completed[b->nr_completed] = token;
+	b->nr_completed++;
+}
+
+/* NULL, or why the test is skipped. */
+static const char *bench_start(struct bench *b, uint64_t cap)
+{
+	struct gpu3d_config cfg = {
+		.nr_outputs = 1, .width = 640, .height = 480, .max_host_memory = cap,
+		.gl = &gl_ops, .complete = on_complete, .complete_opaque = b, .max_held = 16,
+	};
+	const char *why = egl_start();
+	char err[160];
+
+	memset(b, 0, sizeof(*b));
+	if (why)
+		return why;
+	CHECK_EQ(guest_memory_create(&b->mem, RAM_SIZE, false, err, sizeof(err)), 0);
+	b->req = calloc(1, GPU3D_MAX_REQUEST);
+	cfg.mem = &b->mem;
+	if (gpu3d_create(&b->g, &cfg, err, sizeof(err)) < 0) {
+		static char reason[200];
+
+		snprintf(reason, sizeof(reason), "%s", err);
+		guest_memory_destroy(&b->mem);
+		free(b->req);
+		return reason;
+	}
+	gpu3d_set_features(b->g, false, true);
+	return NULL;
+}
+
+static void bench_stop(struct bench *b)
+{
+	gpu3d_destroy(b->g);
+	guest_memory_destroy(&b->mem);
+	free(b->req);
+}
+
+/* Sends the request built in b->req (len bytes); returns the response type. */
+static uint32_t send_token(struct bench *b, enum gpu2d_queue q, size_t len, uint64_t token)
+{
+	struct virtio_gpu_ctrl_hdr hdr;
+
+	b->resp_len = gpu3d_handle(b->g, q, b->req, len, b->resp, sizeof(b->resp), token,
+				   &b->held);
+	if (b->resp_len < sizeof(hdr))
+		return 0;
+	memcpy(&hdr, b->resp, sizeof(hdr));
+	return le32toh(hdr.type);
+}
+
+static uint32_t send(struct bench *b, size_t len)
+{
+	return send_token(b, GPU2D_CONTROLQ, len, 0);
+}
+
+static void *request(struct bench *b, uint32_t type, uint32_t ctx_id, size_t len)
+{
+	struct virtio_gpu_ctrl_hdr *hdr = (void *)b->req;
+
+	memset(b->req, 0, len);
+	hdr->type = htole32(type);
+	hdr->ctx_id = htole32(ctx_id);
+	return b->req;
+}
+
+static uint32_t ctx_create(struct bench *b, uint32_t ctx_id, uint32_t capset)
+{
+	struct virtio_gpu_ctx_create *c = request(b, VIRTIO_GPU_CMD_CTX_CREATE, ctx_id, sizeof(*c));
+
+	c->nlen = htole32(4);
+	c->context_init = htole32(capset);
+	memcpy(c->debug_name, "test", 4);
+	return send(b, sizeof(*c));
+}
+
+static uint32_t ctx_destroy(struct bench *b, uint32_t ctx_id)
+{
+	request(b, VIRTIO_GPU_CMD_CTX_DESTROY, ctx_id, sizeof(struct virtio_gpu_ctx_destroy));
+	return send(b, sizeof(struct virtio_gpu_ctx_destroy));
+}
+
+static uint32_t create_texture(struct bench *b, uint32_t id, uint32_t w, uint32_t h)
+{
+	struct virtio_gpu_resource_create_3d *c =
+		request(b, VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, 0, sizeof(*c));
+
+	c->resource_id = htole32(id);
+	c->target = htole32(2);   /* PIPE_TEXTURE_2D */
+	c->format = htole32(VIRGL_FORMAT_B8G8R8A8_UNORM);
+	c->bind = htole32(VIRGL_BIND_SAMPLER_VIEW | VIRGL_BIND_RENDER_TARGET);
+	c->width = htole32(w);
+	c->height = htole32(h);
+	c->depth = htole32(1);
+	c->array_size = htole32(1);
+	return send(b, sizeof(*c));
+}
+
+static uint32_t ctx_attach(struct bench *b, uint32_t ctx_id, uint32_t id)
+{
+	struct virtio_gpu_ctx_resource *cr =
+		request(b, VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, ctx_id, sizeof(*cr));
+
+	cr->resource_id = htole32(id);
+	return send(b, sizeof(*cr));
+}
+
+static uint32_t attach(struct bench *b, uint32_t id, uint64_t gpa, uint32_t len)
+{
+	struct virtio_gpu_resource_attach_backing *a =
+		request(b, VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, 0, sizeof(*a) + 16);
+	struct virtio_gpu_mem_entry e = { .addr = htole64(gpa), .length = htole32(len) };
+
+	a->resource_id = htole32(id);
+	a->nr_entries = htole32(1);
+	memcpy(b->req + sizeof(*a), &e, sizeof(e));
+	return send(b, sizeof(*a) + sizeof(e));
+}
+
+static uint32_t transfer(struct bench *b, uint32_t type, uint32_t ctx_id, uint32_t id)
+{
+	struct virtio_gpu_transfer_host_3d *t = request(b, type, ctx_id, sizeof(*t));
+
+	t->resource_id = htole32(id);
+	t->box.w = htole32(TEX_SIDE);
+	t->box.h = htole32(TEX_SIDE);
+	t->box.d = htole32(1);
+	t->stride = htole32(TEX_SIDE * 4);
+	return send(b, sizeof(*t));
+}
+
+static uint32_t submit(struct bench *b, uint32_t ctx_id, const uint32_t *dwords, uint32_t n)
+{
+	struct virtio_gpu_cmd_submit *s = request(b, VIRTIO_GPU_CMD_SUBMIT_3D, ctx_id,
+						  sizeof(*s) + n * 4);
+
+	s->size = htole32(n * 4);
+	memcpy(b->req + sizeof(*s), dwords, n * 4);
+	return send(b, sizeof(*s) + n * 4);
+}
+
+static void fill_pattern(struct bench *b, uint8_t seed)
+{
+	uint8_t *p = guest_memory_ptr(&b->mem, BACKING_GPA, TEX_BYTES);
+
+	for (unsigned i = 0; i < TEX_BYTES; i++)
+		p[i] = (uint8_t)(i * 7 + seed);
+}
+
+static bool pattern_is(struct bench *b, uint8_t seed)
+{
+	const uint8_t *p = guest_memory_ptr(&b->mem, BACKING_GPA, TEX_BYTES);
+
+	for (unsigned i = 0; i < TEX_BYTES; i++)
+		if (p[i] != (uint8_t)(i * 7 + seed))
+			return false;
+	return true;
+}
+
+#define START(b, cap) do { \
+	const char *why_ = bench_start((b), (cap)); \
+	if (why_) \
+		SKIP_TEST(why_); \
+} while (0)
+
+/* ---- tests ---- */
+
+/* Both virgl capsets are offered with the renderer's sizes; an index or
+ * id beyond them, or a version above the maximum, is refused. */
+static void test_capsets(void)
+{
+	struct bench b;
+	struct virtio_gpu_get_capset_info *info;
+	struct virtio_gpu_resp_capset_info ri;
+	struct virtio_gpu_get_capset *get;
+	uint32_t size2;
+
+	START(&b, CAP);
+	CHECK_EQ(gpu3d_num_capsets(b.g), 2);
+	info = request(&b, VIRTIO_GPU_CMD_GET_CAPSET_INFO, 0, sizeof(*info));
+	info->capset_index = htole32(1);
+	CHECK_EQ(send(&b, sizeof(*info)), VIRTIO_GPU_RESP_OK_CAPSET_INFO);
+	memcpy(&ri, b.resp, sizeof(ri));
+	CHECK_EQ(le32toh(ri.capset_id), VIRTIO_GPU_CAPSET_VIRGL2);
+	size2 = le32toh(ri.capset_max_size);
+	CHECK(size2 > 0 && size2 <= GPU3D_MAX_CAPSET_SIZE);
+	info->capset_index = htole32(2);
+	CHECK_EQ(send(&b, sizeof(*info)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+
+	get = request(&b, VIRTIO_GPU_CMD_GET_CAPSET, 0, sizeof(*get));
+	get->capset_id = htole32(VIRTIO_GPU_CAPSET_VIRGL2);
+	get->capset_version = htole32(le32toh(ri.capset_max_version));
+	CHECK_EQ(send(&b, sizeof(*get)), VIRTIO_GPU_RESP_OK_CAPSET);
+	CHECK_EQ(b.resp_len, sizeof(struct virtio_gpu_ctrl_hdr) + size2);
+	get->capset_version = htole32(le32toh(ri.capset_max_version) + 1);
+	CHECK_EQ(send(&b, sizeof(*get)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	get->capset_id = htole32(CAPSET_VENUS);
+	get->capset_version = 0;
+	CHECK_EQ(send(&b, sizeof(*get)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(send(&b, 10), VIRTIO_GPU_RESP_ERR_UNSPEC);   /* no whole header */
+	bench_stop(&b);
+}
+
+/* Contexts come and go by id; ids that are 0, too large, taken or
+ * unknown, and capsets not offered, are refused. */
+static void test_contexts(void)
+{
+	struct bench b;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(ctx_create(&b, 0, 0), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(ctx_create(&b, GPU3D_MAX_CONTEXTS + 1, 0), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(ctx_create(&b, 2, VIRTIO_GPU_CAPSET_VIRGL2), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_create(&b, 3, CAPSET_VENUS), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(ctx_create(&b, 4, 0xff), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(ctx_destroy(&b, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_destroy(&b, 1), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(ctx_destroy(&b, 99999), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);   /* the id is free again */
+	bench_stop(&b);
+}
+
+/* Guest bytes go to the host texture and come back unchanged. */
+static void test_transfer_round_trip(void)
+{
+	struct bench b;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_texture(&b, 5, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(transfer(&b, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, 1, 5),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);   /* no backing yet */
+	CHECK_EQ(ctx_attach(&b, 1, 5), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_attach(&b, 1, 6), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	CHECK_EQ(ctx_attach(&b, 3, 5), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(attach(&b, 5, BACKING_GPA, TEX_BYTES), VIRTIO_GPU_RESP_OK_NODATA);
+	fill_pattern(&b, 3);
+	CHECK_EQ(transfer(&b, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, 1, 5), VIRTIO_GPU_RESP_OK_NODATA);
+	memset(guest_memory_ptr(&b.mem, BACKING_GPA, TEX_BYTES), 0, TEX_BYTES);
+	CHECK_EQ(transfer(&b, VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, 1, 5),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(pattern_is(&b, 3));
+	bench_stop(&b);
+}
+
+/* A valid stream (an inline write into the texture) is run; a garbage
+ * one is that context's error, and gvmm and another context go on. */
+static void test_submit(void)
+{
+	struct bench b;
+	uint32_t write[12 + 4] = {
+		CCMD_HEADER(CCMD_RESOURCE_INLINE_WRITE, 11 + 4), 5, 0, 0, TEX_SIDE * 4, 0,
+		0, 0, 0, 4, 1, 1, 0x11223344, 0x55667788, 0x99aabbcc, 0xddeeff00,
+	};
+	uint32_t garbage[8] = { 0xffffffff, 0xdeadbeef, 0x7fff0001, 1, 2, 3, 4, 5 };
+	const uint32_t *p;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_create(&b, 2, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_texture(&b, 5, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(attach(&b, 5, BACKING_GPA, TEX_BYTES), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_attach(&b, 2, 5), VIRTIO_GPU_RESP_OK_NODATA);
+
+	CHECK(submit(&b, 1, garbage, 8) != VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(submit(&b, 2, write, 16), VIRTIO_GPU_RESP_OK_NODATA);
+	memset(guest_memory_ptr(&b.mem, BACKING_GPA, TEX_BYTES), 0, TEX_BYTES);
+	CHECK_EQ(transfer(&b, VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, 2, 5),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	p = guest_memory_ptr(&b.mem, BACKING_GPA, 16);
+	CHECK_EQ(p[0], 0x11223344);
+	CHECK_EQ(p[3], 0xddeeff00);
+
+	/* Hostile sizes: beyond the request, beyond the cap, not dwords. */
+	struct virtio_gpu_cmd_submit *s = request(&b, VIRTIO_GPU_CMD_SUBMIT_3D, 2, sizeof(*s));
+	s->size = htole32(64);
+	CHECK_EQ(send(&b, sizeof(*s) + 8), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	s->size = htole32(GPU3D_MAX_SUBMIT + 4);
+	CHECK_EQ(send(&b, GPU3D_MAX_REQUEST), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	s->size = htole32(6);
+	CHECK_EQ(send(&b, sizeof(*s) + 8), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(submit(&b, 77, write, 16), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	bench_stop(&b);
+}
+
+static uint32_t fenced_nop(struct bench *b, uint32_t ctx_id, uint64_t fence, bool ring,
+			   uint8_t ring_idx, uint64_t token)
+{
+	struct virtio_gpu_cmd_submit *s = request(b, VIRTIO_GPU_CMD_SUBMIT_3D, ctx_id, sizeof(*s));
+
+	s->hdr.flags = htole32(VIRTIO_GPU_FLAG_FENCE | (ring ? VIRTIO_GPU_FLAG_INFO_RING_IDX : 0));
+	s->hdr.fence_id = htole64(fence);
+	s->hdr.ring_idx = ring_idx;
+	return send_token(b, GPU2D_CONTROLQ, sizeof(*s), token);
+}
+
+static void poll_until(struct bench *b, unsigned completed)
+{
+	for (int i = 0; i < 2000 && b->nr_completed < completed; i++) {
+		gpu3d_poll(b->g);
+		if (b->nr_completed < completed)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+}
+
+/* Fenced requests are held until the renderer signals, then complete in
+ * fence order per ring; a failed fenced request is answered at once. */
+static void test_fences(void)
+{
+	struct bench b;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, VIRTIO_GPU_CAPSET_VIRGL2), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(fenced_nop(&b, 1, 10, false, 0, 100), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(b.held);
+	CHECK_EQ(fenced_nop(&b, 1, 5, true, 0, 101), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(b.held);
+	CHECK_EQ(fenced_nop(&b, 1, 11, false, 0, 102), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(b.held);
+	/* The response carries the fence back. */
+	struct virtio_gpu_ctrl_hdr hdr;
+	memcpy(&hdr, b.resp, sizeof(hdr));
+	CHECK_EQ(le64toh(hdr.fence_id), 11);
+	CHECK(le32toh(hdr.flags) & VIRTIO_GPU_FLAG_FENCE);
+	CHECK_EQ(b.nr_completed, 0);   /* nothing before the renderer says so */
+	CHECK_EQ(gpu3d_pending(b.g), 3);
+	poll_until(&b, 3);
+	CHECK_EQ(b.nr_completed, 3);
+	CHECK_EQ(gpu3d_pending(b.g), 0);
+	/* The global ring in order: 100 before 102. */
+	unsigned at100 = 9, at102 = 9;
+	for (unsigned i = 0; i < 3 && i < b.nr_completed; i++) {
+		if (b.completed[i] == 100)
+			at100 = i;
+		if (b.completed[i] == 102)
+			at102 = i;
+	}
+	CHECK(at100 < at102 && at102 < 3);
+
+	/* virgl contexts have one ring: a fence on another is answered at
+	 * once, unfenced, rather than held forever. */
+	CHECK_EQ(fenced_nop(&b, 1, 6, true, 5, 104), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(!b.held);
+	/* A fence on an unknown context's ring: the command fails, no hold. */
+	CHECK_EQ(fenced_nop(&b, 9, 12, true, 0, 103), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK(!b.held);
+	bench_stop(&b);
+}
+
+/* A reset drops held requests without completing them; a destroyed
+ * context's held requests complete. */
+static void test_reset_and_destroy_with_fences(void)
+{
+	struct bench b;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, VIRTIO_GPU_CAPSET_VIRGL2), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(fenced_nop(&b, 1, 1, true, 0, 200), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(fenced_nop(&b, 1, 2, false, 0, 201), VIRTIO_GPU_RESP_OK_NODATA);
+	gpu3d_reset(b.g);
+	CHECK_EQ(gpu3d_pending(b.g), 0);
+	CHECK_EQ(b.nr_completed, 0);
+	gpu3d_poll(b.g);
+	gpu3d_set_features(b.g, false, true);
+	CHECK_EQ(ctx_create(&b, 1, VIRTIO_GPU_CAPSET_VIRGL2), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(fenced_nop(&b, 1, 3, true, 0, 300), VIRTIO_GPU_RESP_OK_NODATA);
+	if (b.nr_completed == 0) {
+		CHECK_EQ(ctx_destroy(&b, 1), VIRTIO_GPU_RESP_OK_NODATA);
+		CHECK_EQ(b.nr_completed, 1);
+		CHECK_EQ(b.completed[0], 300);
+	}
+	bench_stop(&b);
+}
+
+/* Hostile resources: ids, sizes, backing outside RAM, too many entries,
+ * backing twice, unknown ids everywhere. */
+static void test_hostile_resources(void)
+{
+	struct bench b;
+	struct virtio_gpu_resource_create_3d *c;
+	struct virtio_gpu_resource_attach_backing *a;
+
+	START(&b, CAP);
+	CHECK_EQ(create_texture(&b, 0, 16, 16), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	CHECK_EQ(create_texture(&b, 7, 16, 16), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_texture(&b, 7, 16, 16), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	CHECK_EQ(create_texture(&b, 8, 0, 16), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_texture(&b, 8, 100000, 16), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	c = request(&b, VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, 0, sizeof(*c));
+	c->resource_id = htole32(8);
+	c->target = htole32(99);
+	c->format = htole32(1);
+	c->width = c->height = c->depth = c->array_size = htole32(1);
+	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	c->target = htole32(2);
+	c->format = htole32(0xffff);
+	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	c->format = htole32(1);
+	c->bind = htole32(1u << 31);
+	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(send(&b, sizeof(*c) - 4), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+
+	CHECK_EQ(attach(&b, 7, RAM_SIZE + 4096, 4096), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(attach(&b, 7, BACKING_GPA, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(attach(&b, 99, BACKING_GPA, 4096), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	a = request(&b, VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, 0, sizeof(*a));
+	a->resource_id = htole32(7);
+	a->nr_entries = htole32(GPU2D_MAX_BACKING_ENTRIES + 1);
+	CHECK_EQ(send(&b, GPU3D_MAX_REQUEST), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	a->nr_entries = htole32(1000);   /* more than the request holds */
+	CHECK_EQ(send(&b, sizeof(*a) + 16), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(attach(&b, 7, BACKING_GPA, 4096), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(attach(&b, 7, BACKING_GPA, 4096), VIRTIO_GPU_RESP_ERR_UNSPEC);
+
+	request(&b, VIRTIO_GPU_CMD_RESOURCE_UNREF, 0, sizeof(struct virtio_gpu_resource_unref));
+	((struct virtio_gpu_resource_unref *)b.req)->resource_id = htole32(12345);
+	CHECK_EQ(send(&b, sizeof(struct virtio_gpu_resource_unref)),
+		 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	((struct virtio_gpu_resource_unref *)b.req)->resource_id = htole32(7);
+	CHECK_EQ(send(&b, sizeof(struct virtio_gpu_resource_unref)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(transfer(&b, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, 0, 7),
+		 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	request(&b, 0x7777, 0, 64);
+	CHECK_EQ(send(&b, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	bench_stop(&b);
+}
+
+/* Resources beyond max-memory get OUT_OF_MEMORY; freeing gives it back. */
+static void test_memory_cap(void)
+{
+	struct bench b;
+	unsigned made = 0;
+
+	START(&b, 16ull << 20);
+	/* 1024 x 1024 x 4 bytes and a little estimated each: a 16 MiB cap
+	 * holds three. */
+	for (uint32_t id = 1; id <= 20; id++)
+		if (create_texture(&b, id, 1024, 1024) == VIRTIO_GPU_RESP_OK_NODATA)
+			made++;
+	CHECK_EQ(made, 3);
+	CHECK_EQ(create_texture(&b, 50, 1024, 1024), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	request(&b, VIRTIO_GPU_CMD_RESOURCE_UNREF, 0, sizeof(struct virtio_gpu_resource_unref));
+	((struct virtio_gpu_resource_unref *)b.req)->resource_id = htole32(1);
+	CHECK_EQ(send(&b, sizeof(struct virtio_gpu_resource_unref)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_texture(&b, 50, 1024, 1024), VIRTIO_GPU_RESP_OK_NODATA);
+	bench_stop(&b);
+}
+
+/* One engine per process: virglrenderer's state is global. */
+static void test_one_per_process(void)
+{
+	struct bench b;
+	struct gpu3d *second;
+	struct gpu3d_config cfg = { .nr_outputs = 1, .gl = &gl_ops, .max_held = 1 };
+	char err[160] = "";
+
+	START(&b, CAP);
+	cfg.mem = &b.mem;
+	CHECK_EQ(gpu3d_create(&second, &cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "one virgl GPU") != NULL);
+	bench_stop(&b);
+}
+
+TEST_MAIN("virtio_gpu_virgl",
+	TEST_CASE(test_capsets),
+	TEST_CASE(test_contexts),
+	TEST_CASE(test_transfer_round_trip),
+	TEST_CASE(test_submit),
+	TEST_CASE(test_fences),
+	TEST_CASE(test_reset_and_destroy_with_fences),
+	TEST_CASE(test_hostile_resources),
+	TEST_CASE(test_memory_cap),
+	TEST_CASE(test_one_per_process))
