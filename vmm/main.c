@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "vcpu.h"
 
 static void print_usage(FILE *out)
 {
@@ -28,6 +29,7 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	vcpu_startup_trace_begin();
 	if (argc < 2) {
 		print_usage(stderr);
 		return EXIT_USAGE;

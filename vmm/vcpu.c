@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../firmware/cpuid.h"
@@ -48,6 +50,34 @@ int vcpu_install_kick_handler(void)
 
 	sigemptyset(&sa.sa_mask);
 	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
+}
+
+static struct timespec startup_begin;
+static atomic_bool startup_armed;
+
+void vcpu_startup_trace_begin(void)
+{
+	const char *v = getenv("GVMM_TRACE_STARTUP");
+
+	if (!v || strcmp(v, "1") != 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &startup_begin);
+	atomic_store(&startup_armed, true);
+}
+
+/* Called before every KVM_RUN: prints the start-up line once, if armed. */
+static void startup_trace_first_run(void)
+{
+	struct timespec now;
+	long long us;
+
+	if (!atomic_load_explicit(&startup_armed, memory_order_relaxed) ||
+	    !atomic_exchange(&startup_armed, false))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (now.tv_sec - startup_begin.tv_sec) * 1000000LL +
+	     (now.tv_nsec - startup_begin.tv_nsec) / 1000;
+	fprintf(stderr, "gvmm: startup: first KVM_RUN after %lld us\n", us);
 }
 
 static int vcpu_set_cpuid(struct vcpu *vcpu, unsigned nr_cpus)
@@ -343,6 +373,7 @@ static void *vcpu_thread(void *opaque)
 
 	while (atomic_load(&vm->stop_reason) == VM_RUNNING) {
 		vm_wait_while_paused(vm);
+		startup_trace_first_run();
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

@@ -39,4 +39,11 @@ void vcpu_destroy(struct vcpu *vcpu);
 /* Installs the (empty) kick handler; call once before any vCPU starts. */
 int vcpu_install_kick_handler(void);
 
+/* Start-up trace for benchmarks, off by default. main() calls this first
+ * thing; when the environment has GVMM_TRACE_STARTUP=1 it notes the time
+ * (CLOCK_MONOTONIC), and the first KVM_RUN of any vCPU prints one line on
+ * stderr: "gvmm: startup: first KVM_RUN after N us", N counted from main's
+ * entry (not from exec: the loader's work before main is not in it). */
+void vcpu_startup_trace_begin(void);
+
 #endif

@@ -1,4 +1,4 @@
-/* Guest-side disk benchmark for `make bench`: random 4 KiB reads (IOPS) and
+/* Guest-side disk benchmark (standalone; `make bench` uses fio instead): random 4 KiB reads (IOPS) and
  * 1 MiB sequential reads and writes (MiB/s) on a block device, with
  * O_DIRECT so the guest's page cache is not what gets measured. Built
  * static by tools/mkguest; prints one "BENCH key=value" line per result. */

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Network benchmark guest for tools/bench-net: an iperf3 server on eth0
+# Network benchmark guest for tools/bench (row 4): an iperf3 server on eth0
 # that the host's iperf3 client measures both ways, until the host says it
 # is done. Kernel parameters:
 #

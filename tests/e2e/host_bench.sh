@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# tools/bench without KVM: the statistics and table functions of
+# tools/bench-lib.sh, and a dry run of tools/bench (BENCH_DRY_RUN=1, stubs
+# instead of VMMs) that must interleave the runs, count an injected
+# failure, print the table and write no report.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+. tools/bench-lib.sh
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gvmm-test-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+check() { # NAME EXPECTED ACTUAL
+	if [[ $2 == "$3" ]]; then echo "PASS bench.$1"; else echo "FAIL bench.$1: expected '$2', got '$3'"; fi
+}
+
+check median-odd 3 "$(printf '5\n1\n3\n' | bl_median)"
+check median-even 2.5 "$(printf '4\n1\n3\n2\n' | bl_median)"
+check median-one 7.25 "$(echo 7.25 | bl_median)"
+check median-none - "$(bl_median </dev/null)"
+check median-numeric 10 "$(printf '9\n10\n100\n' | bl_median)"
+check min 0.5 "$(printf '2\n0.5\n10\n' | bl_min)"
+check max 10 "$(printf '2\n0.5\n10\n' | bl_max)"
+check min-none - "$(bl_min </dev/null)"
+check ratio 0.50 "$(bl_ratio 1 2)"
+check ratio-missing - "$(bl_ratio - 2)"
+check ratio-zero - "$(bl_ratio 1 0)"
+check fmt 3.1 "$(bl_fmt %.1f 3.14159)"
+check fmt-missing - "$(bl_fmt %.1f -)"
+
+bl_init "$work/r1"
+for v in 10 30 20; do bl_record m gvmm "$v"; done
+bl_record m gvmm "" 2>/dev/null
+bl_record m qemu 40
+check record-keeps-numbers 3 "$(bl_count "$work/r1/vals/m.gvmm")"
+check record-counts-non-numbers 1 "$(bl_count "$work/r1/fails/m.gvmm")"
+check cell "20 (10-30)" "$(bl_cell m gvmm %.0f)"
+check cell-single 40 "$(bl_cell m qemu %.0f)"
+check cell-none - "$(bl_cell m nobody %.0f)"
+check row "| x | 20 (10-30) | 40 | 0.50 | lower | 3 ok, 1 failed; 1 ok |" "$(bl_row x g m %.0f lower)"
+check stub-row-says-why 1 "$(bl_stub_row y "needs virgl" | grep -c 'not measured yet: needs virgl')"
+
+# Interleaving: subjects alternate within each round; a failing run is
+# counted for its group and its subject, never dropped.
+bl_init "$work/r2"
+calls=''
+fake_run() { # SUBJECT ROUND
+	calls+="$1$2 "
+	[[ $1$2 == qemu2 ]] && return 1
+	bl_record v "$1" "$2"
+}
+bl_interleave grp 3 "gvmm qemu" fake_run 2>/dev/null
+check interleave-order "gvmm1 qemu1 gvmm2 qemu2 gvmm3 qemu3 " "$calls"
+check interleave-failure-counted 1 "$(bl_count "$work/r2/fails/grp.qemu")"
+check interleave-runs "2 ok, 1 failed" "$(bl_runs grp v qemu)"
+check failure-total 1 "$(bl_failure_total)"
+check failure-listed "- grp, qemu: run 2 failed" "$(bl_failures)"
+
+# smaps: every mapping but the one of the guest RAM's size, which counts once.
+cat >"$work/smaps" <<'SMAPS'
+00400000-00500000 r-xp 00000000 08:01 1 /usr/bin/vmm
+Size:               1024 kB
+Rss:                 800 kB
+Private_Dirty:         0 kB
+7f0000000000-7f0020000000 rw-p 00000000 00:00 0
+Size:             524288 kB
+Rss:              100000 kB
+Private_Dirty:    100000 kB
+7f0030000000-7f0050000000 rw-p 00000000 00:00 0
+Size:             524288 kB
+Rss:                  50 kB
+Private_Dirty:        40 kB
+7f0060000000-7f0060100000 rw-p 00000000 00:00 0 [heap]
+Size:               1024 kB
+Rss:                 300 kB
+Private_Dirty:       200 kB
+SMAPS
+check smaps-beyond-ram "1150 240" "$(bl_smaps_file_beyond_ram "$work/smaps" 524288)"
+if bl_smaps_file_beyond_ram "$work/smaps" 1048576 >/dev/null 2>&1; then
+	echo "FAIL bench.smaps-no-ram-mapping: succeeded without a mapping of the RAM's size"
+else
+	echo "PASS bench.smaps-no-ram-mapping"
+fi
+
+# bl_wait_line: sees a line written in two pieces, not before it is whole.
+(printf 'noise\nGVMM-BENCH-INIT up' >"$work/console"; sleep 0.3; printf 'time=1.5\r\n' >>"$work/console"; sleep 5) &
+writer=$!
+if bl_wait_line "$work/console" '^GVMM-BENCH-INIT uptime=[0-9.]+$' 10 "$writer"; then
+	check wait-line "GVMM-BENCH-INIT uptime=1.5" "$BL_LINE"
+else
+	echo "FAIL bench.wait-line: the line was not seen"
+fi
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+(sleep 0.2) &
+if bl_wait_line "$work/console" '^never' 10 $!; then
+	echo "FAIL bench.wait-line-gone: matched a line that is not there"
+else
+	echo "PASS bench.wait-line-gone"
+fi
+
+# A dry run: BENCH_OUT unset, so no report file may appear.
+before=$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,block,gpu BENCH_DRY_FAIL="qemu:1" \
+	BENCH_DRY_ORDER="$work/order" TMPDIR=$work tools/bench >"$work/dry.out" 2>"$work/dry.err"
+status=$?
+check dry-run-status-says-failure 1 "$status"
+check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvmm,block 1 qemu,block 1 host,block 2 gvmm,block 2 qemu,block 2 host" \
+	"$(paste -sd, "$work/order")"
+check dry-run-banner 1 "$(grep -c '^\*\*DRY RUN' "$work/dry.out")"
+check dry-run-boot-row 1 "$(grep -c '^| 1 boot to init, wall clock (ms; QEMU -M microvm) | [0-9]* ([0-9]*-[0-9]*) | [0-9]* | [0-9.]* | lower | 2 ok; 1 ok, 1 failed |$' "$work/dry.out")"
+check dry-run-block-rows 4 "$(grep -c '^| 3 block .* | higher | 2 ok; 2 ok |$' "$work/dry.out")"
+check dry-run-gpu-stub 1 "$(grep -c '^| 5 GPU | not measured yet: ' "$work/dry.out")"
+check dry-run-failure-listed 1 "$(grep -c '^- boot, qemu: run 1 failed$' "$work/dry.out")"
+check dry-run-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/dry.out")"
+check dry-run-no-report "$before" "$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)"
