@@ -771,6 +771,22 @@ static void test_flush_of_2d_resource_shown(void)
 	check_flushes_shown(true);
 }
 
+/* Resource 5, a 3D texture with the pattern, shown whole. */
+static void show_texture(struct bench *b)
+{
+	make_shown_texture(b, 5, false);
+	CHECK_EQ(set_scanout(b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+}
+
+/* Polls as the device would for a while: nothing may reach the display. */
+static void check_nothing_shown(struct bench *b)
+{
+	CHECK_EQ(gpu3d_pending(b->g), 0);
+	for (int i = 0; i < 20; i++)
+		gpu3d_poll(b->g);
+	CHECK_EQ(b->seen.updates, 0);
+}
+
 /* A scanout of part of the resource: updates are in the output's
  * coordinates, and only what the scanout shows is read. */
 static void test_flush_of_scanout_part(void)
@@ -807,8 +823,7 @@ static void test_flushes_coalesce(void)
 
 	START_SHOWN(&b, CAP, true);
 	b.seen.viewers = true;
-	make_shown_texture(&b, 5, false);
-	CHECK_EQ(set_scanout(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	show_texture(&b);
 	CHECK_EQ(flush(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
 	poll_until_shown(&b, 1);
 	CHECK_EQ(flush(&b, 5, 1, 2, 2, 2), VIRTIO_GPU_RESP_OK_NODATA);
@@ -830,13 +845,9 @@ static void test_flush_without_viewers(void)
 	struct bench b;
 
 	START_SHOWN(&b, CAP, true);
-	make_shown_texture(&b, 5, false);
-	CHECK_EQ(set_scanout(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	show_texture(&b);
 	CHECK_EQ(flush(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
-	CHECK_EQ(gpu3d_pending(b.g), 0);
-	for (int i = 0; i < 20; i++)
-		gpu3d_poll(b.g);
-	CHECK_EQ(b.seen.updates, 0);
+	check_nothing_shown(&b);
 
 	b.seen.viewers = true;
 	CHECK_EQ(flush(&b, 5, 3, 3, 1, 1), VIRTIO_GPU_RESP_OK_NODATA);
@@ -858,23 +869,16 @@ static void test_readback_dropped_with_its_resource(void)
 
 	START_SHOWN(&b, CAP, true);
 	b.seen.viewers = true;
-	make_shown_texture(&b, 5, false);
-	CHECK_EQ(set_scanout(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	show_texture(&b);
 	CHECK_EQ(flush(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(unref(&b, 5), VIRTIO_GPU_RESP_OK_NODATA);
-	CHECK_EQ(gpu3d_pending(b.g), 0);
-	for (int i = 0; i < 20; i++)
-		gpu3d_poll(b.g);
-	CHECK_EQ(b.seen.updates, 0);
+	check_nothing_shown(&b);
 
 	CHECK_EQ(create_texture(&b, 6, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(set_scanout(&b, 6, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(flush(&b, 6, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
 	gpu3d_reset(b.g);
-	CHECK_EQ(gpu3d_pending(b.g), 0);
-	for (int i = 0; i < 20; i++)
-		gpu3d_poll(b.g);
-	CHECK_EQ(b.seen.updates, 0);
+	check_nothing_shown(&b);
 	bench_stop(&b);
 }
 
