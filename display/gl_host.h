@@ -103,5 +103,8 @@ int gl_readback_start(struct gl_readback *rb, uint32_t tex, uint32_t tex_width,
  * failed (logged; the next start begins afresh). */
 bool gl_readback_done(struct gl_readback *rb, bool wait, const uint8_t **pixels,
 		      uint32_t *stride);
+/* Whether a started copy has not been fetched yet: gl_readback_done
+ * false while this is true means "not yet", false after it "failed". */
+bool gl_readback_in_flight(const struct gl_readback *rb);
 
 #endif

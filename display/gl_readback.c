@@ -274,3 +274,8 @@ bool gl_readback_done(struct gl_readback *rb, bool wait, const uint8_t **pixels,
 	*stride = rb->width * BYTES_PER_PIXEL;
 	return true;
 }
+
+bool gl_readback_in_flight(const struct gl_readback *rb)
+{
+	return rb->fence != NULL;
+}

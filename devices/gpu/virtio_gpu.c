@@ -75,7 +75,7 @@ struct virtio_gpu {
 	struct gl_host *gl;
 	struct gpu3d *engine3d;
 	int fence_poll_fd;            /* the renderer's, in the loop; or -1 */
-	int fence_timer_fd;           /* else this, armed while fences wait; or -1 */
+	int fence_timer_fd;           /* armed while fences or frames wait; or -1 */
 	bool fence_timer_armed;
 	struct held_chain held[GPU_NR_QUEUES][GPU_QUEUE_SIZE];
 	bool completed[GPU_NR_QUEUES];  /* chains given back, no interrupt yet */
@@ -258,7 +258,7 @@ static void forget_held(struct virtio_gpu *gpu)
 	memset(gpu->completed, 0, sizeof(gpu->completed));
 }
 
-/* Without a poll fd, the timer runs only while a request waits. */
+/* The timer runs only while a request or a frame being read back waits. */
 static void fence_timer_update(struct virtio_gpu *gpu)
 {
 	bool want = gpu->fence_timer_fd >= 0 && gpu->engine3d && gpu3d_pending(gpu->engine3d);
@@ -550,6 +550,7 @@ static void gpu_open_3d(void *arg)
 	}
 	cfg.gl_opaque = gpu->gl;
 	cfg.gles = gl_host_info(gpu->gl)->gles;
+	cfg.readback_gl = gpu->gl;
 	if (gpu3d_create(&gpu->engine3d, &cfg, why, sizeof(why)) < 0) {
 		gpu->engine3d = NULL;
 		goto fail;
@@ -562,16 +563,17 @@ static void gpu_open_3d(void *arg)
 			goto fail;
 		}
 		gpu->fence_poll_fd = fd;
-	} else {
-		fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (fd < 0 || event_loop_add(&gpu->io.loop, fd, EPOLLIN, on_fence_timer, gpu) < 0) {
-			snprintf(why, sizeof(why), "cannot make the fence timer: %s", strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			goto fail;
-		}
-		gpu->fence_timer_fd = fd;
 	}
+	/* Frames being read back have no fd: with one or without, a timer
+	 * polls while anything waits. */
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0 || event_loop_add(&gpu->io.loop, fd, EPOLLIN, on_fence_timer, gpu) < 0) {
+		snprintf(why, sizeof(why), "cannot make the fence timer: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	gpu->fence_timer_fd = fd;
 	gpu->num_capsets = gpu3d_num_capsets(gpu->engine3d);
 	call->ret = 0;
 	return;

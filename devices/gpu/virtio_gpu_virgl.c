@@ -12,6 +12,7 @@
 #define VIRGL_RENDERER_UNSTABLE_APIS
 #include <virgl/virglrenderer.h>
 
+#include "../../display/gl_host.h"
 #include "../../vmm/log.h"
 #include "virtio_gpu_fence.h"
 
@@ -46,6 +47,16 @@ struct virgl_box {
 #define CONTEXT_COST         (256ull << 10)
 #define TEXEL_BYTES          4ull
 #define CURSOR_BYTES         4u
+/* virglrenderer's resource info flag (virgl_hw.h): row 0 is the top. */
+#define VIRGL_RESOURCE_Y_0_TOP  (1u << 0)
+/* Fence syncs and pixel-buffer objects: GL 3.2 core or GLES 3.0. */
+#define READBACK_GL_MAJOR    3
+#define READBACK_GL_MINOR    2
+#define READBACK_GLES_MINOR  0
+/* What gl_readback holds per output at most: two pixel buffers and the
+ * host copy, each a whole frame of 4-byte pixels. */
+#define READBACK_FRAMES      3ull
+#define READBACK_PIXEL_BYTES 4ull
 
 /* virglrenderer's state is process-wide. */
 static atomic_bool renderer_taken;
@@ -54,6 +65,8 @@ struct gpu3d_resource {
 	uint32_t id;
 	uint32_t width, height;          /* as created, for scanouts and cursors */
 	uint64_t charged;                /* the estimate and the backing table */
+	bool readable;                   /* a one-sample 2D texture of a display
+					  * format: frames can be read back */
 	struct iovec *backing;           /* lent to virglrenderer while attached */
 	uint32_t nr_backing;
 	struct gpu3d_resource *prev, *next;
@@ -63,8 +76,13 @@ struct gpu3d_scanout {
 	uint32_t resource_id;            /* 0: off */
 	struct display_rect rect;        /* of the resource, clipped to it */
 	uint32_t shown_width, shown_height;
-	uint64_t charged;                /* the display's and the frame's bytes */
-	uint8_t *frame;                  /* rect.width x rect.height x 4 bytes */
+	uint64_t charged;                /* the display's and the readback's bytes */
+	struct gl_readback *readback;    /* NULL: frames are not read back */
+	bool reading;                    /* a readback of `dirty` is in flight */
+	struct display_rect dirty;       /* of the resource, within rect */
+	bool send_whole;                 /* the next flush reads the whole rect:
+					  * no viewer saw the last ones, or the
+					  * scanout changed */
 	bool cursor_visible;
 };
 
@@ -83,6 +101,7 @@ struct gpu3d {
 	struct gpu3d_resource *resources;   /* a list; virglrenderer finds them by id */
 	bool context_live[GPU3D_MAX_CONTEXTS + 1];
 	struct gpu3d_scanout scanouts[GPU2D_MAX_OUTPUTS];
+	gl_host_context readback_context;   /* NULL: frames are not read back */
 	struct gpu3d_capset capsets[NR_KNOWN_CAPSETS];
 	uint32_t nr_capsets;
 	uint8_t response[GPU3D_MAX_RESPONSE];   /* built here, then copied out */
@@ -186,11 +205,16 @@ static void drop_backing(struct gpu3d *g, struct gpu3d_resource *r)
 	g->host_memory -= bytes;
 }
 
+/* A readback in flight from the resource is dropped unfetched: its
+ * glReadPixels was queued when it started, into the slot's own buffer, so
+ * the renderer may free the texture now. */
 static void scanouts_forget(struct gpu3d *g, uint32_t resource_id)
 {
 	for (unsigned i = 0; i < g->cfg.nr_outputs; i++)
-		if (g->scanouts[i].resource_id == resource_id)
+		if (g->scanouts[i].resource_id == resource_id) {
 			g->scanouts[i].resource_id = 0;
+			g->scanouts[i].reading = false;
+		}
 }
 
 static void free_resource(struct gpu3d *g, struct gpu3d_resource *r)
@@ -225,6 +249,7 @@ static uint64_t resource_bytes(const struct virgl_renderer_resource_create_args 
 static uint32_t create_resource(struct gpu3d *g, struct virgl_renderer_resource_create_args *a)
 {
 	struct gpu3d_resource *r;
+	enum display_format format;
 	uint64_t bytes;
 
 	if (!a->handle || find_resource(a->handle))
@@ -243,6 +268,9 @@ static uint32_t create_resource(struct gpu3d *g, struct virgl_renderer_resource_
 	r->width = a->width;
 	r->height = a->height;
 	r->charged = bytes;
+	/* Anything else would only make the readback fail, and log. */
+	r->readable = a->target == PIPE_TEXTURE_2D && a->nr_samples <= 1 &&
+		      gpu2d_format(a->format, &format);
 	g->host_memory += bytes;
 	r->next = g->resources;
 	if (r->next)
@@ -618,118 +646,87 @@ static uint32_t get_capset(struct gpu3d *g, const uint8_t *req, size_t len, uint
 	return VIRTIO_GPU_RESP_OK_CAPSET;
 }
 
-/* ---- scanouts and frames ---- */
+/* ---- reading frames back ----
+ *
+ * Frames are read in the engine's own context (gl_readback's objects live
+ * there). Leaving the renderer's context for it flushes the renderer's
+ * rendering, which the readback needs. virglrenderer remembers which of
+ * its contexts it made current and makes none current again while it
+ * believes that one still is, so every visit to the readback context
+ * ends with virgl_renderer_force_ctx_0: the renderer forgets what it
+ * believed and makes its context 0 current again. */
 
-/* The scanout's rectangle of its resource: what the guest asked, clipped
- * to the resource. False if nothing is left. */
-static bool clip_to_resource(const struct gpu3d_resource *r, struct display_rect *rect)
+static bool enter_readback(struct gpu3d *g)
 {
-	if (rect->x >= r->width || rect->y >= r->height)
-		return false;
-	if (rect->width > r->width - rect->x)
-		rect->width = r->width - rect->x;
-	if (rect->height > r->height - rect->y)
-		rect->height = r->height - rect->y;
-	return rect->width && rect->height;
+	if (gl_host_make_current(g->cfg.readback_gl, g->readback_context) == 0)
+		return true;
+	virgl_renderer_force_ctx_0();
+	return false;
 }
 
-/* Output i shows width x height now (0 x 0: off): the display's bytes
- * and the frame buffer are charged before they are taken. */
-static uint32_t size_output(struct gpu3d *g, unsigned i, uint32_t width, uint32_t height)
+static void leave_readback(void)
+{
+	virgl_renderer_force_ctx_0();
+}
+
+/* The readback context and a slot per output. Without them the engine
+ * runs and flushes show nothing: worth a warning, not refusing 3D. */
+static void make_readback(struct gpu3d *g)
+{
+	bool gles = gl_host_info(g->cfg.readback_gl)->gles;
+
+	g->readback_context = gl_host_context_create(g->cfg.readback_gl, NULL, READBACK_GL_MAJOR,
+						     gles ? READBACK_GLES_MINOR : READBACK_GL_MINOR);
+	if (!g->readback_context || !enter_readback(g)) {
+		gl_host_context_destroy(g->cfg.readback_gl, g->readback_context);
+		g->readback_context = NULL;
+		log_warn("virtio-gpu: no GL context to read frames back in; viewers see no 3D frames");
+		return;
+	}
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		g->scanouts[i].readback = gl_readback_create(g->cfg.readback_gl);
+		g->scanouts[i].send_whole = true;
+	}
+	leave_readback();
+}
+
+static void drop_readback(struct gpu3d *g)
+{
+	if (!g->readback_context)
+		return;
+	/* The slots' objects are deleted in their context; where it cannot
+	 * be made current here, gl_readback_destroy tries itself. */
+	gl_host_make_current(g->cfg.readback_gl, g->readback_context);
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		gl_readback_destroy(g->scanouts[i].readback);
+		g->scanouts[i].readback = NULL;
+		g->scanouts[i].reading = false;
+	}
+	gl_host_context_destroy(g->cfg.readback_gl, g->readback_context);
+	g->readback_context = NULL;
+	leave_readback();
+}
+
+/* Output i changed size: its slot is made anew, so buffers sized for the
+ * old frame go and what it holds stays within what size_output charged. */
+static void renew_readback(struct gpu3d *g, unsigned i)
 {
 	struct gpu3d_scanout *s = &g->scanouts[i];
-	uint64_t frame = (uint64_t)width * height * 4;
-	uint64_t bytes = display_output_bytes(g->cfg.display, width, height) + frame;
-	uint8_t *buf = NULL;
 
-	if (width == s->shown_width && height == s->shown_height && s->charged)
-		return VIRTIO_GPU_RESP_OK_NODATA;
-	if (bytes > s->charged && !can_charge(g, bytes - s->charged))
-		return out_of_memory(g);
-	if (frame && !(buf = malloc(frame)))
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	if (g->cfg.display && display_output_resize(g->cfg.display, i, width, height) < 0 &&
-	    width) {
-		free(buf);
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	}
-	free(s->frame);
-	s->frame = buf;
-	g->host_memory = g->host_memory - s->charged + bytes;
-	s->charged = bytes;
-	s->shown_width = width;
-	s->shown_height = height;
-	return VIRTIO_GPU_RESP_OK_NODATA;
-}
-
-static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
-{
-	struct virtio_gpu_set_scanout cmd;
-	struct gpu3d_resource *r;
-	struct display_rect rect;
-	uint32_t output, resource_id, ret;
-
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
-	output = le32toh(cmd.scanout_id);
-	resource_id = le32toh(cmd.resource_id);
-	if (output >= g->cfg.nr_outputs)
-		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
-	if (!resource_id) {
-		ret = size_output(g, output, 0, 0);
-		if (ret == VIRTIO_GPU_RESP_OK_NODATA)
-			g->scanouts[output].resource_id = 0;
-		return ret;
-	}
-	r = find_resource(resource_id);
-	if (!r)
-		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	rect = (struct display_rect){
-		.x = le32toh(cmd.r.x), .y = le32toh(cmd.r.y),
-		.width = le32toh(cmd.r.width), .height = le32toh(cmd.r.height),
-	};
-	if (!clip_to_resource(r, &rect) || rect.width > DISPLAY_MAX_WIDTH ||
-	    rect.height > DISPLAY_MAX_HEIGHT)
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	ret = size_output(g, output, rect.width, rect.height);
-	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
-		return ret;
-	g->scanouts[output].resource_id = resource_id;
-	g->scanouts[output].rect = rect;
-	return VIRTIO_GPU_RESP_OK_NODATA;
-}
-
-static bool display_format_of(uint32_t virgl_format, enum display_format *format)
-{
-	return gpu2d_format(virgl_format, format);
-}
-
-/* Reads `part` (of the resource) back into the output's frame and hands
- * it to the display. Synchronous: glReadPixels on this thread. */
-static void show_part(struct gpu3d *g, unsigned i, const struct display_rect *part)
-{
-	struct gpu3d_scanout *s = &g->scanouts[i];
-	struct virgl_renderer_resource_info info;
-	enum display_format format;
-	struct iovec iov;
-	struct virgl_box box = {
-		.x = part->x, .y = part->y, .w = part->width, .h = part->height, .d = 1,
-	};
-	struct display_rect at = {
-		.x = part->x - s->rect.x, .y = part->y - s->rect.y,
-		.width = part->width, .height = part->height,
-	};
-	uint32_t stride = part->width * 4;
-
-	if (!s->frame || virgl_renderer_resource_get_info((int)s->resource_id, &info) ||
-	    !display_format_of(info.virgl_format, &format))
+	s->reading = false;
+	s->send_whole = true;
+	if (!g->readback_context || !enter_readback(g))
 		return;
-	iov.iov_base = s->frame;
-	iov.iov_len = (size_t)stride * part->height;   /* within the frame: part is in rect */
-	if (virgl_renderer_transfer_read_iov(s->resource_id, 0, 0, stride, 0, &box, 0, &iov, 1))
-		return;
-	display_output_update(g->cfg.display, i, &at, s->frame, stride, format);
+	gl_readback_destroy(s->readback);
+	s->readback = gl_readback_create(g->cfg.readback_gl);
+	leave_readback();
+}
+
+static uint64_t readback_bytes(const struct gpu3d *g, uint32_t width, uint32_t height)
+{
+	if (!g->readback_context)
+		return 0;
+	return (uint64_t)width * height * READBACK_PIXEL_BYTES * READBACK_FRAMES;
 }
 
 static bool intersect(const struct display_rect *a, const struct display_rect *b,
@@ -750,9 +747,191 @@ static bool intersect(const struct display_rect *a, const struct display_rect *b
 	return true;
 }
 
+/* The smallest rectangle holding both; both lie within one resource, so
+ * the sums fit. */
+static struct display_rect bounding(const struct display_rect *a, const struct display_rect *b)
+{
+	uint32_t x0 = a->x < b->x ? a->x : b->x;
+	uint32_t y0 = a->y < b->y ? a->y : b->y;
+	uint32_t ax1 = a->x + a->width, bx1 = b->x + b->width;
+	uint32_t ay1 = a->y + a->height, by1 = b->y + b->height;
+
+	return (struct display_rect){
+		.x = x0, .y = y0,
+		.width = (ax1 > bx1 ? ax1 : bx1) - x0, .height = (ay1 > by1 ? ay1 : by1) - y0,
+	};
+}
+
+/* Starts reading `part` (of the resource, within the scanout) back. One
+ * still in flight is replaced by a readback of both rectangles, so
+ * coalescing loses nothing. */
+static void start_readback(struct gpu3d *g, unsigned i, struct display_rect part)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+	struct virgl_renderer_resource_info info;
+	struct display_rect texture;
+	int ret;
+
+	if (!s->readback || virgl_renderer_resource_get_info((int)s->resource_id, &info))
+		return;
+	if (s->reading)
+		part = bounding(&part, &s->dirty);
+	/* The scanout was clipped to the size the guest created; the
+	 * texture's own is what GL will check. */
+	texture = (struct display_rect){ .width = info.width, .height = info.height };
+	if (!intersect(&part, &texture, &part) || !enter_readback(g))
+		return;
+	ret = gl_readback_start(s->readback, info.tex_id, info.width, info.height,
+				!(info.flags & VIRGL_RESOURCE_Y_0_TOP), part.x, part.y, part.width,
+				part.height);
+	leave_readback();
+	/* A failed start dropped the one in flight too (gl_readback logged). */
+	s->reading = ret == 0;
+	s->dirty = part;
+}
+
+static size_t readbacks_in_flight(const struct gpu3d *g)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++)
+		n += g->scanouts[i].reading;
+	return n;
+}
+
+/* Hands finished readbacks to the display, after the renderer has its
+ * context back; one whose fetch failed is dropped (gl_readback logged). */
+static void finish_readbacks(struct gpu3d *g)
+{
+	const uint8_t *pixels[GPU2D_MAX_OUTPUTS] = { 0 };
+	uint32_t strides[GPU2D_MAX_OUTPUTS];
+
+	if (!readbacks_in_flight(g) || !enter_readback(g))
+		return;
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		struct gpu3d_scanout *s = &g->scanouts[i];
+
+		if (!s->reading)
+			continue;
+		if (gl_readback_done(s->readback, false, &pixels[i], &strides[i]))
+			s->reading = false;
+		else if (!gl_readback_in_flight(s->readback))
+			s->reading = false;
+	}
+	leave_readback();
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		const struct gpu3d_scanout *s = &g->scanouts[i];
+		/* dirty lies within rect: a scanout that moves cancels. */
+		struct display_rect at = {
+			.x = s->dirty.x - s->rect.x, .y = s->dirty.y - s->rect.y,
+			.width = s->dirty.width, .height = s->dirty.height,
+		};
+
+		if (pixels[i])
+			display_output_update(g->cfg.display, i, &at, pixels[i], strides[i],
+					      DISPLAY_BGRA);
+	}
+}
+
+/* ---- scanouts ---- */
+
+/* The scanout's rectangle of its resource: what the guest asked, clipped
+ * to the resource. False if nothing is left. */
+static bool clip_to_resource(const struct gpu3d_resource *r, struct display_rect *rect)
+{
+	if (rect->x >= r->width || rect->y >= r->height)
+		return false;
+	if (rect->width > r->width - rect->x)
+		rect->width = r->width - rect->x;
+	if (rect->height > r->height - rect->y)
+		rect->height = r->height - rect->y;
+	return rect->width && rect->height;
+}
+
+/* Output i shows width x height now (0 x 0: off): the display's bytes
+ * and the readback's are charged before they are taken. */
+static uint32_t size_output(struct gpu3d *g, unsigned i, uint32_t width, uint32_t height)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+	uint64_t bytes = display_output_bytes(g->cfg.display, width, height) +
+			 readback_bytes(g, width, height);
+
+	if (width == s->shown_width && height == s->shown_height && s->charged)
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	if (bytes > s->charged && !can_charge(g, bytes - s->charged))
+		return out_of_memory(g);
+	if (g->cfg.display && display_output_resize(g->cfg.display, i, width, height) < 0 &&
+	    width)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	renew_readback(g, i);
+	g->host_memory = g->host_memory - s->charged + bytes;
+	s->charged = bytes;
+	s->shown_width = width;
+	s->shown_height = height;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static bool same_rect(const struct display_rect *a, const struct display_rect *b)
+{
+	return a->x == b->x && a->y == b->y && a->width == b->width && a->height == b->height;
+}
+
+/* A readback in flight showed what the output showed before: dropped,
+ * and the next flush reads the whole new picture. */
+static void scanout_show(struct gpu3d *g, unsigned i, uint32_t resource_id,
+			 const struct display_rect *rect)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+
+	if (s->resource_id != resource_id || !same_rect(&s->rect, rect)) {
+		s->reading = false;
+		s->send_whole = true;
+	}
+	s->resource_id = resource_id;
+	s->rect = *rect;
+}
+
+static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_set_scanout cmd;
+	struct gpu3d_resource *r;
+	struct display_rect rect;
+	uint32_t output, resource_id, ret;
+
+	if (len < sizeof(cmd))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	memcpy(&cmd, req, sizeof(cmd));
+	output = le32toh(cmd.scanout_id);
+	resource_id = le32toh(cmd.resource_id);
+	if (output >= g->cfg.nr_outputs)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	if (!resource_id) {
+		ret = size_output(g, output, 0, 0);
+		if (ret == VIRTIO_GPU_RESP_OK_NODATA)
+			scanout_show(g, output, 0, &(struct display_rect){ 0 });
+		return ret;
+	}
+	r = find_resource(resource_id);
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	rect = (struct display_rect){
+		.x = le32toh(cmd.r.x), .y = le32toh(cmd.r.y),
+		.width = le32toh(cmd.r.width), .height = le32toh(cmd.r.height),
+	};
+	if (!clip_to_resource(r, &rect) || rect.width > DISPLAY_MAX_WIDTH ||
+	    rect.height > DISPLAY_MAX_HEIGHT)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	ret = size_output(g, output, rect.width, rect.height);
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+		return ret;
+	scanout_show(g, output, resource_id, &rect);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
 static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)
 {
 	struct virtio_gpu_resource_flush cmd;
+	struct gpu3d_resource *r;
 	struct display_rect flushed;
 	uint32_t resource_id;
 
@@ -760,21 +939,31 @@ static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	memcpy(&cmd, req, sizeof(cmd));
 	resource_id = le32toh(cmd.resource_id);
-	if (!find_resource(resource_id))
+	r = find_resource(resource_id);
+	if (!r)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	flushed = (struct display_rect){
 		.x = le32toh(cmd.r.x), .y = le32toh(cmd.r.y),
 		.width = le32toh(cmd.r.width), .height = le32toh(cmd.r.height),
 	};
-	/* Nobody watching: no reason to read anything back. */
-	if (!g->cfg.display || !display_has_viewers(g->cfg.display))
+	if (!g->readback_context || !r->readable)
 		return VIRTIO_GPU_RESP_OK_NODATA;
+	/* Nobody watching: nothing read back, and whoever comes next gets
+	 * whole scanouts first. */
+	if (!display_has_viewers(g->cfg.display)) {
+		for (unsigned i = 0; i < g->cfg.nr_outputs; i++)
+			g->scanouts[i].send_whole = true;
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	}
 	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
-		struct display_rect part;
+		struct gpu3d_scanout *s = &g->scanouts[i];
+		struct display_rect part = s->rect;
 
-		if (g->scanouts[i].resource_id == resource_id &&
-		    intersect(&flushed, &g->scanouts[i].rect, &part))
-			show_part(g, i, &part);
+		if (s->resource_id != resource_id ||
+		    (!s->send_whole && !intersect(&flushed, &s->rect, &part)))
+			continue;
+		s->send_whole = false;
+		start_readback(g, i, part);
 	}
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -1001,6 +1190,9 @@ int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, 
 		goto fail;
 	}
 	find_capsets(g);
+	/* Headless, nothing would look at frames. */
+	if (cfg->readback_gl && cfg->display)
+		make_readback(g);
 	*out = g;
 	return 0;
 fail:
@@ -1020,6 +1212,8 @@ static void drop_everything(struct gpu3d *g)
 			destroy_context(g, id);
 	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
 		g->scanouts[i].resource_id = 0;
+		g->scanouts[i].reading = false;
+		g->scanouts[i].send_whole = true;
 		g->scanouts[i].cursor_visible = false;
 	}
 }
@@ -1044,8 +1238,8 @@ void gpu3d_destroy(struct gpu3d *g)
 		if (g->cfg.display && s->charged &&
 		    (s->shown_width != g->cfg.width || s->shown_height != g->cfg.height))
 			display_output_resize(g->cfg.display, i, g->cfg.width, g->cfg.height);
-		free(s->frame);
 	}
+	drop_readback(g);
 	virgl_renderer_cleanup(g);
 	gpu2d_destroy(&g->modes);
 	gpu_fences_destroy(&g->fences);
@@ -1072,13 +1266,13 @@ int gpu3d_poll_fd(const struct gpu3d *g)
 
 void gpu3d_poll(struct gpu3d *g)
 {
-	(void)g;
 	virgl_renderer_poll();
+	finish_readbacks(g);
 }
 
 size_t gpu3d_pending(const struct gpu3d *g)
 {
-	return gpu_fences_pending(&g->fences);
+	return gpu_fences_pending(&g->fences) + readbacks_in_flight(g);
 }
 
 bool gpu3d_set_preferred_mode(struct gpu3d *g, unsigned output, uint32_t width,

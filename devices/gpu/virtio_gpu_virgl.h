@@ -13,8 +13,9 @@
  * hold: an estimate of each resource's host bytes (width x height x depth
  * x layers x 4 bytes, doubled for mipmaps, times the samples, and a fixed
  * overhead), its backing table, a fixed estimate per context, and for
- * every shown output what the display holds and the frame read back for
- * it.
+ * every shown output what the display holds and what reading its frames
+ * back takes (gl_readback's two pixel buffers and its host copy, each the
+ * size of the output).
  *
  * Errors are the 2D engine's, and:
  *   context id 0, beyond GPU3D_MAX_CONTEXTS, unknown or taken
@@ -29,6 +30,14 @@
  * (its token) until the complete callback names it, when the renderer
  * signalled its fence (gpu3d_poll). A failed one is answered at once,
  * without the fence.
+ *
+ * Frames: while the display has viewers, RESOURCE_FLUSH of a shown
+ * resource starts reading the flushed rectangle back (display/gl_host.h's
+ * gl_readback, in a GL context of the engine's own that shares the
+ * renderer's textures) and returns; gpu3d_poll hands finished ones to the
+ * display. A flush while one is in flight for that output replaces it with
+ * the union of both rectangles. The first flush after a time without
+ * viewers, or after the scanout changed, sends the whole scanout.
  *
  * Threads: everything on one thread, which owns the GL contexts the
  * renderer runs on (the gl ops are called on it alone: no fence thread,
@@ -60,6 +69,7 @@ _Static_assert(GPU3D_MAX_REQUEST >= GPU2D_MAX_REQUEST, "3D requests include 2D o
 
 /* The host GL contexts virglrenderer renders with (display/gl_host.h in
  * gvmm, a stand-in in tests). */
+struct gl_host;
 struct gpu3d_gl_ops {
 	void *(*context_create)(void *opaque, bool shared, int major, int minor);
 	void (*context_destroy)(void *opaque, void *ctx);
@@ -75,6 +85,10 @@ struct gpu3d_config {
 	const struct gpu3d_gl_ops *gl;
 	void *gl_opaque;
 	bool gles;                        /* the contexts are GLES, not desktop GL */
+	/* Frames are read back through it, in a context made with
+	 * gl_host_context_create: the gl ops' contexts must be this host's,
+	 * so the two share textures. NULL: flushes show nothing. */
+	struct gl_host *readback_gl;
 	/* A held request's fence signalled (or its context went): answer it. */
 	void (*complete)(void *opaque, uint64_t token);
 	void *complete_opaque;
@@ -104,11 +118,13 @@ size_t gpu3d_handle(struct gpu3d *g, enum gpu2d_queue queue, const uint8_t *req,
 		    bool *held);
 
 /* A file descriptor that becomes readable when a fence may have
- * signalled, or -1: then call gpu3d_poll every few milliseconds while
- * gpu3d_pending is not 0. */
+ * signalled, or -1. Either way call gpu3d_poll every few milliseconds
+ * while gpu3d_pending is not 0: frames being read back have no fd. */
 int gpu3d_poll_fd(const struct gpu3d *g);
-/* Lets the renderer report signalled fences (complete is called). */
+/* Lets the renderer report signalled fences (complete is called), and
+ * hands frames whose readback finished to the display. Never waits. */
 void gpu3d_poll(struct gpu3d *g);
+/* Fences waiting and frames being read back. */
 size_t gpu3d_pending(const struct gpu3d *g);
 
 /* A viewer's preferred mode, as gpu2d_set_preferred_mode. Thread-safe. */
