@@ -35,7 +35,7 @@ struct virgl_box {
 /* virgl_formats run below this (virglrenderer checks the exact set). */
 #define MAX_FORMAT           512
 /* VIRGL_BIND_*: the bits virglrenderer 0.10 knows (bit 2 and 19 unused). */
-#define KNOWN_BINDS          0x03fbfffbu
+#define KNOWN_BINDS          0x03f7fffbu
 #define MAX_TEXTURE_SIDE     16384
 #define MAX_TEXTURE_DEPTH    2048
 #define MAX_LAYERS           2048

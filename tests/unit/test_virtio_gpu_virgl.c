@@ -21,6 +21,9 @@
 #define VIRGL_FORMAT_B8G8R8A8_UNORM  1
 #define VIRGL_BIND_SAMPLER_VIEW      (1u << 3)
 #define VIRGL_BIND_RENDER_TARGET     (1u << 1)
+#define VIRGL_FORMAT_B8G8R8X8_UNORM  2
+#define VIRGL_BIND_SCANOUT           (1u << 18)
+#define VIRGL_BIND_SHARED            (1u << 20)
 #define CCMD_RESOURCE_INLINE_WRITE   9
 #define CAPSET_VENUS                 4   /* not offered by gvmm */
 #define CCMD_HEADER(cmd, len)        ((uint32_t)(cmd) | ((uint32_t)(len) << 16))
@@ -561,6 +564,16 @@ static void test_hostile_resources(void)
 	c->format = htole32(1);
 	c->bind = htole32(1u << 31);
 	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	/* What the guest's GBM asks for a buffer it scans out (Mesa: render
+	 * target, sampler view, scanout, shared) is fine. */
+	c->resource_id = htole32(9);
+	c->format = htole32(VIRGL_FORMAT_B8G8R8X8_UNORM);
+	c->bind = htole32(VIRGL_BIND_RENDER_TARGET | VIRGL_BIND_SAMPLER_VIEW |
+			  VIRGL_BIND_SCANOUT | VIRGL_BIND_SHARED);
+	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_OK_NODATA);
+	c->resource_id = htole32(8);
+	c->format = htole32(1);
+	c->bind = htole32(1u << 31);
 	CHECK_EQ(send(&b, sizeof(*c) - 4), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 
 	CHECK_EQ(attach(&b, 7, RAM_SIZE + 4096, 4096), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
