@@ -730,15 +730,11 @@ static bool rect_is(const struct display_rect *r, uint32_t x, uint32_t y, uint32
 
 /* A flush is read back without waiting and shown once polled, the top
  * row first; later flushes show only their rectangle, clipped to the
- * resource.
- *
- * Rows of a 2D resource are not checked: virglrenderer 0.10 flips rows
- * written into a Y_0_TOP resource, so its texture ends bottom-up like a
- * 3D one, and read as Y_0_TOP says, a dumb buffer comes out upside down.
- * Which way rendered Y_0_TOP scanouts lie is not settled here. */
+ * resource. A 2D resource (a dumb buffer, fbcon's) shows its guest-RAM
+ * rows top-down; a 3D one holds GL's rows, bottom-up. */
 static bool rows_shown(struct bench *b, bool through_2d)
 {
-	return through_2d || update_shows(b, 0, 0, false);
+	return update_shows(b, 0, 0, through_2d);
 }
 
 static void check_flushes_shown(bool through_2d)
