@@ -47,7 +47,6 @@ struct virgl_box {
 #define CONTEXT_COST         (256ull << 10)
 #define TEXEL_BYTES          4ull
 #define CURSOR_BYTES         4u
-/* virglrenderer's resource info flag (virgl_hw.h): row 0 is the top. */
 /* Fence syncs and pixel-buffer objects: GL 3.2 core or GLES 3.0. */
 #define READBACK_GL_MAJOR    3
 #define READBACK_GL_MINOR    2
