@@ -149,6 +149,14 @@ void display_request_mode(struct display *d, unsigned output, uint32_t width, ui
 	pthread_mutex_unlock(&d->gpu_lock);
 }
 
+void display_viewer_arrived(struct display *d)
+{
+	pthread_mutex_lock(&d->gpu_lock);
+	if (d->gpu_ops && d->gpu_ops->viewer_arrived)
+		d->gpu_ops->viewer_arrived(d->gpu_opaque);
+	pthread_mutex_unlock(&d->gpu_lock);
+}
+
 /* Calls one input op, if input devices that have it are attached. */
 #define CALL_INPUT(d, op, ...) do { \
 	pthread_mutex_lock(&(d)->input_lock); \

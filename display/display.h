@@ -88,6 +88,11 @@ void display_cursor_move(struct display *d, unsigned output, int32_t x, int32_t 
  * decides. Called on the display's thread. */
 struct display_gpu_ops {
 	void (*request_mode)(void *opaque, unsigned output, uint32_t width, uint32_t height);
+	/* A viewer came: a GPU that sends frames only while someone watches
+	 * (display_has_viewers) sends what its outputs show now, without
+	 * waiting for the guest's next flush of a picture that may not
+	 * change. Optional. Called on the display's thread. */
+	void (*viewer_arrived)(void *opaque);
 };
 
 /* Input devices. Absolute positions are scaled to 0..DISPLAY_ABS_MAX over

@@ -45,6 +45,7 @@ void *display_impl(const struct display *d);
 /* From the backend's viewers to the attached devices; no-ops while none
  * is attached. */
 void display_request_mode(struct display *d, unsigned output, uint32_t width, uint32_t height);
+void display_viewer_arrived(struct display *d);
 void display_input_key(struct display *d, uint16_t evdev_code, bool pressed);
 void display_input_pointer_absolute(struct display *d, uint32_t x, uint32_t y);
 void display_input_pointer_relative(struct display *d, int32_t dx, int32_t dy);

@@ -141,6 +141,8 @@ static void on_wake(void *opaque, uint32_t events)
 		 * resize or update this output right away. */
 		if (spice_output_take_mode_request(o, &width, &height))
 			display_request_mode(sd->display, i, width, height);
+		if (spice_output_take_client_arrival(o))
+			display_viewer_arrived(sd->display);
 		output_pace(&sd->pacing[i], now);
 	}
 }

@@ -130,6 +130,7 @@ struct spice_output {
 	int32_t cursor_x, cursor_y;
 	bool cursor_visible;
 	atomic_bool client_present;      /* set on spice-server's thread */
+	atomic_bool client_arrived;      /* ... and taken on the loop thread */
 	uint64_t cursor_unique;
 
 	/* Loop thread only. */
@@ -877,12 +878,20 @@ static void qxl_set_client_capabilities(QXLInstance *qin, uint8_t client_present
 	struct spice_output *o = output_of(qin);
 
 	(void)caps;
-	atomic_store(&o->client_present, client_present != 0);
+	if (!atomic_exchange(&o->client_present, client_present != 0) && client_present) {
+		atomic_store(&o->client_arrived, true);
+		o->wake(o->wake_opaque);
+	}
 }
 
 bool spice_output_has_client(const struct spice_output *o)
 {
 	return atomic_load(&o->client_present);
+}
+
+bool spice_output_take_client_arrival(struct spice_output *o)
+{
+	return atomic_exchange(&o->client_arrived, false);
 }
 
 /* A client's window sizes (spice-server's main thread). One monitor per

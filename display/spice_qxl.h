@@ -57,6 +57,8 @@ void spice_output_cursor_move(struct spice_output *o, int32_t x, int32_t y, bool
 /* Whether a client shows this output now (spice-server says so when one
  * connects or goes). */
 bool spice_output_has_client(const struct spice_output *o);
+/* Whether a client came since the last call (any thread; once per arrival). */
+bool spice_output_take_client_arrival(struct spice_output *o);
 
 /* ---- loop thread ---- */
 

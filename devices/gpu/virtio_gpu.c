@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -77,6 +78,8 @@ struct virtio_gpu {
 	int fence_poll_fd;            /* the renderer's, in the loop; or -1 */
 	int fence_timer_fd;           /* armed while fences or frames wait; or -1 */
 	bool fence_timer_armed;
+	int viewer_fd;                /* a viewer came (the display's thread
+				       * counts it up); 3D only, or -1 */
 	struct held_chain held[GPU_NR_QUEUES][GPU_QUEUE_SIZE];
 	bool completed[GPU_NR_QUEUES];  /* chains given back, no interrupt yet */
 	struct virtq *queues[GPU_NR_QUEUES];
@@ -170,8 +173,21 @@ static void gpu_request_mode(void *opaque, unsigned output, uint32_t width, uint
 	pthread_mutex_unlock(&gpu->events_lock);
 }
 
+/* 3D reads frames back only while someone watches; a newcomer gets the
+ * present picture from the GPU thread (2D's display keeps a copy). The
+ * eventfd exists before the display is attached and goes after. */
+static void gpu_viewer_arrived(void *opaque)
+{
+	struct virtio_gpu *gpu = opaque;
+
+	if (gpu->viewer_fd >= 0 && write(gpu->viewer_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
+		/* Counter saturated: a wake-up is pending anyway. */
+	}
+}
+
 static const struct display_gpu_ops gpu_display_ops = {
 	.request_mode = gpu_request_mode,
+	.viewer_arrived = gpu_viewer_arrived,
 };
 
 /* ---- the queues: the GPU thread ---- */
@@ -508,9 +524,27 @@ struct gpu_open_3d_call {
 	int ret;
 };
 
+static void on_viewer_arrived(void *opaque, uint32_t events)
+{
+	struct virtio_gpu *gpu = opaque;
+	uint64_t count;
+
+	(void)events;
+	if (read(gpu->viewer_fd, &count, sizeof(count)) < 0)
+		return;
+	gpu3d_show_again(gpu->engine3d);
+	fence_timer_update(gpu);
+}
+
 static void gpu_close_3d(void *arg)
 {
 	struct virtio_gpu *gpu = arg;
+
+	if (gpu->viewer_fd >= 0) {
+		event_loop_remove(&gpu->io.loop, gpu->viewer_fd);
+		close(gpu->viewer_fd);
+	}
+	gpu->viewer_fd = -1;
 
 	if (gpu->fence_poll_fd >= 0)
 		event_loop_remove(&gpu->io.loop, gpu->fence_poll_fd);
@@ -574,6 +608,14 @@ static void gpu_open_3d(void *arg)
 		goto fail;
 	}
 	gpu->fence_timer_fd = fd;
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0 || event_loop_add(&gpu->io.loop, fd, EPOLLIN, on_viewer_arrived, gpu) < 0) {
+		snprintf(why, sizeof(why), "cannot make the viewer event: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	gpu->viewer_fd = fd;
 	gpu->num_capsets = gpu3d_num_capsets(gpu->engine3d);
 	call->ret = 0;
 	return;
@@ -618,7 +660,7 @@ int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *c
 	}
 	gpu->cfg = *cfg;
 	gpu->display = display;
-	gpu->fence_poll_fd = gpu->fence_timer_fd = -1;
+	gpu->fence_poll_fd = gpu->fence_timer_fd = gpu->viewer_fd = -1;
 	pthread_mutex_init(&gpu->events_lock, NULL);
 	gpu->request_cap = cfg->virgl ? GPU3D_MAX_REQUEST : GPU2D_MAX_REQUEST;
 	gpu->response_cap = cfg->virgl ? GPU3D_MAX_RESPONSE : GPU2D_MAX_RESPONSE;

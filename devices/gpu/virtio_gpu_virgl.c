@@ -970,6 +970,24 @@ static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+void gpu3d_show_again(struct gpu3d *g)
+{
+	if (!g || !g->readback_context || !display_has_viewers(g->cfg.display))
+		return;
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
+		struct gpu3d_scanout *s = &g->scanouts[i];
+		struct gpu3d_resource *r;
+
+		if (!s->resource_id)
+			continue;
+		r = find_resource(s->resource_id);
+		if (!r || !r->readable)
+			continue;
+		s->send_whole = false;
+		start_readback(g, i, s->rect);
+	}
+}
+
 /* ---- the cursor ---- */
 
 static uint32_t update_cursor(struct gpu3d *g, const uint8_t *req, size_t len, bool move_only)

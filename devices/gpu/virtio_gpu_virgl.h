@@ -126,6 +126,10 @@ int gpu3d_poll_fd(const struct gpu3d *g);
 void gpu3d_poll(struct gpu3d *g);
 /* Fences waiting and frames being read back. */
 size_t gpu3d_pending(const struct gpu3d *g);
+/* A viewer came: every output showing a resource starts reading its
+ * whole scanout back (gpu3d_pending counts it), so the newcomer need not
+ * wait for a guest's next flush that may never come. */
+void gpu3d_show_again(struct gpu3d *g);
 
 /* A viewer's preferred mode, as gpu2d_set_preferred_mode. Thread-safe. */
 bool gpu3d_set_preferred_mode(struct gpu3d *g, unsigned output, uint32_t width,

@@ -57,6 +57,7 @@ struct recorded {
 	uint32_t button_masks[MAX_EVENTS];
 	int32_t wheel_total;
 	unsigned nr_modes;
+	unsigned nr_arrivals;
 	uint32_t mode_width[DISPLAY_MAX_OUTPUTS], mode_height[DISPLAY_MAX_OUTPUTS];
 };
 
@@ -126,12 +127,22 @@ static const struct display_input_ops rec_input_ops = {
 	.key = rec_key, .pointer_absolute = rec_absolute, .pointer_relative = rec_relative,
 	.buttons = rec_buttons, .wheel = rec_wheel,
 };
-static const struct display_gpu_ops rec_gpu_ops = { .request_mode = rec_mode };
+static void rec_arrival(void *opaque)
+{
+	(void)opaque;
+	pthread_mutex_lock(&rec.lock);
+	rec.nr_arrivals++;
+	pthread_mutex_unlock(&rec.lock);
+}
+
+static const struct display_gpu_ops rec_gpu_ops = {
+	.request_mode = rec_mode, .viewer_arrived = rec_arrival,
+};
 
 static void rec_reset(void)
 {
 	pthread_mutex_lock(&rec.lock);
-	rec.nr_keys = rec.nr_absolute = rec.nr_buttons = rec.nr_modes = 0;
+	rec.nr_keys = rec.nr_absolute = rec.nr_buttons = rec.nr_modes = rec.nr_arrivals = 0;
 	rec.wheel_total = rec.rel_x = rec.rel_y = 0;
 	memset(rec.mode_width, 0, sizeof(rec.mode_width));
 	memset(rec.mode_height, 0, sizeof(rec.mode_height));
@@ -808,6 +819,21 @@ static void test_pixels_reach_a_new_client(void)
 	CHECK_EQ(display_output_resize(s.display, 0, WIDTH, HEIGHT), 0);
 	paint(s.display, (struct display_rect){ 0, 0, WIDTH, HEIGHT }, 1, DISPLAY_BGRX);
 	CHECK_EQ(screenshot_mismatches(&s, &e), 0);
+	/* The GPU heard of the client (a 3D one then reads its picture back);
+	 * the loop thread tells it, so allow it a moment. */
+	for (int i = 0; i < 200; i++) {
+		unsigned arrivals;
+
+		pthread_mutex_lock(&rec.lock);
+		arrivals = rec.nr_arrivals;
+		pthread_mutex_unlock(&rec.lock);
+		if (arrivals)
+			break;
+		usleep(10 * 1000);
+	}
+	pthread_mutex_lock(&rec.lock);
+	CHECK(rec.nr_arrivals >= 1);
+	pthread_mutex_unlock(&rec.lock);
 
 	e.changed = (struct display_rect){ 37, 21, 101, 77 };
 	e.top = 2;

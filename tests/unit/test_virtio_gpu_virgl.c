@@ -870,6 +870,26 @@ static void test_flush_without_viewers(void)
 	bench_stop(&b);
 }
 
+/* A viewer that comes to a picture the guest no longer flushes gets it
+ * all the same (the guest holds a finished frame; nobody watched it). */
+static void test_viewer_arrival_shows_the_picture(void)
+{
+	struct bench b;
+
+	START_SHOWN(&b, CAP, true);
+	show_texture(&b);
+	CHECK_EQ(flush(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	gpu3d_show_again(b.g);           /* still nobody: nothing read */
+	check_nothing_shown(&b);
+	b.seen.viewers = true;
+	gpu3d_show_again(b.g);
+	CHECK_EQ(gpu3d_pending(b.g), 1);
+	poll_until_shown(&b, 1);
+	CHECK(rect_is(&b.seen.rect, 0, 0, TEX_SIDE, TEX_SIDE));
+	CHECK(update_shows(&b, 0, 0, false));
+	bench_stop(&b);
+}
+
 /* The shown resource goes, or the device resets, while its frame is in
  * flight: the readback is dropped, nothing shown, nothing left pending. */
 static void test_readback_dropped_with_its_resource(void)
@@ -934,6 +954,7 @@ TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_flush_of_scanout_part),
 	TEST_CASE(test_flushes_coalesce),
 	TEST_CASE(test_flush_without_viewers),
+	TEST_CASE(test_viewer_arrival_shows_the_picture),
 	TEST_CASE(test_readback_dropped_with_its_resource),
 	TEST_CASE(test_readback_charged),
 	TEST_CASE(test_one_per_process))
