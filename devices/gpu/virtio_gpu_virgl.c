@@ -47,6 +47,8 @@ struct virgl_box {
 #define CONTEXT_COST         (256ull << 10)
 #define TEXEL_BYTES          4ull
 #define CURSOR_BYTES         4u
+/* virglrenderer's resource info flag (virgl_hw.h): stored flipped. */
+#define VIRGL_RESOURCE_Y_0_TOP  (1u << 0)
 /* Fence syncs and pixel-buffer objects: GL 3.2 core or GLES 3.0. */
 #define READBACK_GL_MAJOR    3
 #define READBACK_GL_MINOR    2
@@ -779,12 +781,13 @@ static void start_readback(struct gpu3d *g, unsigned i, struct display_rect part
 	texture = (struct display_rect){ .width = info.width, .height = info.height };
 	if (!intersect(&part, &texture, &part) || !enter_readback(g))
 		return;
-	/* Every texture's rows run bottom-up, GL's way, whatever its Y_0_TOP
-	 * flag says: virglrenderer flips the rows written into (and rendered
-	 * into) a Y_0_TOP resource, so a 2D dumb buffer's top row lands in
-	 * the texture's last row just as a GL-rendered frame's does. The flag
-	 * tells a GL compositor how to sample it, not how it is stored. */
-	ret = gl_readback_start(s->readback, info.tex_id, info.width, info.height, true,
+	/* The guest lays out every buffer it scans out top row first (KMS's
+	 * way): its GL renders a frame into the texture so, and transfers
+	 * copy rows as they are. Only a Y_0_TOP resource (2D, a dumb buffer)
+	 * is stored flipped: virglrenderer turns the rows written into it
+	 * upside down, so that one is read back flipped. */
+	ret = gl_readback_start(s->readback, info.tex_id, info.width, info.height,
+				(info.flags & VIRGL_RESOURCE_Y_0_TOP) != 0,
 				part.x, part.y, part.width, part.height);
 	leave_readback();
 	/* A failed start dropped the one in flight too (gl_readback logged). */
