@@ -32,7 +32,7 @@ bad_input not-a-kernel "not a Linux kernel" --kernel "$E2E_WORK/not-a-kernel"
 bad_input empty-kernel "is empty" --kernel "$E2E_WORK/empty"
 bad_input kernel-is-directory "not a regular file" --kernel "$E2E_WORK"
 bad_input missing-initrd "cannot read initrd" --kernel "$kernel" --initrd "$E2E_WORK/nonexistent"
-bad_input no-kernel-option "--kernel is required"
+bad_input no-kernel-option "give --kernel PATH, or a --disk with a distribution installed on it"
 bad_input too-little-memory "too little" --kernel "$kernel" --memory 1M
 bad_input too-much-memory "more than this host" --kernel "$kernel" --memory 1000T
 bad_input bad-memory-size "give a size" --kernel "$kernel" --memory lots
