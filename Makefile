@@ -78,7 +78,10 @@ install: $(BUILD)/gvmm
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# The compiler's dependency files; not those of tools/mkimage's Debian tree
+# (etc/rc2.d, ...) while it builds an image in build/, nor its package cache.
+-include $(shell find build \( -name '.mkimage.*' -o -name mkimage-cache \) -prune \
+	-o -name '*.d' -type f -print 2>/dev/null)
 
 # gvmm beside QEMU (tools/bench): boot, memory, block, network, interleaved
 # runs, one table written to docs/BENCHMARKS.md and printed; in the nested
