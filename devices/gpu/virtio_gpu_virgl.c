@@ -34,8 +34,6 @@ struct virgl_box {
 #define MAX_TARGET           8
 /* virgl_formats run below this (virglrenderer checks the exact set). */
 #define MAX_FORMAT           512
-/* VIRGL_BIND_*: the bits virglrenderer 0.10 knows (bit 2 and 19 unused). */
-#define KNOWN_BINDS          0x03f7fffbu
 #define MAX_TEXTURE_SIDE     16384
 #define MAX_TEXTURE_DEPTH    2048
 #define MAX_LAYERS           2048
@@ -308,7 +306,7 @@ static uint32_t resource_create_2d(struct gpu3d *g, const uint8_t *req, size_t l
 static bool create_3d_args_sane(const struct virgl_renderer_resource_create_args *a)
 {
 	if (a->target > MAX_TARGET || !a->format || a->format >= MAX_FORMAT ||
-	    (a->bind & ~KNOWN_BINDS) || !a->width || !a->height || !a->depth ||
+	    !a->width || !a->height || !a->depth ||
 	    !a->array_size || a->last_level >= MAX_LEVELS || a->nr_samples > MAX_SAMPLES)
 		return false;
 	if (a->target == PIPE_BUFFER)

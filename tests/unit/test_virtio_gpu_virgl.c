@@ -24,6 +24,7 @@
 #define VIRGL_FORMAT_B8G8R8X8_UNORM  2
 #define VIRGL_BIND_SCANOUT           (1u << 18)
 #define VIRGL_BIND_SHARED            (1u << 20)
+#define VIRGL_BIND_STAGING           (1u << 19)
 #define CCMD_RESOURCE_INLINE_WRITE   9
 #define CAPSET_VENUS                 4   /* not offered by gvmm */
 #define CCMD_HEADER(cmd, len)        ((uint32_t)(cmd) | ((uint32_t)(len) << 16))
@@ -561,16 +562,22 @@ static void test_hostile_resources(void)
 	c->target = htole32(2);
 	c->format = htole32(0xffff);
 	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	c->format = htole32(1);
-	c->bind = htole32(1u << 31);
-	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	/* What the guest's GBM asks for a buffer it scans out (Mesa: render
-	 * target, sampler view, scanout, shared) is fine. */
+	/* Bind bits are the renderer's to judge (Mesa and minigbm use more
+	 * every release): what the guest's GBM asks for a buffer it scans
+	 * out, and a staging buffer as weston's uploads use, are fine. */
 	c->resource_id = htole32(9);
 	c->format = htole32(VIRGL_FORMAT_B8G8R8X8_UNORM);
 	c->bind = htole32(VIRGL_BIND_RENDER_TARGET | VIRGL_BIND_SAMPLER_VIEW |
 			  VIRGL_BIND_SCANOUT | VIRGL_BIND_SHARED);
 	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_OK_NODATA);
+	c->resource_id = htole32(10);
+	c->target = htole32(0);          /* PIPE_BUFFER */
+	c->format = htole32(64);         /* VIRGL_FORMAT_R8_UNORM */
+	c->width = htole32(4096);
+	c->bind = htole32(VIRGL_BIND_STAGING);
+	CHECK_EQ(send(&b, sizeof(*c)), VIRTIO_GPU_RESP_OK_NODATA);
+	c->target = htole32(2);
+	c->width = htole32(1);
 	c->resource_id = htole32(8);
 	c->format = htole32(1);
 	c->bind = htole32(1u << 31);
