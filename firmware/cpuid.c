@@ -2,7 +2,6 @@
 
 #include <string.h>
 
-#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR   (1u << 31)
 #define CPUID_1_EDX_HTT          (1u << 28)
 #define CPUID_80000001_ECX_CMP_LEGACY (1u << 1)
@@ -42,13 +41,6 @@ static void topology_leaf(struct kvm_cpuid_entry2 *e, unsigned cpu_index,
 		e->ecx = e->index;  /* level type 0: no more levels */
 		break;
 	}
-}
-
-void cpuid_offer_tsc_deadline(struct kvm_cpuid_entry2 *entries, unsigned nent)
-{
-	for (unsigned i = 0; i < nent; i++)
-		if (entries[i].function == 1)
-			entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }
 
 void cpuid_apply_policy(struct kvm_cpuid_entry2 *entries, unsigned nent,

@@ -5,8 +5,7 @@
  *  - topology: one package, nr_cpus cores of one thread each, APIC id = vCPU index
  *    (leaf 1, leaf 4, leaf 0xB/0x1F, AMD 0x80000008; AMD's 0x8000001E is hidden
  *    by clearing TOPOEXT so the guest reads the simpler leaves);
- *  - nothing is added that KVM did not offer (the TSC-deadline timer KVM
- *    offers as a capability, not in its CPUID: cpuid_offer_tsc_deadline). */
+ *  - nothing is added that KVM did not offer. */
 #ifndef GVMM_CPUID_H
 #define GVMM_CPUID_H
 
@@ -14,12 +13,6 @@
 #include <linux/kvm.h>
 
 #define CPUID_MAX_VCPUS 255  /* xAPIC ids are 8 bits; the MADT lists 8-bit ids */
-
-/* Sets leaf 1's TSC-deadline bit, for a KVM with KVM_CAP_TSC_DEADLINE_TIMER
- * (its KVM_GET_SUPPORTED_CPUID leaves the bit to userspace). Without it
- * Linux arms its LAPIC timer with an initial count, a different exit for
- * every tick from what QEMU's and real hardware's guests do. */
-void cpuid_offer_tsc_deadline(struct kvm_cpuid_entry2 *entries, unsigned nent);
 
 /* Rewrites entries in place for vCPU cpu_index (its APIC id) of nr_cpus. */
 void cpuid_apply_policy(struct kvm_cpuid_entry2 *entries, unsigned nent,

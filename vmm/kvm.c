@@ -8,8 +8,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../firmware/cpuid.h"
-
 #define KVM_CPUID_MAX_ENTRIES 256
 
 const struct kvm_cap_need kvm_required_caps[] = {
@@ -98,8 +96,6 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
 		goto fail;
 	}
-	if (kvm_check_cap(kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
-		cpuid_offer_tsc_deadline(kvm->supported_cpuid->entries, kvm->supported_cpuid->nent);
 	return 0;
 fail:
 	close(kvm->fd);

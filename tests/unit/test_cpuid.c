@@ -111,21 +111,7 @@ static void kvm_signature_is_present(void)
 	CHECK_EQ(find(e, n, 0x40000001, 0)->eax, 0x01007afb);
 }
 
-static void tsc_deadline_is_offered(void)
-{
-	struct kvm_cpuid_entry2 e[32];
-	unsigned n = fake_supported(e);
-
-	CHECK_EQ(find(e, n, 1, 0)->ecx & (1u << 24), 0);
-	cpuid_offer_tsc_deadline(e, n);
-	CHECK(find(e, n, 1, 0)->ecx & (1u << 24));
-	/* The policy keeps it. */
-	cpuid_apply_policy(e, n, 0, 1);
-	CHECK(find(e, n, 1, 0)->ecx & (1u << 24));
-}
-
 TEST_MAIN("cpuid",
-	TEST_CASE(tsc_deadline_is_offered),
 	TEST_CASE(leaf1_has_apic_id_and_hypervisor_bit),
 	TEST_CASE(single_cpu_has_no_htt),
 	TEST_CASE(topology_leaves_describe_n_cores),
