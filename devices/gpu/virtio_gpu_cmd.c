@@ -280,14 +280,6 @@ static uint8_t *pixel_at(const struct gpu2d_resource *res, uint32_t x, uint32_t 
 
 /* ---- commands; each returns the response type ---- */
 
-/* What a command reads of its request; the trailing bytes of a longer
- * request are ignored. */
-#define READ_COMMAND(cmd, req, len) do { \
-	if ((len) < sizeof(cmd)) \
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER; \
-	memcpy(&(cmd), (req), sizeof(cmd)); \
-} while (0)
-
 static uint32_t get_display_info(struct gpu2d *g, uint8_t *body, size_t *body_len)
 {
 	struct virtio_gpu_resp_display_info info;

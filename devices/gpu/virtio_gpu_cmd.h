@@ -53,6 +53,16 @@
 
 enum gpu2d_queue { GPU2D_CONTROLQ, GPU2D_CURSORQ };
 
+/* Opens a command handler of either engine: a request shorter than its
+ * command struct is INVALID_PARAMETER; else the struct is copied out (the
+ * request need not be aligned for it) and the trailing bytes of a longer
+ * request are ignored. */
+#define READ_COMMAND(cmd, req, len) do { \
+	if ((len) < sizeof(cmd)) \
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER; \
+	memcpy(&(cmd), (req), sizeof(cmd)); \
+} while (0)
+
 /* One piece of a resource's guest-RAM backing. */
 struct gpu2d_backing {
 	uint8_t *host;             /* into guest RAM, checked at attach */

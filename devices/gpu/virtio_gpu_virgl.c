@@ -284,9 +284,7 @@ static uint32_t resource_create_2d(struct gpu3d *g, const uint8_t *req, size_t l
 	struct virgl_renderer_resource_create_args a = { 0 };
 	enum display_format unused;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	/* The virtio formats are virgl's numbers for the same layouts. */
 	a.format = le32toh(cmd.format);
 	a.width = le32toh(cmd.width);
@@ -321,9 +319,7 @@ static uint32_t resource_create_3d(struct gpu3d *g, const uint8_t *req, size_t l
 	struct virtio_gpu_resource_create_3d cmd;
 	struct virgl_renderer_resource_create_args a;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	a = (struct virgl_renderer_resource_create_args){
 		.handle = le32toh(cmd.resource_id), .target = le32toh(cmd.target),
 		.format = le32toh(cmd.format), .bind = le32toh(cmd.bind),
@@ -342,9 +338,7 @@ static uint32_t resource_unref(struct gpu3d *g, const uint8_t *req, size_t len)
 	struct virtio_gpu_resource_unref cmd;
 	struct gpu3d_resource *r;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	r = find_resource(le32toh(cmd.resource_id));
 	if (!r)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -361,9 +355,7 @@ static uint32_t attach_backing(struct gpu3d *g, const uint8_t *req, size_t len)
 	uint32_t n;
 	uint64_t bytes;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	r = find_resource(le32toh(cmd.resource_id));
 	if (!r)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -406,9 +398,7 @@ static uint32_t detach_backing(struct gpu3d *g, const uint8_t *req, size_t len)
 	struct virtio_gpu_resource_detach_backing cmd;
 	struct gpu3d_resource *r;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	r = find_resource(le32toh(cmd.resource_id));
 	if (!r)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -426,9 +416,7 @@ static uint32_t transfer_to_host_2d(const uint8_t *req, size_t len)
 	struct gpu3d_resource *r;
 	struct virgl_box box;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	r = find_resource(le32toh(cmd.resource_id));
 	if (!r)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -454,9 +442,7 @@ static uint32_t transfer_3d(const uint8_t *req, size_t len, bool to_host)
 	uint32_t ctx_id, level, stride, layer_stride;
 	int ret;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	r = find_resource(le32toh(cmd.resource_id));
 	if (!r)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -503,9 +489,7 @@ static uint32_t ctx_create(struct gpu3d *g, const uint8_t *req, size_t len)
 	uint32_t ctx_id, nlen, capset;
 	int ret;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	ctx_id = le32toh(cmd.hdr.ctx_id);
 	nlen = le32toh(cmd.nlen);
 	if (nlen > sizeof(cmd.debug_name))
@@ -542,9 +526,7 @@ static uint32_t ctx_destroy(struct gpu3d *g, const uint8_t *req, size_t len)
 	struct virtio_gpu_ctx_destroy cmd;
 	uint32_t ctx_id;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	ctx_id = le32toh(cmd.hdr.ctx_id);
 	if (!context_known(g, ctx_id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
@@ -557,9 +539,7 @@ static uint32_t ctx_resource(struct gpu3d *g, const uint8_t *req, size_t len, bo
 	struct virtio_gpu_ctx_resource cmd;
 	uint32_t ctx_id, resource_id;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	ctx_id = le32toh(cmd.hdr.ctx_id);
 	resource_id = le32toh(cmd.resource_id);
 	if (!context_known(g, ctx_id))
@@ -578,9 +558,7 @@ static uint32_t submit_3d(struct gpu3d *g, const uint8_t *req, size_t len)
 	struct virtio_gpu_cmd_submit cmd;
 	uint32_t ctx_id, size;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	ctx_id = le32toh(cmd.hdr.ctx_id);
 	size = le32toh(cmd.size);
 	if (!context_known(g, ctx_id))
@@ -607,9 +585,7 @@ static uint32_t get_capset_info(struct gpu3d *g, const uint8_t *req, size_t len,
 	const size_t hdr = sizeof(struct virtio_gpu_ctrl_hdr);
 	uint32_t index;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	index = le32toh(cmd.capset_index);
 	if (index >= g->nr_capsets)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
@@ -628,9 +604,7 @@ static uint32_t get_capset(struct gpu3d *g, const uint8_t *req, size_t len, uint
 	const struct gpu3d_capset *c = NULL;
 	uint32_t id, version;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	id = le32toh(cmd.capset_id);
 	version = le32toh(cmd.capset_version);
 	for (uint32_t i = 0; i < g->nr_capsets; i++)
@@ -901,9 +875,7 @@ static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
 	struct display_rect rect;
 	uint32_t output, resource_id, ret;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	output = le32toh(cmd.scanout_id);
 	resource_id = le32toh(cmd.resource_id);
 	if (output >= g->cfg.nr_outputs)
@@ -938,9 +910,7 @@ static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)
 	struct display_rect flushed;
 	uint32_t resource_id;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	resource_id = le32toh(cmd.resource_id);
 	r = find_resource(resource_id);
 	if (!r)
@@ -998,9 +968,7 @@ static uint32_t update_cursor(struct gpu3d *g, const uint8_t *req, size_t len, b
 	struct gpu3d_resource *r;
 	void *pixels;
 
-	if (len < sizeof(cmd))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	memcpy(&cmd, req, sizeof(cmd));
+	READ_COMMAND(cmd, req, len);
 	output = le32toh(cmd.pos.scanout_id);
 	if (output >= g->cfg.nr_outputs)
 		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
