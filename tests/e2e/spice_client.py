@@ -21,6 +21,10 @@ Actions:
                           (absolute positions go to the guest's tablet)
   settle=S                wait until no update came for S seconds
   wait-rect=X,Y,W,H,RRGGBB  wait until that rectangle shows that colour
+  wait-share=RRGGBB,PCT   wait until at least PCT percent of the display
+                          shows that colour (counted on every 8th pixel of
+                          every 8th row: a desktop's background behind
+                          windows placed anywhere)
   dump=FILE               write what the client has as a PPM (P6) file
   key=SC[,SC...]          press and release each PC XT (set 1) scancode;
                           E0-prefixed keys as 0x100 | code (KEY_UP: 0x148)
@@ -239,6 +243,19 @@ class Client:
                 return False
         return True
 
+    def share(self, rgb):
+        """The fraction of pixels of colour rgb, on a grid of every 8th."""
+        width, height, stride, raw = self.frame_bytes()
+        want = bytes([rgb & 0xff, rgb >> 8 & 0xff, rgb >> 16 & 0xff])
+        seen = total = 0
+        for y in range(0, height, 8):
+            pixels = raw[y * stride:y * stride + width * 4]
+            for x in range(0, width, 8):
+                total += 1
+                if pixels[x * 4:x * 4 + 3] == want:
+                    seen += 1
+        return seen / total if total else 0.0
+
     # -- input --
 
     def key(self, scancode, down):
@@ -440,6 +457,12 @@ def run_action(client, action, stdin_actions):
         x, y, w, h = numbers(value.rsplit(",", 1)[0], 4)
         rgb = int(value.rsplit(",", 1)[1], 16)
         client.run_until(lambda: client.rect_is(x, y, w, h, rgb), "the rectangle %s" % value)
+    elif name == "wait-share":
+        colour, percent = value.split(",")
+        rgb, want = int(colour, 16), float(percent) / 100
+        client.run_until(lambda: client.primary is not None and client.share(rgb) >= want,
+                         "%s%% of the display in %s" % (percent, colour))
+        result.update(share=round(client.share(rgb) * 100, 1))
     elif name == "dump":
         client.run_until(lambda: client.primary is not None, "the primary surface")
         w, h = client.dump_ppm(value)

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The Debian desktop image (tools/mkimage) booted from its disk with no
+# --kernel, with virgl and SPICE, judged by what the guest and a real SPICE
+# client (tests/e2e/spice_client.py) saw, in one boot:
+#   - gvmm found the distribution's kernel on the disk by itself;
+#   - systemd reached its default target with no failed unit;
+#   - the guest took its address by DHCP and fetched a file from the host
+#     (same sha256 both ends);
+#   - the client sees weston's desktop: its background colour from the
+#     image's weston.ini over most of the screen, and the terminal's window;
+#   - a click into the terminal and text typed by the client run a command
+#     there, whose file the serial console reads back;
+#   - a click on the panel's GL launcher starts es2gears_wayland, and the
+#     client sees its window move; a Wayland client's GL renderer
+#     (eglinfo on weston) is virgl;
+#   - `poweroff` ends gvmm with status 0, and e2fsck of the image after it
+#     finds nothing to fix.
+# The image is built by `make test` (tools/mkimage build/debian.img, cached
+# while its recipe stays the same) and copied before each run by
+# tests/e2e/desktop_image.sh (the host-setup line below), so every run
+# boots a pristine copy.
+# with-kvm: --rw build/e2e-desktop
+# host-setup: tests/e2e/desktop_image.sh
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BOOT_TIMEOUT=${GVMM_BOOT_TIMEOUT:-720}
+dir=build/e2e-desktop
+img=$dir/desktop.img
+client=(/usr/bin/python3 "$(dirname "$0")/spice_client.py")
+port=${GVMM_E2E_DESKTOP_SPICE_PORT:-15960}
+W=1024 H=768
+background=1e4c74    # [shell] background-color of the image's weston.ini
+guest_uid=1000       # the image's user gvmm
+
+if [ ! -f "$img" ]; then
+	why=$(cat "$dir/why" 2>/dev/null)
+	case $why in
+	skip:*) skip desktop "${why#skip: }" ;;
+	*) fail desktop "no desktop image to boot: ${why:-tests/e2e/desktop_image.sh did not run}" ;;
+	esac
+	exit 0
+fi
+
+# --- The host's side: a file to fetch, the console -----------------------------
+
+www=$E2E_WORK/www
+mkdir -p "$www"
+head -c 1048576 /dev/urandom >"$www/blob"
+blob_sum=$(sha256sum <"$www/blob" | cut -d' ' -f1)
+http_port=${GVMM_E2E_DESKTOP_HTTP_PORT:-15961}
+(cd "$www" && exec timeout "$BOOT_TIMEOUT" python3 -m http.server --bind 127.0.0.1 "$http_port") \
+	>/dev/null 2>&1 &
+http_pid=$!
+trap 'kill "$http_pid" 2>/dev/null; rm -rf "$E2E_WORK"' EXIT
+
+# The serial console is gvmm's stdio: a FIFO in (held open by fd 7, so
+# gvmm never sees its end) and the log out.
+log=$E2E_WORK/desktop.log err=$E2E_WORK/desktop.err
+mkfifo "$E2E_WORK/console.in"
+"$GVMM" run --disk "$img" --memory 2G --cpus 2 --no-reboot \
+	--gpu "virgl,width=$W,height=$H" --spice "127.0.0.1:$port,disable-ticketing" \
+	--net user,host-loopback=on --cmdline quiet \
+	<"$E2E_WORK/console.in" >"$log" 2>"$err" &
+BOOT_PID=$!
+exec 7>"$E2E_WORK/console.in"
+start=$(date +%s)
+
+left() {
+	local n=$((start + BOOT_TIMEOUT - $(date +%s)))
+	echo $((n < 5 ? 5 : n))
+}
+# say LINE: types LINE at the serial console's root shell.
+say() { printf '%s\n' "$1" >&7; }
+# REPORT lines: the shell function g (defined first) prints GVMM-REPORT
+# KEY=VALUE; the echo of what was typed never holds that word.
+guest_report() { tr -d '\r' <"$log" | sed -n "s/^GVMM-REPORT $1=//p" | tail -n 1; }
+wait_report() { wait_for_console desktop "^GVMM-REPORT $1=" 1 "${2:-$(left)}"; }
+
+# --- Boot to the root shell on the serial console --------------------------------
+
+booted=0
+if wait_for_console desktop 'root@gvmm-debian' 1 "$(left)"; then
+	booted=1
+	say "g() { printf 'GVMM-%s %s=%s\\n' REPORT \"\$1\" \"\$2\"; }"
+	say "g kernel \"\$(uname -r) \$(cat /proc/cmdline)\""
+	say "g state \"\$(systemctl is-system-running --wait)\""
+	say "g failed \"\$(systemctl --failed --no-legend --plain | awk '{print \$1}' | tr '\\n' ' ')\""
+	say "g boot-time \"\$(systemd-analyze time | head -n 1)\""
+	say "g dhcp \"\$(ip -4 -o addr show scope global dynamic | awk '{print \$2, \$4}')\""
+	say "g fetch \"\$(curl -sS --max-time 60 http://10.0.2.2:$http_port/blob | sha256sum | cut -d' ' -f1)\""
+	say "g weston \"\$(systemctl is-active weston.service)\""
+	wait_report weston
+fi
+
+# --- The desktop through a real SPICE client ---------------------------------------
+
+# One client connection, driven step by step through a FIFO; its JSON
+# answers go to client.out.
+mkfifo "$E2E_WORK/client.in"
+timeout "$(left)" "${client[@]}" --port "$port" --timeout 240 stdin \
+	<"$E2E_WORK/client.in" >"$E2E_WORK/client.out" 2>"$E2E_WORK/client.err" &
+client_pid=$!
+exec 8>"$E2E_WORK/client.in"
+# act ACTION: one client action; waits (bounded) for its answer and
+# returns its success.
+acted=0
+act() {
+	printf '%s\n' "$1" >&8
+	acted=$((acted + 1))
+	local deadline=$(($(date +%s) + 300))
+	while [ "$(grep -c '"action"' "$E2E_WORK/client.out" 2>/dev/null)" -lt $acted ]; do
+		if ! kill -0 "$client_pid" 2>/dev/null || [ "$(date +%s)" -ge $deadline ]; then
+			acted=$((acted + 1000)) # no more answers will come
+			return 1
+		fi
+		sleep 0.2
+	done
+	tail -n 1 "$E2E_WORK/client.out" | grep -q '"ok": true'
+}
+
+# Where the terminal is: weston places windows where it likes, so the
+# first picture is searched for the terminal's black inside (the largest
+# box of black pixels, sampled every 4th pixel). Prints "X Y W H" or
+# nothing.
+find_black_box() {
+	python3 - "$1" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+_, w, h, _ = data.split(maxsplit=4)[:4]
+w, h = int(w), int(h)
+px = data[len(data) - 3 * w * h:]
+xs, ys = [], []
+for y in range(40, h, 4):
+    row = px[3 * w * y:3 * w * (y + 1)]
+    for x in range(0, w, 4):
+        if row[3 * x:3 * x + 3] == b"\0\0\0":
+            xs.append(x)
+            ys.append(y)
+if len(xs) >= 2000:   # 2000 samples: at least about 180 x 180 pixels
+    xs.sort(); ys.sort()
+    # the middle 90 % of them: a stray black pixel elsewhere does not count
+    n = len(xs)
+    x0, x1, y0, y1 = xs[n // 20], xs[n - 1 - n // 20], ys[n // 20], ys[n - 1 - n // 20]
+    print(x0, y0, x1 - x0, y1 - y0)
+PY
+}
+# changed A.ppm B.ppm: how many pixels below the panel differ.
+changed() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+a, b = (open(p, "rb").read() for p in sys.argv[1:3])
+_, w, h, _ = a.split(maxsplit=4)[:4]
+w, h = int(w), int(h)
+pa, pb = a[len(a) - 3 * w * h:], b[len(b) - 3 * w * h:]
+start = 3 * w * 40   # below the panel, whose clock ticks every second
+print(sum(1 for i in range(start, 3 * w * h, 3) if pa[i:i + 3] != pb[i:i + 3]))
+PY
+}
+
+desktop_seen=0 terminal_box= typed= gears= renderer= moved= still=
+token=$RANDOM$RANDOM
+if [ $booted = 1 ] &&
+	act wait-primary && act "wait-size=$W,$H" && act wait-mouse-mode=client &&
+	act "wait-share=$background,30" && act settle=3 && act "dump=$E2E_WORK/desktop.ppm"; then
+	desktop_seen=1
+	terminal_box=$(find_black_box "$E2E_WORK/desktop.ppm")
+fi
+if [ -n "$terminal_box" ]; then
+	read -r tx ty tw th <<<"$terminal_box"
+	# Click into the terminal (it takes the keyboard), type a command.
+	act "position=$((tx + tw / 2)),$((ty + th / 2))" && act button-down=1 && act button-up=1 &&
+		act sleep=1 && act "type=echo typed-$token >/tmp/typed\\n" && act sleep=3
+	say "g typed \"\$(cat /tmp/typed 2>&1)\""
+	wait_report typed 120 && typed=$(guest_report typed)
+
+	# The panel's second launcher (weston.ini: es2gears_wayland) at its
+	# place on the panel; the GL demo must start and draw.
+	act "dump=$E2E_WORK/before.ppm" && act sleep=2 && act "dump=$E2E_WORK/before2.ppm"
+	act position=52,16 && act button-down=1 && act button-up=1
+	say "for i in \$(seq 60); do pgrep -u $guest_uid es2gears >/dev/null && break; sleep 1; done; g gears \"\$(pgrep -a -u $guest_uid es2gears)\""
+	wait_report gears 120 && gears=$(guest_report gears)
+	# The renderer a client of weston gets: eglinfo's Wayland platform.
+	say "g renderer \"\$(sudo -u gvmm env XDG_RUNTIME_DIR=/run/user/$guest_uid WAYLAND_DISPLAY=wayland-1 eglinfo 2>&1 | sed -n '/^Wayland platform/,\$p' | grep -m1 'renderer:')\""
+	wait_report renderer 120 && renderer=$(guest_report renderer)
+	act sleep=5 && act "dump=$E2E_WORK/gears1.ppm" && act sleep=2 && act "dump=$E2E_WORK/gears2.ppm"
+	[ -f "$E2E_WORK/gears2.ppm" ] && moved=$(changed "$E2E_WORK/gears1.ppm" "$E2E_WORK/gears2.ppm")
+	[ -f "$E2E_WORK/before2.ppm" ] && still=$(changed "$E2E_WORK/before.ppm" "$E2E_WORK/before2.ppm")
+fi
+exec 8>&-
+timeout 30 tail --pid="$client_pid" -f /dev/null || kill "$client_pid" 2>/dev/null
+
+# --- Power off, then the image ---------------------------------------------------
+
+[ $booted = 1 ] && say poweroff
+if ! timeout "$(left)" tail --pid="$BOOT_PID" -f /dev/null; then
+	echo "gvmm still ran ${BOOT_TIMEOUT}s after its start: killed"
+	kill -KILL "$BOOT_PID" 2>/dev/null
+fi
+wait "$BOOT_PID"
+BOOT_STATUS=$?
+exec 7>&-
+seconds=$(($(date +%s) - start))
+# The root file system starts 1 MiB into the image (tools/mkimage).
+fsck_out=$(e2fsck -fn "$img?offset=1048576" 2>&1)
+fsck_status=$?
+
+# --- Checks ----------------------------------------------------------------------
+
+failed=0
+check() {
+	local name=$1 what=$2; shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$what"; failed=1; fi
+}
+client_said() { grep -v '"ok": true' "$E2E_WORK/client.out" 2>/dev/null | head -c 400; tail -n 2 "$E2E_WORK/client.err" 2>/dev/null | tr '\n' ' '; }
+
+check desktop.kernel-from-disk "the guest ran '$(guest_report kernel)'" \
+	grep -q 'root=UUID=' <<<"$(guest_report kernel)"
+check desktop.systemd-running "systemd says '$(guest_report state)'; failed units: '$(guest_report failed)'" \
+	[ "$(guest_report state)" = running ]
+check desktop.dhcp "the guest's dynamic addresses: '$(guest_report dhcp)'" \
+	grep -q '10\.0\.2\.15/24' <<<"$(guest_report dhcp)"
+check desktop.fetch-from-host "guest got sha256 '$(guest_report fetch)', host sent $blob_sum" \
+	[ "$(guest_report fetch)" = "$blob_sum" ]
+check desktop.weston-running "weston.service is '$(guest_report weston)'" \
+	[ "$(guest_report weston)" = active ]
+check desktop.spice-sees-desktop "the client never saw 30% of the display in #$background: $(client_said)" \
+	[ $desktop_seen = 1 ]
+check desktop.spice-sees-terminal "no terminal window (a box of black) in the client's picture" \
+	[ -n "$terminal_box" ]
+check desktop.typed-into-terminal "the guest's /tmp/typed: '$typed' (want typed-$token); $(client_said)" \
+	[ "$typed" = "typed-$token" ]
+check desktop.click-starts-gl-demo "the guest's es2gears processes after the click on the panel: '$gears'" \
+	[ -n "$gears" ]
+check desktop.gl-renderer-virgl "eglinfo on weston: '$renderer'" \
+	grep -q virgl <<<"$renderer"
+check desktop.gl-demo-draws "pixels that changed in 2 s with the demo running: '${moved:-none}' (without it: '${still:-?}')" \
+	[ "${moved:-0}" -gt $(( ${still:-0} + 5000 )) ]
+check desktop.poweroff-exit-0 "gvmm exited $BOOT_STATUS after the guest's poweroff" \
+	[ "$BOOT_STATUS" = 0 ]
+check desktop.fsck-clean "e2fsck -fn of the root file system exited $fsck_status: $(tail -n 3 <<<"$fsck_out" | tr '\n' ' ')" \
+	[ "$fsck_status" = 0 ]
+echo "desktop: ${seconds}s from start to gvmm's exit; $(guest_report boot-time); terminal at '$terminal_box'"
+[ $failed = 0 ] || console_tail desktop
+exit 0
