@@ -95,26 +95,35 @@ static int read_region(struct vfio_pci *d, unsigned index, struct vfio_range *ar
 
 /* ---- BARs ---- */
 
+typedef void (*msix_access_fn)(struct vfio_msix *m, uint64_t offset, uint8_t *data,
+			       uint32_t len, bool is_write);
+
+/* Hands the access to fn when it falls in [start, start+size) of BAR bar. */
+static bool msix_part_access(struct vfio_pci *d, unsigned index, unsigned bar, uint64_t start,
+			     uint64_t size, msix_access_fn fn, uint64_t offset, uint8_t *data,
+			     uint32_t len, bool is_write)
+{
+	if (!d->has_msix || index != bar || offset < start || offset - start >= size)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	fn(&d->msix, offset - start, data, len, is_write);
+	pthread_mutex_unlock(&d->lock);
+	return true;
+}
+
 static void bar_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct vfio_pci_bar_ctx *ctx = opaque;
 	struct vfio_pci *d = ctx->dev;
-	const struct vfio_config *c = &d->cfg;
+	const struct vfio_msix_cap *c = &d->cfg.msix;
 
-	if (d->has_msix && ctx->index == c->msix.table_bar && offset >= c->msix.table_offset &&
-	    offset - c->msix.table_offset < vfio_msix_table_size(&d->msix)) {
-		pthread_mutex_lock(&d->lock);
-		vfio_msix_table_access(&d->msix, offset - c->msix.table_offset, data, len, is_write);
-		pthread_mutex_unlock(&d->lock);
+	if (msix_part_access(d, ctx->index, c->table_bar, c->table_offset,
+			     vfio_msix_table_size(&d->msix), vfio_msix_table_access,
+			     offset, data, len, is_write) ||
+	    msix_part_access(d, ctx->index, c->pba_bar, c->pba_offset,
+			     vfio_msix_pba_size(&d->msix), vfio_msix_pba_access,
+			     offset, data, len, is_write))
 		return;
-	}
-	if (d->has_msix && ctx->index == c->msix.pba_bar && offset >= c->msix.pba_offset &&
-	    offset - c->msix.pba_offset < vfio_msix_pba_size(&d->msix)) {
-		pthread_mutex_lock(&d->lock);
-		vfio_msix_pba_access(&d->msix, offset - c->msix.pba_offset, data, len, is_write);
-		pthread_mutex_unlock(&d->lock);
-		return;
-	}
 	/* Beyond the device's region (the guest's BAR is rounded up): nothing. */
 	if (region_io(d, ctx->index, offset, data, len, is_write) < 0 && !is_write)
 		memset(data, 0xff, len);
