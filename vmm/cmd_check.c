@@ -6,6 +6,7 @@
 
 #include "../display/gl_host.h"
 #include "../display/gl_probe.h"
+#include "../devices/vfio/vfio_host.h"
 #include "commands.h"
 #include "kvm.h"
 
@@ -17,7 +18,9 @@ static void print_check_usage(FILE *out)
 		"Tells whether KVM is present and usable, whether it is hardware-assisted\n"
 		"(VT-x/AMD-V) or PVM, and which KVM capabilities gvmm needs are there;\n"
 		"then which host GL the virgl 3D device would render with, and whether\n"
-		"virglrenderer starts on it (a host without GL does not fail the check).\n"
+		"virglrenderer starts on it (a host without GL does not fail the check);\n"
+		"then the IOMMU groups and which of their devices are bound to vfio-pci,\n"
+		"ready for --vfio (informational too).\n"
 		"Exit status 0 when gvmm can boot stock Linux kernels here, 1 otherwise.\n");
 }
 
@@ -97,6 +100,7 @@ int cmd_check(int argc, char **argv)
 	if (hugepages >= 0)
 		printf("  %-30s %ld free 2 MiB pages (for --hugepages)\n", "hugepages", hugepages);
 	print_gl_lines();
+	vfio_host_describe(&vfio_host_default_paths, stdout);
 
 	if (usable)
 		kvm_close(&kvm);

@@ -19,6 +19,7 @@
 #include "../firmware/boot.h"
 #include "../firmware/boot_disk.h"
 #include "../firmware/cpuid.h"
+#include "../devices/vfio/vfio_host.h"
 #include "api_socket.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -59,6 +60,8 @@ struct run_options {
 	const char *net_args[NET_MAX_NICS];
 	bool gpu_given;
 	struct virtio_gpu_config gpu;
+	unsigned nr_vfio;
+	struct vfio_option vfio[VFIO_MAX_DEVICES];
 	bool spice_given;
 	bool spice_password_on_cmdline;   /* password=: other users can read it */
 	struct spice_options spice;
@@ -177,6 +180,17 @@ static void print_run_usage(FILE *out)
 		"                     tls-port: every channel needs TLS (plaintext=on allows\n"
 		"                     both); ADDR without a port listens on the TLS port only.\n"
 		"                     refresh-rate caps updates per second (default 60)\n"
+		"  --vfio DDDD:BB:DD.F | --vfio sysfsdev=PATH\n"
+		"                     pass a host PCI device bound to vfio-pci through to\n"
+		"                     the guest (repeat for more, up to 8); sysfsdev= names\n"
+		"                     it by its sysfs directory. Its BARs are mapped into\n"
+		"                     the guest, its MSI/MSI-X and INTx go straight to KVM,\n"
+		"                     and all guest RAM is pinned for its DMA (needs\n"
+		"                     'ulimit -l' of at least --memory, or CAP_IPC_LOCK);\n"
+		"                     it is reset at start, at reboot and at exit. Its\n"
+		"                     expansion ROM is not offered, and a mediated\n"
+		"                     device's display is not shown. 'gvmm check' lists\n"
+		"                     the host's IOMMU groups\n"
 		"  --no-rng           leave out the virtio-rng entropy device\n"
 		"  --api-socket PATH  a control socket (JSON lines: status, pause, resume,\n"
 		"                     powerdown, quit); see 'gvmm ctl --help'\n"
@@ -205,7 +219,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS,
 	       OPT_SERIAL, OPT_NO_REBOOT, OPT_HUGEPAGES, OPT_DISK, OPT_NO_RNG,
-	       OPT_API_SOCKET, OPT_CONSOLE, OPT_NET, OPT_GPU, OPT_SPICE, OPT_BOOT_DISK };
+	       OPT_API_SOCKET, OPT_CONSOLE, OPT_NET, OPT_GPU, OPT_SPICE, OPT_BOOT_DISK, OPT_VFIO };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -223,6 +237,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 		{ "gpu", optional_argument, NULL, OPT_GPU },
 		{ "spice", required_argument, NULL, OPT_SPICE },
 		{ "boot-disk", required_argument, NULL, OPT_BOOT_DISK },
+		{ "vfio", required_argument, NULL, OPT_VFIO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -308,6 +323,16 @@ static int parse_run_options(int argc, char **argv, struct run_options *opt)
 						sizeof(err)) < 0)
 				return usage_error("--spice '%s': %s", optarg, err);
 			opt->spice_given = true;
+			break;
+		case OPT_VFIO:
+			if (opt->nr_vfio == VFIO_MAX_DEVICES)
+				return usage_error("--vfio: at most %d devices", VFIO_MAX_DEVICES);
+			if (vfio_option_parse(optarg, &opt->vfio[opt->nr_vfio], err, sizeof(err)) < 0)
+				return usage_error("--vfio '%s': %s", optarg, err);
+			for (unsigned i = 0; i < opt->nr_vfio; i++)
+				if (vfio_option_same(&opt->vfio[i], &opt->vfio[opt->nr_vfio]))
+					return usage_error("--vfio '%s' is given twice", optarg);
+			opt->nr_vfio++;
 			break;
 		case 'h':
 			print_run_usage(stdout);
@@ -525,6 +550,27 @@ static int setup_signals(sigset_t *handled)
 	return signalfd(-1, handled, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Every --vfio device exists, is bound to vfio-pci in a viable group,
+ * and guest RAM can be pinned for it: else one line and exit status 2. */
+static int check_vfio_devices(const struct run_options *opt, struct vfio_host_device *devs)
+{
+	char err[1024];
+
+	if (!opt->nr_vfio)
+		return EXIT_SUCCESS;
+	for (unsigned i = 0; i < opt->nr_vfio; i++)
+		if (vfio_host_find_device(&vfio_host_default_paths, &opt->vfio[i], &devs[i],
+					  err, sizeof(err)) < 0)
+			return usage_error("--vfio: %s", err);
+	for (unsigned i = 0; i < opt->nr_vfio; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(devs[i].path, devs[j].path))
+				return usage_error("--vfio: %s is given twice", devs[i].name);
+	if (vfio_host_check_own_memlock(opt->ram_size, err, sizeof(err)) < 0)
+		return usage_error("--vfio: %s", err);
+	return EXIT_SUCCESS;
+}
+
 static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
 			     const struct run_options *opt, struct event_loop *loop,
 			     struct serial_console *console, struct run_state *state)
@@ -589,6 +635,7 @@ int cmd_run(int argc, char **argv)
 	struct vm_config cfg;
 	struct vm_nic nics[NET_MAX_NICS] = { 0 };
 	struct display *display = NULL;
+	static struct vfio_host_device vfio_devices[VFIO_MAX_DEVICES];
 	int nr_nics = 0;
 	struct kvm kvm;
 	sigset_t handled;
@@ -627,6 +674,9 @@ int cmd_run(int argc, char **argv)
 	}
 
 files_ready:
+	status = check_vfio_devices(&opt, vfio_devices);
+	if (status != EXIT_SUCCESS)
+		goto out_files;
 	status = EXIT_FAILURE_VM;
 	if (kvm_open(&kvm, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -703,6 +753,7 @@ files_ready:
 		.nics = nics, .nr_nics = (unsigned)nr_nics,
 		.gpu = opt.gpu_given ? &opt.gpu : NULL,
 		.display = display,
+		.vfio_devices = vfio_devices, .nr_vfio_devices = opt.nr_vfio,
 	};
 	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
 	if (display)

@@ -69,6 +69,76 @@ static int vm_msi_update(void *ctx, unsigned gsi, uint64_t address, uint32_t dat
 	return gsi_routing_update_msi(&vm->gsi, gsi, address, data);
 }
 
+/* Passed-through devices route each vector themselves: a GSI per
+ * message, and irqfds they bind and unbind as the guest masks. */
+static int vm_msi_route_add(void *ctx, uint64_t address, uint32_t data, unsigned *gsi)
+{
+	struct vm *vm = ctx;
+	int route = gsi_routing_add_msi(&vm->gsi, address, data);
+
+	if (route < 0)
+		return route;
+	*gsi = (unsigned)route;
+	return 0;
+}
+
+static int vm_irqfd(void *ctx, int fd, unsigned gsi, int resample_fd, bool assign)
+{
+	struct vm *vm = ctx;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	if (!assign)
+		irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	else if (resample_fd >= 0) {
+		irqfd.flags = KVM_IRQFD_FLAG_RESAMPLE;
+		irqfd.resamplefd = (uint32_t)resample_fd;
+	}
+	return ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+static int vm_set_memslot(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *host)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+}
+
+static int vm_memslot_add(void *ctx, uint64_t gpa, uint64_t size, void *host, unsigned *slot)
+{
+	struct vm *vm = ctx;
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&vm->memslot_lock);
+	for (unsigned i = 0; i < VM_MAX_MEMSLOTS; i++) {
+		if (vm->memslots_used[i / 64] & (1ull << (i % 64)))
+			continue;
+		ret = vm_set_memslot(vm, i, gpa, size, host);
+		if (ret == 0) {
+			vm->memslots_used[i / 64] |= 1ull << (i % 64);
+			*slot = i;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&vm->memslot_lock);
+	return ret;
+}
+
+static void vm_memslot_remove(void *ctx, unsigned slot)
+{
+	struct vm *vm = ctx;
+
+	if (slot >= VM_MAX_MEMSLOTS)
+		return;
+	pthread_mutex_lock(&vm->memslot_lock);
+	/* A slot of size 0 is deleted. */
+	if (vm_set_memslot(vm, slot, 0, 0, NULL) == 0)
+		vm->memslots_used[slot / 64] &= ~(1ull << (slot % 64));
+	pthread_mutex_unlock(&vm->memslot_lock);
+}
+
 static void vm_on_device_request(void *ctx, enum vm_request what)
 {
 	vm_stop(ctx, what == VM_REQUEST_POWEROFF ? VM_STOP_POWEROFF : VM_STOP_RESET);
@@ -138,6 +208,44 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 			return -1;
 		}
+		vm->memslots_used[i / 64] |= 1ull << (i % 64);
+	}
+	return 0;
+}
+
+/* Passed-through devices go on the bus last, after the emulated ones. */
+static int vm_setup_vfio(struct vm *vm, char *err, size_t errlen)
+{
+	const struct vfio_pci_env env = {
+		.router = { vm_msi_route_add, vm_msi_update, vm_irqfd, vm },
+		.memslot_add = vm_memslot_add, .memslot_remove = vm_memslot_remove,
+		.memslot_ctx = vm,
+	};
+	int ret;
+
+	if (!vm->cfg->nr_vfio_devices)
+		return 0;
+	vm->vfio = calloc(1, sizeof(*vm->vfio));
+	if (!vm->vfio) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (vfio_passthrough_create(vm->vfio, vm->cfg->vfio_devices, vm->cfg->nr_vfio_devices,
+				    vfio_host_default_paths.dev, vm->fd, &vm->mem, &env,
+				    err, errlen) < 0)
+		return VM_CREATE_BAD_INPUT;
+	for (unsigned i = 0; i < vm->vfio->nr_devices; i++) {
+		struct vfio_pci *d = vm->vfio->devices[i];
+
+		ret = pci_bus_add_device(&vm->pci, &d->pci);
+		if (ret < 0) {
+			snprintf(err, errlen, "--vfio %s: %s", d->name,
+				 ret == -ENOSPC ? "no free PCI slot, or no room for its BARs"
+						: strerror(-ret));
+			return VM_CREATE_BAD_INPUT;
+		}
+		if (vfio_pci_start(d, err, errlen) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -375,6 +483,7 @@ int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 	atomic_init(&vm->stop_reason, VM_RUNNING);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
+	pthread_mutex_init(&vm->memslot_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
@@ -391,6 +500,8 @@ int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 	    vm_setup_devices(vm, err, errlen) < 0)
 		return -1;
 	ret = vm_setup_pci(vm, err, errlen);
+	if (ret == 0)
+		ret = vm_setup_vfio(vm, err, errlen);
 	if (ret < 0)
 		return ret;
 	if (vm_setup_acpi(vm, &load.rsdp_gpa, err, errlen) < 0 ||
@@ -488,6 +599,12 @@ void vm_destroy(struct vm *vm)
 	if (vm->pci_ready)
 		pci_bus_destroy(&vm->pci);
 	vm->pci_ready = false;
+	/* The bus has let go of the passed-through functions: their BAR
+	 * slots leave the guest, and the devices are reset. */
+	if (vm->vfio)
+		vfio_passthrough_destroy(vm->vfio);
+	free(vm->vfio);
+	vm->vfio = NULL;
 	input_devices_destroy(vm->input);
 	vm->input = NULL;
 	if (vm->gpu)
@@ -519,5 +636,6 @@ void vm_destroy(struct vm *vm)
 	guest_memory_destroy(&vm->mem);
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_mutex_destroy(&vm->memslot_lock);
 	vm->fd = -1;
 }

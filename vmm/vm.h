@@ -25,6 +25,7 @@
 #include "../devices/gpu/virtio_gpu.h"
 #include "../devices/net/virtio_net.h"
 #include "../devices/virtio/virtio_rng.h"
+#include "../devices/vfio/vfio_passthrough.h"
 #include "bus.h"
 #include "event_loop.h"
 #include "gsi_routing.h"
@@ -36,6 +37,8 @@
 #include "vm_request.h"
 
 struct vcpu;
+
+#define VM_MAX_MEMSLOTS 512
 
 struct vm_config {
 	const uint8_t *kernel;  /* the kernel file, read once at start */
@@ -56,6 +59,8 @@ struct vm_config {
 	const struct virtio_gpu_config *gpu;  /* NULL: no GPU */
 	struct display *display;  /* viewers (SPICE), outliving the VM; with it
 				   * come a keyboard, a tablet and a mouse */
+	const struct vfio_host_device *vfio_devices;  /* passed through, checked */
+	unsigned nr_vfio_devices;
 };
 
 /* Why a VM stopped; the first reason recorded wins. */
@@ -101,6 +106,11 @@ struct vm {
 	struct virtio_gpu *gpu;
 	struct input_devices *input;
 	bool input_attached;
+	struct vfio_passthrough *vfio;
+
+	/* KVM memory slots beyond guest RAM's (passed-through BARs). */
+	pthread_mutex_t memslot_lock;
+	uint64_t memslots_used[VM_MAX_MEMSLOTS / 64];
 
 	/* Pause: vCPUs park outside KVM_RUN while paused is set. */
 	pthread_mutex_t pause_lock;

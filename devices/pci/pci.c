@@ -440,6 +440,9 @@ static uint32_t config_read_locked(struct pci_bus *pb, uint16_t bdf, uint32_t of
 	}
 	if (!dev)
 		return all_ones(len);
+	if (dev->ops && dev->ops->config_read_through)
+		return dev->ops->config_read_through(dev, offset, len,
+						     pci_config_read(dev, offset, len));
 	return pci_config_read(dev, offset, len);
 }
 
@@ -461,6 +464,8 @@ static void config_write_locked(struct pci_bus *pb, uint16_t bdf, uint32_t offse
 	}
 	if (!dev)
 		return;
+	if (dev->ops && dev->ops->config_write_through)
+		dev->ops->config_write_through(dev, offset, value, len);
 
 	old_cmd = command_of(dev);
 	for (unsigned i = 0; i < len; i++) {

@@ -74,6 +74,15 @@ struct pci_device_ops {
 	void (*config_write)(struct pci_device *dev, uint32_t offset, uint32_t len);
 	/* A BAR was mapped, unmapped or moved (ioeventfds follow it). May be NULL. */
 	void (*bar_changed)(struct pci_device *dev, unsigned bar);
+	/* For a function whose registers live in a real device (passthrough):
+	 * config_read_through may replace bytes of value, what dev->config
+	 * holds for a guest read; config_write_through sees the guest's write
+	 * as written, before the masks apply. Both may be NULL; offset and
+	 * len are those of a valid guest access. */
+	uint32_t (*config_read_through)(struct pci_device *dev, uint32_t offset, unsigned len,
+					uint32_t value);
+	void (*config_write_through)(struct pci_device *dev, uint32_t offset, uint32_t value,
+				     unsigned len);
 };
 
 struct pci_device {

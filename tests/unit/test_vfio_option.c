@@ -1,0 +1,91 @@
+/* The --vfio parser: PCI addresses in both forms, sysfsdev=PATH, and the
+ * one-line message each bad value earns. */
+#include "check.h"
+
+#include "../../devices/vfio/vfio_option.h"
+
+static struct vfio_option opt;
+static char err[256];
+
+/* Parses arg into opt (poisoned first, so stale fields show) and err. */
+static int parse(const char *arg)
+{
+	memset(&opt, 0xa5, sizeof(opt));
+	err[0] = '\0';
+	return vfio_option_parse(arg, &opt, err, sizeof(err));
+}
+
+/* arg is refused with one line that holds text. */
+static bool refused_mentioning(const char *arg, const char *text)
+{
+	bool ok = parse(arg) == -1 && strstr(err, text) && !strchr(err, '\n');
+
+	if (!ok)
+		fprintf(stderr, "  '%s': got \"%s\" (accepted unless -1 was returned), "
+			"wanted a refusal mentioning \"%s\"\n", arg, err, text);
+	return ok;
+}
+
+static void test_full_address(void)
+{
+	CHECK_EQ(parse("0000:01:00.0"), 0);
+	CHECK(!strcmp(opt.bdf, "0000:01:00.0"));
+	CHECK_EQ(opt.sysfs_path[0], 0);
+	CHECK_EQ(parse("ABCD:fF:1f.7"), 0);
+	CHECK(!strcmp(opt.bdf, "abcd:ff:1f.7"));
+}
+
+static void test_short_address_gets_domain_zero(void)
+{
+	CHECK_EQ(parse("00:04.0"), 0);
+	CHECK(!strcmp(opt.bdf, "0000:00:04.0"));
+}
+
+static void test_sysfsdev(void)
+{
+	CHECK_EQ(parse("sysfsdev=/sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"), 0);
+	CHECK(!strcmp(opt.sysfs_path, "/sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"));
+	CHECK_EQ(opt.bdf[0], 0);
+}
+
+static void test_bad_values(void)
+{
+	const char *bad[] = {
+		"", "0000:01:00", "01:00", "0000:01:00.8", "0000:01:20.0", "00000:01:00.0",
+		"0000:001:00.0", "0000:01:00.0,x", "g000:01:00.0", "0000:01:00.0 ", "1:0.0",
+		"0000:01:00.00",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(refused_mentioning(bad[i], "expected a PCI address like 0000:01:00.0"));
+	CHECK(refused_mentioning("sysfsdev=relative/path", "absolute path"));
+	CHECK(refused_mentioning("sysfsdev=", "absolute path"));
+	CHECK(refused_mentioning("sysfsdev=/sys/x,ro", "no other options"));
+}
+
+static void test_long_path_refused(void)
+{
+	char arg[VFIO_OPTION_PATH_MAX + 32];
+
+	snprintf(arg, sizeof(arg), "sysfsdev=/%0*d", VFIO_OPTION_PATH_MAX, 0);
+	CHECK(refused_mentioning(arg, "longer than"));
+}
+
+static void test_same(void)
+{
+	struct vfio_option a, b;
+
+	vfio_option_parse("01:00.0", &a, err, sizeof(err));
+	vfio_option_parse("0000:01:00.0", &b, err, sizeof(err));
+	CHECK(vfio_option_same(&a, &b));
+	vfio_option_parse("0000:01:00.1", &b, err, sizeof(err));
+	CHECK(!vfio_option_same(&a, &b));
+}
+
+TEST_MAIN("vfio_option",
+	  TEST_CASE(test_full_address),
+	  TEST_CASE(test_short_address_gets_domain_zero),
+	  TEST_CASE(test_sysfsdev),
+	  TEST_CASE(test_bad_values),
+	  TEST_CASE(test_long_path_refused),
+	  TEST_CASE(test_same))
