@@ -1114,7 +1114,9 @@ size_t gpu3d_handle(struct gpu3d *g, enum gpu2d_queue queue, const uint8_t *req,
 	out_len = sizeof(hdr) + body_len;
 	if (out_len > resp_cap)
 		out_len = resp_cap;
-	memcpy(resp, out, out_len);
+	/* No room may come as no buffer at all. */
+	if (out_len)
+		memcpy(resp, out, out_len);
 	return out_len;
 }
 
@@ -1257,6 +1259,11 @@ void gpu3d_poll(struct gpu3d *g)
 {
 	virgl_renderer_poll();
 	finish_readbacks(g);
+}
+
+uint64_t gpu3d_host_memory(const struct gpu3d *g)
+{
+	return g->host_memory;
 }
 
 size_t gpu3d_pending(const struct gpu3d *g)

@@ -124,6 +124,9 @@ int gpu3d_poll_fd(const struct gpu3d *g);
 /* Lets the renderer report signalled fences (complete is called), and
  * hands frames whose readback finished to the display. Never waits. */
 void gpu3d_poll(struct gpu3d *g);
+/* Host bytes charged against max-memory now: resources, contexts and
+ * shown outputs. */
+uint64_t gpu3d_host_memory(const struct gpu3d *g);
 /* Fences waiting and frames being read back. */
 size_t gpu3d_pending(const struct gpu3d *g);
 /* A viewer came: every output showing a resource starts reading its

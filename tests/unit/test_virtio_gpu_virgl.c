@@ -366,6 +366,25 @@ static void test_capsets(void)
 	bench_stop(&b);
 }
 
+/* A request answered into no room at all, which may be no buffer: the
+ * command still runs, and nothing is written. */
+static void test_response_without_room(void)
+{
+	struct bench b;
+	struct virtio_gpu_get_capset_info *info;
+
+	START(&b, CAP);
+	info = request(&b, VIRTIO_GPU_CMD_GET_CAPSET_INFO, 0, sizeof(*info));
+	CHECK_EQ(gpu3d_handle(b.g, GPU2D_CONTROLQ, b.req, sizeof(*info), NULL, 0, 0, &b.held), 0);
+	CHECK_EQ(gpu3d_handle(b.g, GPU2D_CONTROLQ, b.req, 4, NULL, 0, 0, &b.held), 0);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	request(&b, VIRTIO_GPU_CMD_CTX_DESTROY, 1, sizeof(struct virtio_gpu_ctx_destroy));
+	CHECK_EQ(gpu3d_handle(b.g, GPU2D_CONTROLQ, b.req, sizeof(struct virtio_gpu_ctx_destroy),
+			      NULL, 0, 0, &b.held), 0);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);   /* it did go */
+	bench_stop(&b);
+}
+
 /* Contexts come and go by id; ids that are 0, too large, taken or
  * unknown, and capsets not offered, are refused. */
 static void test_contexts(void)
@@ -950,6 +969,7 @@ static void test_one_per_process(void)
 
 TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_capsets),
+	TEST_CASE(test_response_without_room),
 	TEST_CASE(test_contexts),
 	TEST_CASE(test_transfer_round_trip),
 	TEST_CASE(test_submit),

@@ -1,0 +1,414 @@
+// fuzz-sources: devices/gpu/virtio_gpu_virgl.c devices/gpu/virtio_gpu_fence.c devices/gpu/virtio_gpu_cmd.c display/gl_host.c display/gl_readback.c display/display.c firmware/edid.c vmm/guest_memory.c vmm/error_text.c vmm/log.c
+// fuzz-libs: virglrenderer egl epoxy gbm libdrm
+/* Fuzzes the virtio-gpu 3D command engine over the real virglrenderer on
+ * the host's EGL (llvmpipe where there is no GPU): runs of requests on
+ * either queue (every 3D command, command streams included), polls that
+ * complete fences and frames, viewers coming and going, and device
+ * resets, against a small guest RAM and a fake display.
+ *
+ * EGL and the renderer start once for the process: one engine per
+ * process, and starting it per input would dominate the run. So would a
+ * device reset per input (virglrenderer remakes its GL state): each input
+ * ends instead as a tidy guest would, unreferencing every resource and
+ * destroying every context it made and switching every output off, after
+ * which the engine must hold nothing: no host memory charged, nothing
+ * pending.
+ * Beyond the sanitizers: a response never exceeds its room and always
+ * starts with a whole header when there is room for one; the charged
+ * host memory never exceeds the cap; a fence completes only a request
+ * that was held, once; the display only ever gets rectangles inside the
+ * size it was last given.
+ *
+ * Input layout:
+ *   byte 0    bit 0: VIRTIO_GPU_F_EDID, bit 1: VIRTIO_GPU_F_CONTEXT_INIT,
+ *             bit 2: a viewer watches
+ *   then      records, each an op byte:
+ *     op % 4 == 0, 1  a request on the control (0) or cursor (1) queue:
+ *                     a command byte (an index into the commands below, or
+ *                     beyond them 0x100 + that byte), a flags byte (bit 0
+ *                     FENCE, bit 1 INFO_RING_IDX), a context byte (255:
+ *                     a large id, else that % 8), a ring byte, a fence
+ *                     byte, a response-room byte (255: the most, else that
+ *                     many times 5), a 16-bit body length, then that many
+ *                     body bytes after the 24-byte header (fewer if the
+ *                     input ends)
+ *     op % 4 == 2     a poll, as the device's timer makes; op bit 2
+ *                     toggles the viewer first, op bit 3 is a viewer
+ *                     arriving
+ *     op % 4 == 3     a device reset when op's top four bits are set (it
+ *                     is slow), else a poll */
+#include <endian.h>
+#include <linux/virtio_gpu.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../devices/gpu/virtio_gpu_virgl.h"
+#include "../../display/display_backend.h"
+#include "../../display/gl_host.h"
+#include "../../vmm/guest_memory.h"
+
+#define RAM_SIZE     0x100000ull
+#define CAP          (32ull << 20)
+#define NR_OUTPUTS   2
+#define HDR_SIZE     24
+#define MAX_TOKENS   4096
+#define LARGE_CTX_ID 0x10000
+#define MAX_MADE     1024
+
+static const uint32_t commands[] = {
+	VIRTIO_GPU_CMD_GET_DISPLAY_INFO, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+	VIRTIO_GPU_CMD_RESOURCE_UNREF, VIRTIO_GPU_CMD_SET_SCANOUT,
+	VIRTIO_GPU_CMD_RESOURCE_FLUSH, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
+	VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING,
+	VIRTIO_GPU_CMD_GET_CAPSET_INFO, VIRTIO_GPU_CMD_GET_CAPSET, VIRTIO_GPU_CMD_GET_EDID,
+	VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID, VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB,
+	VIRTIO_GPU_CMD_SET_SCANOUT_BLOB,
+	VIRTIO_GPU_CMD_CTX_CREATE, VIRTIO_GPU_CMD_CTX_DESTROY,
+	VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE,
+	VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D,
+	VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, VIRTIO_GPU_CMD_SUBMIT_3D,
+	VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB,
+	VIRTIO_GPU_CMD_UPDATE_CURSOR, VIRTIO_GPU_CMD_MOVE_CURSOR,
+};
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+struct fake_display {
+	bool viewers;
+	uint32_t width[DISPLAY_MAX_OUTPUTS], height[DISPLAY_MAX_OUTPUTS];
+	uint32_t checksum;            /* keeps the pixel reads from being dropped */
+};
+
+struct fuzz_bench {
+	struct guest_memory mem;
+	struct gl_host *gl;
+	struct fake_display seen;
+	struct display *display;
+	struct gpu3d *g;
+	bool held[MAX_TOKENS];        /* by token: waiting for its fence */
+	/* What this input made, for its end to take away again. */
+	uint32_t resources[MAX_MADE], contexts[MAX_MADE];
+	unsigned nr_resources, nr_contexts;
+};
+
+static void read_pixels(struct fake_display *f, const void *pixels, uint32_t stride,
+			uint32_t w, uint32_t h)
+{
+	const uint8_t *row = pixels;
+
+	for (uint32_t y = 0; y < h; y++, row += stride)
+		for (uint32_t x = 0; x < w * 4; x++)
+			f->checksum += row[x];
+}
+
+/* Nothing for an output that is off, so a reset engine with every output
+ * off holds nothing at all. */
+static uint64_t fake_output_bytes(void *impl, uint32_t w, uint32_t h)
+{
+	(void)impl;
+	return (uint64_t)w * h * 16;
+}
+
+static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
+{
+	struct fake_display *f = impl;
+
+	f->width[output] = w;
+	f->height[output] = h;
+	return 0;
+}
+
+static void fake_update(void *impl, unsigned output, const struct display_rect *r,
+			const void *pixels, uint32_t stride, enum display_format format)
+{
+	struct fake_display *f = impl;
+
+	(void)format;
+	if (!r->width || !r->height || (uint64_t)r->x + r->width > f->width[output] ||
+	    (uint64_t)r->y + r->height > f->height[output])
+		abort();
+	read_pixels(f, pixels, stride, r->width, r->height);
+}
+
+static void fake_cursor_define(void *impl, unsigned output, uint32_t w, uint32_t h,
+			       uint32_t hot_x, uint32_t hot_y, const void *pixels,
+			       uint32_t stride, enum display_format format)
+{
+	(void)output; (void)format;
+	if (hot_x >= w || hot_y >= h || w > DISPLAY_CURSOR_MAX || h > DISPLAY_CURSOR_MAX)
+		abort();
+	read_pixels(impl, pixels, stride, w, h);
+}
+
+static void fake_cursor_move(void *impl, unsigned output, int32_t x, int32_t y, bool visible)
+{
+	(void)impl; (void)output; (void)x; (void)y; (void)visible;
+}
+
+static bool fake_has_viewers(void *impl)
+{
+	return ((struct fake_display *)impl)->viewers;
+}
+
+static const struct display_backend_ops fake_ops = {
+	.output_resize = fake_resize,
+	.output_bytes = fake_output_bytes,
+	.output_update = fake_update,
+	.cursor_define = fake_cursor_define,
+	.cursor_move = fake_cursor_move,
+	.has_viewers = fake_has_viewers,
+};
+
+/* ---- host GL behind the engine's gl ops ---- */
+
+static void *gl_create(void *opaque, bool shared, int major, int minor)
+{
+	(void)shared;   /* every gl_host context is in the root's share group */
+	return gl_host_context_create(opaque, NULL, major, minor);
+}
+
+static void gl_destroy(void *opaque, void *ctx)
+{
+	gl_host_context_destroy(opaque, ctx);
+}
+
+static int gl_make_current(void *opaque, void *ctx)
+{
+	return gl_host_make_current(opaque, ctx);
+}
+
+static const struct gpu3d_gl_ops gl_ops = {
+	.context_create = gl_create, .context_destroy = gl_destroy, .make_current = gl_make_current,
+};
+
+/* A fence signalled: only a held request, and only once. */
+static void on_complete(void *opaque, uint64_t token)
+{
+	struct fuzz_bench *b = opaque;
+
+	if (token >= MAX_TOKENS || !b->held[token])
+		abort();
+	b->held[token] = false;
+}
+
+static struct fuzz_bench *bench(void)
+{
+	static struct fuzz_bench *b;
+	char err[200];
+
+	if (b)
+		return b;
+	b = calloc(1, sizeof(*b));
+	if (!b || guest_memory_create(&b->mem, RAM_SIZE, GUEST_RAM_ANONYMOUS, err, sizeof(err)))
+		abort();
+	for (uint64_t i = 0; i < RAM_SIZE; i++)
+		b->mem.host_base[i] = (uint8_t)(i * 131 + 7);
+	if (gl_host_open(&b->gl, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fuzz_virtio_gpu_virgl: no host GL: %s\n", err);
+		exit(1);
+	}
+	b->display = display_new(&fake_ops, &b->seen);
+	if (!b->display)
+		abort();
+	struct gpu3d_config cfg = {
+		.mem = &b->mem, .display = b->display, .nr_outputs = NR_OUTPUTS,
+		.width = 640, .height = 480, .max_host_memory = CAP,
+		.gl = &gl_ops, .gl_opaque = b->gl, .gles = gl_host_info(b->gl)->gles,
+		.readback_gl = b->gl, .complete = on_complete, .complete_opaque = b,
+		.max_held = 64,
+	};
+	if (gpu3d_create(&b->g, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fuzz_virtio_gpu_virgl: no renderer: %s\n", err);
+		exit(1);
+	}
+	return b;
+}
+
+static void check_state(const struct fuzz_bench *b)
+{
+	if (gpu3d_host_memory(b->g) > CAP)
+		abort();
+}
+
+static bool made_resource(uint32_t type)
+{
+	return type == VIRTIO_GPU_CMD_RESOURCE_CREATE_2D ||
+	       type == VIRTIO_GPU_CMD_RESOURCE_CREATE_3D ||
+	       type == VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB;
+}
+
+/* Each of the create commands names its resource right after the header. */
+static void remember_made(struct fuzz_bench *b, const uint8_t *req, size_t len,
+			  const uint8_t *resp, size_t resp_len)
+{
+	struct virtio_gpu_ctrl_hdr in, out;
+	uint32_t id;
+
+	if (resp_len < sizeof(out))
+		return;
+	memcpy(&in, req, sizeof(in));
+	memcpy(&out, resp, sizeof(out));
+	if (le32toh(out.type) != VIRTIO_GPU_RESP_OK_NODATA)
+		return;
+	if (made_resource(le32toh(in.type)) && len >= HDR_SIZE + 4 &&
+	    b->nr_resources < MAX_MADE) {
+		memcpy(&id, req + HDR_SIZE, sizeof(id));
+		b->resources[b->nr_resources++] = le32toh(id);
+	}
+	if (le32toh(in.type) == VIRTIO_GPU_CMD_CTX_CREATE && b->nr_contexts < MAX_MADE)
+		b->contexts[b->nr_contexts++] = le32toh(in.ctx_id);
+}
+
+static void run_request(struct fuzz_bench *b, enum gpu2d_queue q, const uint8_t *rec,
+			const uint8_t *body, size_t body_len, uint64_t token)
+{
+	uint8_t room_sel = rec[5];
+	size_t room = room_sel == 255 ? GPU3D_MAX_RESPONSE : (size_t)room_sel * 5;
+	size_t len = HDR_SIZE + body_len, n;
+	struct virtio_gpu_ctrl_hdr hdr = { 0 };
+	uint8_t *req, *resp;
+	bool held;
+
+	if (room > GPU3D_MAX_RESPONSE)
+		room = GPU3D_MAX_RESPONSE;
+	hdr.type = htole32(rec[0] < NR_COMMANDS ? commands[rec[0]] : 0x100u + rec[0]);
+	hdr.flags = htole32((rec[1] & 1 ? VIRTIO_GPU_FLAG_FENCE : 0) |
+			    (rec[1] & 2 ? VIRTIO_GPU_FLAG_INFO_RING_IDX : 0));
+	hdr.ctx_id = htole32(rec[2] == 255 ? LARGE_CTX_ID : rec[2] % 8u);
+	hdr.ring_idx = rec[3];
+	hdr.fence_id = htole64(rec[4]);
+	/* Exactly sized, so any overrun is the sanitizer's to see; malloc
+	 * aligns it as the device's request buffer is. */
+	req = malloc(len);
+	resp = malloc(room ? room : 1);
+	if (!req || !resp)
+		abort();
+	memcpy(req, &hdr, sizeof(hdr));
+	memcpy(req + HDR_SIZE, body, body_len);
+	n = gpu3d_handle(b->g, q, req, len, room ? resp : NULL, room, token, &held);
+	if (n > room || (room >= HDR_SIZE && n < HDR_SIZE))
+		abort();
+	if (held)
+		b->held[token] = true;
+	remember_made(b, req, len, resp, n);
+	free(req);
+	free(resp);
+}
+
+static void send_quietly(struct fuzz_bench *b, const void *req, size_t len)
+{
+	uint8_t copy[sizeof(struct virtio_gpu_set_scanout)], resp[HDR_SIZE];
+	bool held;
+
+	memcpy(copy, req, len);
+	gpu3d_handle(b->g, GPU2D_CONTROLQ, copy, len, resp, sizeof(resp), 0, &held);
+}
+
+/* Back to a device nobody used, as the guest can make it: whatever was
+ * made is taken away, every output off; then fences still waiting are
+ * the renderer's to signal. Resources go first: a context's destruction
+ * completes its fences. */
+static void end_input(struct fuzz_bench *b)
+{
+	for (unsigned i = 0; i < b->nr_resources; i++) {
+		struct virtio_gpu_resource_unref unref = {
+			.hdr.type = htole32(VIRTIO_GPU_CMD_RESOURCE_UNREF),
+			.resource_id = htole32(b->resources[i]),
+		};
+
+		send_quietly(b, &unref, sizeof(unref));
+	}
+	for (unsigned i = 0; i < b->nr_contexts; i++) {
+		struct virtio_gpu_ctx_destroy destroy = {
+			.hdr.type = htole32(VIRTIO_GPU_CMD_CTX_DESTROY),
+			.hdr.ctx_id = htole32(b->contexts[i]),
+		};
+
+		send_quietly(b, &destroy, sizeof(destroy));
+	}
+	for (uint32_t i = 0; i < NR_OUTPUTS; i++) {
+		struct virtio_gpu_set_scanout off = {
+			.hdr.type = htole32(VIRTIO_GPU_CMD_SET_SCANOUT), .scanout_id = htole32(i),
+		};
+
+		send_quietly(b, &off, sizeof(off));
+	}
+	b->nr_resources = b->nr_contexts = 0;
+	/* Global-ring fences of work already done: a poll signals them. One
+	 * behind a later fence id the guest sent first never completes (the
+	 * renderer reports only its newest), the guest's own doing: a reset
+	 * drops it. */
+	for (int i = 0; i < 100 && gpu3d_pending(b->g); i++)
+		gpu3d_poll(b->g);
+	if (gpu3d_pending(b->g))
+		gpu3d_reset(b->g);
+	if (gpu3d_host_memory(b->g) || gpu3d_pending(b->g))
+		abort();
+	memset(b->held, 0, sizeof(b->held));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_bench *b = bench();
+	uint64_t token = 0;
+
+	if (size < 1)
+		return 0;
+	gpu3d_set_features(b->g, data[0] & 1, data[0] & 2);
+	b->seen.viewers = data[0] & 4;
+	data++;
+	size--;
+
+	while (size && token < MAX_TOKENS) {
+		uint8_t op = data[0];
+
+		data++;
+		size--;
+		switch (op % 4) {
+		case 0:
+		case 1: {
+			const uint8_t *rec = data;
+			size_t len;
+
+			if (size < 8)
+				goto done;
+			len = data[6] | (size_t)data[7] << 8;
+			data += 8;
+			size -= 8;
+			if (len > size)
+				len = size;
+			run_request(b, op % 4 ? GPU2D_CURSORQ : GPU2D_CONTROLQ, rec, data, len,
+				    token++);
+			data += len;
+			size -= len;
+			break;
+		}
+		case 3:
+			if ((op & 0xf0) == 0xf0) {
+				gpu3d_reset(b->g);
+				memset(b->held, 0, sizeof(b->held));
+				b->nr_resources = b->nr_contexts = 0;
+				if (gpu3d_pending(b->g))
+					abort();
+				break;
+			}
+			/* fall through */
+		case 2:
+			if (op & 4)
+				b->seen.viewers = !b->seen.viewers;
+			if (op & 8)
+				gpu3d_show_again(b->g);
+			gpu3d_poll(b->g);
+			break;
+		}
+		check_state(b);
+	}
+done:
+	end_input(b);
+	return 0;
+}
