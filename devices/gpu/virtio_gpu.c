@@ -385,6 +385,7 @@ static const event_fn kick_handlers[GPU_NR_QUEUES] = {
 struct gpu_start_call {
 	struct virtio_gpu *gpu;
 	bool edid, context_init;
+	bool blob;                    /* never offered yet: no host window */
 	int ret;
 };
 
@@ -405,7 +406,7 @@ static void gpu_start(void *arg)
 	gpu->watching = true;
 	gpu->engine.edid = call->edid;
 	if (gpu->engine3d)
-		gpu3d_set_features(gpu->engine3d, call->edid, call->context_init);
+		gpu3d_set_features(gpu->engine3d, call->edid, call->context_init, call->blob);
 	for (unsigned q = 0; q < GPU_NR_QUEUES; q++) {
 		gpu->queues[q] = virtio_pci_queue(&gpu->transport, q);
 		gpu->broken[q] = false;

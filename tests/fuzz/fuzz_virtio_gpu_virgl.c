@@ -359,7 +359,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	gpu3d_set_features(b->g, data[0] & 1, data[0] & 2);
+	gpu3d_set_features(b->g, data[0] & 1, data[0] & 2, data[0] & 8);
 	b->seen.viewers = data[0] & 4;
 	data++;
 	size--;
