@@ -1141,23 +1141,32 @@ static struct display_rect rect_of(const struct virtio_gpu_rect *r)
 	};
 }
 
-static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
+/* Both SET_SCANOUT commands start so: the output is checked, resource 0
+ * switches it off. *r: the resource to show, or NULL when the answer is
+ * already the one returned. */
+static uint32_t scanout_resource(struct gpu3d *g, uint32_t output, uint32_t resource_id,
+				 struct gpu3d_resource **r)
 {
-	struct virtio_gpu_set_scanout cmd;
-	struct gpu3d_resource *r;
-	uint32_t output, resource_id;
-
-	READ_COMMAND(cmd, req, len);
-	output = le32toh(cmd.scanout_id);
-	resource_id = le32toh(cmd.resource_id);
+	*r = NULL;
 	if (output >= g->cfg.nr_outputs)
 		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
 	if (!resource_id)
 		return scanout_off(g, output);
-	r = find_resource(resource_id);
+	*r = find_resource(resource_id);
+	return *r ? VIRTIO_GPU_RESP_OK_NODATA : VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+}
+
+static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_set_scanout cmd;
+	struct gpu3d_resource *r;
+	uint32_t ret;
+
+	READ_COMMAND(cmd, req, len);
+	ret = scanout_resource(g, le32toh(cmd.scanout_id), le32toh(cmd.resource_id), &r);
 	if (!r)
-		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	return scanout_on(g, output, resource_id, rect_of(&cmd.r), r->width, r->height);
+		return ret;
+	return scanout_on(g, le32toh(cmd.scanout_id), r->id, rect_of(&cmd.r), r->width, r->height);
 }
 
 /* A blob with a texture, shown as the guest describes it: one plane at
@@ -1167,27 +1176,21 @@ static uint32_t set_scanout_blob(struct gpu3d *g, const uint8_t *req, size_t len
 	struct virtio_gpu_set_scanout_blob cmd;
 	struct gpu3d_resource *r;
 	enum display_format format;
-	uint32_t output, resource_id, width, height;
+	uint32_t ret, width, height;
 
 	READ_COMMAND(cmd, req, len);
 	if (!g->blob)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
-	output = le32toh(cmd.scanout_id);
-	resource_id = le32toh(cmd.resource_id);
-	if (output >= g->cfg.nr_outputs)
-		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
-	if (!resource_id)
-		return scanout_off(g, output);
-	r = find_resource(resource_id);
+	ret = scanout_resource(g, le32toh(cmd.scanout_id), le32toh(cmd.resource_id), &r);
 	if (!r)
-		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+		return ret;
 	width = le32toh(cmd.width);
 	height = le32toh(cmd.height);
 	if (!r->blob || !r->readable || !gpu2d_format(le32toh(cmd.format), &format) ||
 	    width > r->width || height > r->height || le32toh(cmd.offsets[0]) ||
 	    le32toh(cmd.strides[0]) / 4 < width)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	return scanout_on(g, output, resource_id, rect_of(&cmd.r), width, height);
+	return scanout_on(g, le32toh(cmd.scanout_id), r->id, rect_of(&cmd.r), width, height);
 }
 
 static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)

@@ -1,4 +1,4 @@
-// fuzz-sources: devices/gpu/virtio_gpu_virgl.c devices/gpu/virtio_gpu_fence.c devices/gpu/virtio_gpu_cmd.c display/gl_host.c display/gl_readback.c display/display.c firmware/edid.c vmm/guest_memory.c vmm/error_text.c vmm/log.c
+// fuzz-sources: devices/gpu/virtio_gpu_virgl.c devices/gpu/gpu_shm_region.c devices/gpu/virtio_gpu_fence.c devices/gpu/virtio_gpu_cmd.c display/gl_host.c display/gl_readback.c display/display.c firmware/edid.c vmm/guest_memory.c vmm/error_text.c vmm/log.c
 // fuzz-libs: virglrenderer egl epoxy gbm libdrm
 /* Fuzzes the virtio-gpu 3D command engine over the real virglrenderer on
  * the host's EGL (llvmpipe where there is no GPU): runs of requests on
@@ -17,11 +17,12 @@
  * starts with a whole header when there is room for one; the charged
  * host memory never exceeds the cap; a fence completes only a request
  * that was held, once; the display only ever gets rectangles inside the
- * size it was last given.
+ * size it was last given; blobs reach the host window only as whole
+ * pages inside it that overlap nothing mapped, and leave it again.
  *
  * Input layout:
  *   byte 0    bit 0: VIRTIO_GPU_F_EDID, bit 1: VIRTIO_GPU_F_CONTEXT_INIT,
- *             bit 2: a viewer watches
+ *             bit 2: a viewer watches, bit 3: VIRTIO_GPU_F_RESOURCE_BLOB
  *   then      records, each an op byte:
  *     op % 4 == 0, 1  a request on the control (0) or cursor (1) queue:
  *                     a command byte (an index into the commands below, or
@@ -58,6 +59,8 @@
 #define MAX_TOKENS   4096
 #define LARGE_CTX_ID 0x10000
 #define MAX_MADE     1024
+#define WINDOW_SIZE  (16ull << 20)
+#define PAGE         4096ull
 
 static const uint32_t commands[] = {
 	VIRTIO_GPU_CMD_GET_DISPLAY_INFO, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
@@ -92,6 +95,9 @@ struct fuzz_bench {
 	/* What this input made, for its end to take away again. */
 	uint32_t resources[MAX_MADE], contexts[MAX_MADE];
 	unsigned nr_resources, nr_contexts;
+	struct gpu3d_host_window window;
+	bool page_mapped[WINDOW_SIZE / PAGE];
+	unsigned nr_mapped_pages;
 };
 
 static void read_pixels(struct fake_display *f, const void *pixels, uint32_t stride,
@@ -184,6 +190,36 @@ static const struct gpu3d_gl_ops gl_ops = {
 	.context_create = gl_create, .context_destroy = gl_destroy, .make_current = gl_make_current,
 };
 
+/* ---- the host window: whole pages, inside, never over each other ---- */
+
+static int window_map(void *opaque, uint64_t offset, void *pages, uint64_t size)
+{
+	struct fuzz_bench *b = opaque;
+
+	if ((uintptr_t)pages % PAGE || !size || size % PAGE || offset % PAGE ||
+	    offset > WINDOW_SIZE || size > WINDOW_SIZE - offset)
+		abort();
+	for (uint64_t p = offset / PAGE; p < (offset + size) / PAGE; p++) {
+		if (b->page_mapped[p])
+			abort();
+		b->page_mapped[p] = true;
+		b->nr_mapped_pages++;
+	}
+	return 0;
+}
+
+static void window_unmap(void *opaque, uint64_t offset, uint64_t size)
+{
+	struct fuzz_bench *b = opaque;
+
+	for (uint64_t p = offset / PAGE; p < (offset + size) / PAGE; p++) {
+		if (p >= WINDOW_SIZE / PAGE || !b->page_mapped[p])
+			abort();
+		b->page_mapped[p] = false;
+		b->nr_mapped_pages--;
+	}
+}
+
 /* A fence signalled: only a held request, and only once. */
 static void on_complete(void *opaque, uint64_t token)
 {
@@ -213,12 +249,15 @@ static struct fuzz_bench *bench(void)
 	b->display = display_new(&fake_ops, &b->seen);
 	if (!b->display)
 		abort();
+	b->window = (struct gpu3d_host_window){
+		.size = WINDOW_SIZE, .map = window_map, .unmap = window_unmap, .opaque = b,
+	};
 	struct gpu3d_config cfg = {
 		.mem = &b->mem, .display = b->display, .nr_outputs = NR_OUTPUTS,
 		.width = 640, .height = 480, .max_host_memory = CAP,
 		.gl = &gl_ops, .gl_opaque = b->gl, .gles = gl_host_info(b->gl)->gles,
 		.readback_gl = b->gl, .complete = on_complete, .complete_opaque = b,
-		.max_held = 64,
+		.max_held = 64, .window = &b->window,
 	};
 	if (gpu3d_create(&b->g, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_virtio_gpu_virgl: no renderer: %s\n", err);
@@ -345,7 +384,7 @@ static void end_input(struct fuzz_bench *b)
 		gpu3d_poll(b->g);
 	if (gpu3d_pending(b->g))
 		gpu3d_reset(b->g);
-	if (gpu3d_host_memory(b->g) || gpu3d_pending(b->g))
+	if (gpu3d_host_memory(b->g) || gpu3d_pending(b->g) || b->nr_mapped_pages)
 		abort();
 	memset(b->held, 0, sizeof(b->held));
 }
