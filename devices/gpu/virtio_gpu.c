@@ -33,7 +33,9 @@
  * virtio_gpu.h over struct virtio_gpu_config). */
 #define VIRTIO_GPU_F_VIRGL        0
 #define VIRTIO_GPU_F_EDID         1
+#define VIRTIO_GPU_F_RESOURCE_BLOB 3
 #define VIRTIO_GPU_F_CONTEXT_INIT 4
+#define VIRTIO_GPU_SHM_ID_HOST_VISIBLE 1
 #define VIRTIO_GPU_EVENT_DISPLAY  1u
 
 /* struct virtio_gpu_config: le32 events_read, events_clear, num_scanouts,
@@ -75,6 +77,11 @@ struct virtio_gpu {
 	bool engine_ready;
 	struct gl_host *gl;
 	struct gpu3d *engine3d;
+	/* Blobs: the host-visible region, BAR 2, as the engine sees it. The
+	 * window itself is thread-safe (vCPUs move the BAR). */
+	struct pci_bar_window shm;
+	bool shm_ready;
+	struct gpu3d_host_window host_window;
 	int fence_poll_fd;            /* the renderer's, in the loop; or -1 */
 	int fence_timer_fd;           /* armed while fences or frames wait; or -1 */
 	bool fence_timer_armed;
@@ -384,8 +391,7 @@ static const event_fn kick_handlers[GPU_NR_QUEUES] = {
 
 struct gpu_start_call {
 	struct virtio_gpu *gpu;
-	bool edid, context_init;
-	bool blob;                    /* never offered yet: no host window */
+	bool edid, context_init, blob;
 	int ret;
 };
 
@@ -445,6 +451,7 @@ static int gpu_activate(void *dev, struct virtio_pci *t)
 	struct gpu_start_call call = {
 		.gpu = gpu, .edid = virtio_pci_has_feature(t, VIRTIO_GPU_F_EDID),
 		.context_init = virtio_pci_has_feature(t, VIRTIO_GPU_F_CONTEXT_INIT),
+		.blob = virtio_pci_has_feature(t, VIRTIO_GPU_F_RESOURCE_BLOB),
 	};
 
 	if (io_thread_call(&gpu->io, gpu_start, &call) < 0 || call.ret < 0)
@@ -467,7 +474,8 @@ static void gpu_reset(void *dev)
 		io_thread_call(&gpu->io, gpu_stop, gpu);
 }
 
-/* The 2D and the 3D device differ only in what they offer. */
+/* The 2D, the 3D and the 3D device with blobs differ only in what they
+ * offer. */
 #define GPU_DEVICE_OPS(offered) {                 \
 	.name = "virtio-gpu",                      \
 	.device_id = VIRTIO_ID_GPU,                \
@@ -484,9 +492,50 @@ static void gpu_reset(void *dev)
 
 static const struct virtio_device_ops virtio_gpu_device_ops =
 	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID);
+#define GPU_3D_FEATURES (1ull << VIRTIO_GPU_F_EDID | 1ull << VIRTIO_GPU_F_VIRGL | \
+			 1ull << VIRTIO_GPU_F_CONTEXT_INIT)
 static const struct virtio_device_ops virtio_gpu_virgl_device_ops =
-	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID | 1ull << VIRTIO_GPU_F_VIRGL |
-		       1ull << VIRTIO_GPU_F_CONTEXT_INIT);
+	GPU_DEVICE_OPS(GPU_3D_FEATURES);
+static const struct virtio_device_ops virtio_gpu_virgl_blob_device_ops =
+	GPU_DEVICE_OPS(GPU_3D_FEATURES | 1ull << VIRTIO_GPU_F_RESOURCE_BLOB);
+
+static const struct virtio_device_ops *device_ops(const struct virtio_gpu *gpu)
+{
+	if (!gpu->cfg.virgl)
+		return &virtio_gpu_device_ops;
+	return gpu3d_offers_blob(gpu->engine3d) ? &virtio_gpu_virgl_blob_device_ops :
+						  &virtio_gpu_virgl_device_ops;
+}
+
+/* ---- 3D: the host-visible region for the engine ---- */
+
+static int host_window_map(void *opaque, uint64_t offset, void *host, uint64_t size)
+{
+	return pci_bar_window_map(opaque, offset, host, size);
+}
+
+static void host_window_unmap(void *opaque, uint64_t offset, uint64_t size)
+{
+	pci_bar_window_unmap(opaque, offset, size);
+}
+
+/* Only where the VM can put host pages into the guest. */
+static int open_host_window(struct virtio_gpu *gpu, const struct virtio_pci_env *env)
+{
+	int ret;
+
+	if (!gpu->cfg.virgl || !gpu->cfg.blob_memory || !env->mapper.map)
+		return 0;
+	ret = pci_bar_window_init(&gpu->shm, gpu->cfg.blob_memory, &env->mapper);
+	if (ret < 0)
+		return ret;
+	gpu->shm_ready = true;
+	gpu->host_window = (struct gpu3d_host_window){
+		.size = gpu->cfg.blob_memory,
+		.map = host_window_map, .unmap = host_window_unmap, .opaque = &gpu->shm,
+	};
+	return 0;
+}
 
 /* ---- 3D: host GL for the engine, on the GPU thread ---- */
 
@@ -574,6 +623,7 @@ static void gpu_open_3d(void *arg)
 		.gl = &gpu_gl_ops,
 		.complete = on_fence_complete, .complete_opaque = gpu,
 		.max_held = GPU_NR_QUEUES * GPU_QUEUE_SIZE,
+		.window = gpu->shm_ready ? &gpu->host_window : NULL,
 	};
 	int fd;
 
@@ -636,6 +686,9 @@ static void gpu_free(struct virtio_gpu *gpu)
 		io_thread_stop(&gpu->io);
 	if (gpu->engine_ready)
 		gpu2d_destroy(&gpu->engine);
+	/* After the engine, which unmaps every blob as it goes. */
+	if (gpu->shm_ready)
+		pci_bar_window_destroy(&gpu->shm);
 	pthread_mutex_destroy(&gpu->events_lock);
 	free(gpu->request);
 	free(gpu->response);
@@ -678,6 +731,9 @@ int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *c
 			goto fail;
 		gpu->engine_ready = true;
 	}
+	ret = open_host_window(gpu, env);
+	if (ret < 0)
+		goto fail;
 	ret = io_thread_start(&gpu->io, "gpu");
 	if (ret < 0)
 		goto fail;
@@ -695,10 +751,16 @@ int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *c
 			return -1;
 		}
 	}
-	ret = virtio_pci_init(&gpu->transport, cfg->virgl ? &virtio_gpu_virgl_device_ops :
-			      &virtio_gpu_device_ops, gpu, env);
+	ret = virtio_pci_init(&gpu->transport, device_ops(gpu), gpu, env);
 	if (ret < 0)
 		goto fail;
+	if (device_ops(gpu) == &virtio_gpu_virgl_blob_device_ops) {
+		ret = virtio_pci_add_shm(&gpu->transport, VIRTIO_GPU_SHM_ID_HOST_VISIBLE, &gpu->shm);
+		if (ret < 0) {
+			virtio_pci_destroy(&gpu->transport);
+			goto fail;
+		}
+	}
 	for (unsigned q = 0; q < GPU_NR_QUEUES; q++)
 		gpu->kick_fd[q] = virtio_pci_kick_fd(&gpu->transport, q);
 	if (display)
