@@ -20,6 +20,7 @@
 
 #include "../../display/gl_host.h"
 #include "../../vmm/io_thread.h"
+#include "gpu3d_gl_host.h"
 #include "virtio_gpu_cmd.h"
 #include "virtio_gpu_virgl.h"
 
@@ -537,35 +538,6 @@ static int open_host_window(struct virtio_gpu *gpu, const struct virtio_pci_env 
 	return 0;
 }
 
-/* ---- 3D: host GL for the engine, on the GPU thread ---- */
-
-static void *gl_context_create(void *opaque, bool shared, int major, int minor)
-{
-	/* gl_host puts every context in one share group, the root's: what
-	 * virglrenderer asks of a shared context, and harmless for its
-	 * first, unshared one. */
-	(void)shared;
-	return gl_host_context_create(opaque, NULL, major, minor);
-}
-
-static void gl_context_destroy(void *opaque, void *ctx)
-{
-	gl_host_context_destroy(opaque, ctx);
-}
-
-/* Also called on virglrenderer's fence thread, for its own context that
- * no other thread has current: EGL allows that. */
-static int gl_make_current(void *opaque, void *ctx)
-{
-	return gl_host_make_current(opaque, ctx);
-}
-
-static const struct gpu3d_gl_ops gpu_gl_ops = {
-	.context_create = gl_context_create,
-	.context_destroy = gl_context_destroy,
-	.make_current = gl_make_current,
-};
-
 struct gpu_open_3d_call {
 	struct virtio_gpu *gpu;
 	const struct guest_memory *mem;
@@ -620,7 +592,7 @@ static void gpu_open_3d(void *arg)
 		.mem = call->mem, .display = gpu->display, .nr_outputs = gpu->cfg.nr_outputs,
 		.width = gpu->cfg.width, .height = gpu->cfg.height,
 		.max_host_memory = gpu->cfg.max_host_memory,
-		.gl = &gpu_gl_ops,
+		.gl = gpu3d_gl_host_ops(),
 		.complete = on_fence_complete, .complete_opaque = gpu,
 		.max_held = GPU_NR_QUEUES * GPU_QUEUE_SIZE,
 		.window = gpu->shm_ready ? &gpu->host_window : NULL,

@@ -1,4 +1,4 @@
-// fuzz-sources: devices/gpu/virtio_gpu_virgl.c devices/gpu/gpu_shm_region.c devices/gpu/virtio_gpu_fence.c devices/gpu/virtio_gpu_cmd.c display/gl_host.c display/gl_readback.c display/display.c firmware/edid.c vmm/guest_memory.c vmm/error_text.c vmm/log.c
+// fuzz-sources: tests/fuzz/fake_display.c devices/gpu/gpu3d_gl_host.c devices/gpu/virtio_gpu_virgl.c devices/gpu/gpu_shm_region.c devices/gpu/virtio_gpu_fence.c devices/gpu/virtio_gpu_cmd.c display/gl_host.c display/gl_readback.c display/display.c firmware/edid.c vmm/guest_memory.c vmm/error_text.c vmm/log.c
 // fuzz-libs: virglrenderer egl epoxy gbm libdrm
 /* Fuzzes the virtio-gpu 3D command engine over the real virglrenderer on
  * the host's EGL (llvmpipe where there is no GPU): runs of requests on
@@ -47,9 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../devices/gpu/gpu3d_gl_host.h"
 #include "../../devices/gpu/virtio_gpu_virgl.h"
-#include "../../display/display_backend.h"
 #include "../../display/gl_host.h"
+#include "fake_display.h"
 #include "../../vmm/guest_memory.h"
 
 #define RAM_SIZE     0x100000ull
@@ -79,12 +80,6 @@ static const uint32_t commands[] = {
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-struct fake_display {
-	bool viewers;
-	uint32_t width[DISPLAY_MAX_OUTPUTS], height[DISPLAY_MAX_OUTPUTS];
-	uint32_t checksum;            /* keeps the pixel reads from being dropped */
-};
-
 struct fuzz_bench {
 	struct guest_memory mem;
 	struct gl_host *gl;
@@ -98,96 +93,6 @@ struct fuzz_bench {
 	struct gpu3d_host_window window;
 	bool page_mapped[WINDOW_SIZE / PAGE];
 	unsigned nr_mapped_pages;
-};
-
-static void read_pixels(struct fake_display *f, const void *pixels, uint32_t stride,
-			uint32_t w, uint32_t h)
-{
-	const uint8_t *row = pixels;
-
-	for (uint32_t y = 0; y < h; y++, row += stride)
-		for (uint32_t x = 0; x < w * 4; x++)
-			f->checksum += row[x];
-}
-
-/* Nothing for an output that is off, so a reset engine with every output
- * off holds nothing at all. */
-static uint64_t fake_output_bytes(void *impl, uint32_t w, uint32_t h)
-{
-	(void)impl;
-	return (uint64_t)w * h * 16;
-}
-
-static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
-{
-	struct fake_display *f = impl;
-
-	f->width[output] = w;
-	f->height[output] = h;
-	return 0;
-}
-
-static void fake_update(void *impl, unsigned output, const struct display_rect *r,
-			const void *pixels, uint32_t stride, enum display_format format)
-{
-	struct fake_display *f = impl;
-
-	(void)format;
-	if (!r->width || !r->height || (uint64_t)r->x + r->width > f->width[output] ||
-	    (uint64_t)r->y + r->height > f->height[output])
-		abort();
-	read_pixels(f, pixels, stride, r->width, r->height);
-}
-
-static void fake_cursor_define(void *impl, unsigned output, uint32_t w, uint32_t h,
-			       uint32_t hot_x, uint32_t hot_y, const void *pixels,
-			       uint32_t stride, enum display_format format)
-{
-	(void)output; (void)format;
-	if (hot_x >= w || hot_y >= h || w > DISPLAY_CURSOR_MAX || h > DISPLAY_CURSOR_MAX)
-		abort();
-	read_pixels(impl, pixels, stride, w, h);
-}
-
-static void fake_cursor_move(void *impl, unsigned output, int32_t x, int32_t y, bool visible)
-{
-	(void)impl; (void)output; (void)x; (void)y; (void)visible;
-}
-
-static bool fake_has_viewers(void *impl)
-{
-	return ((struct fake_display *)impl)->viewers;
-}
-
-static const struct display_backend_ops fake_ops = {
-	.output_resize = fake_resize,
-	.output_bytes = fake_output_bytes,
-	.output_update = fake_update,
-	.cursor_define = fake_cursor_define,
-	.cursor_move = fake_cursor_move,
-	.has_viewers = fake_has_viewers,
-};
-
-/* ---- host GL behind the engine's gl ops ---- */
-
-static void *gl_create(void *opaque, bool shared, int major, int minor)
-{
-	(void)shared;   /* every gl_host context is in the root's share group */
-	return gl_host_context_create(opaque, NULL, major, minor);
-}
-
-static void gl_destroy(void *opaque, void *ctx)
-{
-	gl_host_context_destroy(opaque, ctx);
-}
-
-static int gl_make_current(void *opaque, void *ctx)
-{
-	return gl_host_make_current(opaque, ctx);
-}
-
-static const struct gpu3d_gl_ops gl_ops = {
-	.context_create = gl_create, .context_destroy = gl_destroy, .make_current = gl_make_current,
 };
 
 /* ---- the host window: whole pages, inside, never over each other ---- */
@@ -246,7 +151,7 @@ static struct fuzz_bench *bench(void)
 		fprintf(stderr, "fuzz_virtio_gpu_virgl: no host GL: %s\n", err);
 		exit(1);
 	}
-	b->display = display_new(&fake_ops, &b->seen);
+	b->display = display_new(fake_display_ops(), &b->seen);
 	if (!b->display)
 		abort();
 	b->window = (struct gpu3d_host_window){
@@ -255,7 +160,7 @@ static struct fuzz_bench *bench(void)
 	struct gpu3d_config cfg = {
 		.mem = &b->mem, .display = b->display, .nr_outputs = NR_OUTPUTS,
 		.width = 640, .height = 480, .max_host_memory = CAP,
-		.gl = &gl_ops, .gl_opaque = b->gl, .gles = gl_host_info(b->gl)->gles,
+		.gl = gpu3d_gl_host_ops(), .gl_opaque = b->gl, .gles = gl_host_info(b->gl)->gles,
 		.readback_gl = b->gl, .complete = on_complete, .complete_opaque = b,
 		.max_held = 64, .window = &b->window,
 	};

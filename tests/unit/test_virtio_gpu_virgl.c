@@ -9,6 +9,7 @@
 #include <linux/virtio_gpu.h>
 #include <stdint.h>
 
+#include "../../devices/gpu/gpu3d_gl_host.h"
 #include "../../devices/gpu/virtio_gpu_virgl.h"
 #include "../../display/display_backend.h"
 #include "../../display/gl_host.h"
@@ -46,29 +47,6 @@
  * the same host, so its contexts share the renderer's textures. */
 
 static struct gl_host *host;
-
-static void *gl_create(void *opaque, bool shared, int major, int minor)
-{
-	(void)opaque;
-	(void)shared;   /* every gl_host context is in the root's share group */
-	return gl_host_context_create(host, NULL, major, minor);
-}
-
-static void gl_destroy(void *opaque, void *ctx)
-{
-	(void)opaque;
-	gl_host_context_destroy(host, ctx);
-}
-
-static int gl_make_current(void *opaque, void *ctx)
-{
-	(void)opaque;
-	return gl_host_make_current(host, ctx);
-}
-
-static const struct gpu3d_gl_ops gl_ops = {
-	.context_create = gl_create, .context_destroy = gl_destroy, .make_current = gl_make_current,
-};
 
 static const char *egl_start(void)
 {
@@ -211,7 +189,8 @@ static const char *bench_start(struct bench *b, uint64_t cap, bool shown)
 {
 	struct gpu3d_config cfg = {
 		.nr_outputs = 1, .width = 640, .height = 480, .max_host_memory = cap,
-		.gl = &gl_ops, .complete = on_complete, .complete_opaque = b, .max_held = 16,
+		.gl = gpu3d_gl_host_ops(), .complete = on_complete, .complete_opaque = b,
+		.max_held = 16,
 	};
 	const char *why = egl_start();
 	char err[160];
@@ -226,6 +205,7 @@ static const char *bench_start(struct bench *b, uint64_t cap, bool shown)
 	CHECK_EQ(guest_memory_create(&b->mem, RAM_SIZE, false, err, sizeof(err)), 0);
 	b->req = calloc(1, GPU3D_MAX_REQUEST);
 	cfg.mem = &b->mem;
+	cfg.gl_opaque = host;
 	cfg.gles = gl_host_info(host)->gles;
 	if (shown) {
 		b->display = display_new(&fake_ops, &b->seen);
@@ -1274,7 +1254,9 @@ static void test_one_per_process(void)
 {
 	struct bench b;
 	struct gpu3d *second;
-	struct gpu3d_config cfg = { .nr_outputs = 1, .gl = &gl_ops, .max_held = 1 };
+	struct gpu3d_config cfg = {
+		.nr_outputs = 1, .gl = gpu3d_gl_host_ops(), .gl_opaque = host, .max_held = 1,
+	};
 	char err[160] = "";
 
 	START(&b, CAP);
