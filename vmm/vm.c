@@ -190,8 +190,52 @@ static int vm_setup_kvm(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* host_page_mapper.h over KVM: a memory slot of the VM's own numbers
+ * (vm->slots) per mapping. */
+static int vm_map_host_pages(void *ctx, uint64_t gpa, void *host, uint64_t size)
+{
+	struct vm *vm = ctx;
+	int slot = memory_slots_take(&vm->slots);
+	struct kvm_userspace_memory_region region = {
+		.guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+
+	if (slot < 0)
+		return slot;
+	region.slot = (uint32_t)slot;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		int ret = -errno;
+
+		memory_slots_give_back(&vm->slots, (unsigned)slot);
+		return ret;
+	}
+	return slot;
+}
+
+/* KVM waits for vCPUs to leave the slot before the ioctl returns. */
+static void vm_unmap_host_pages(void *ctx, int slot)
+{
+	struct vm *vm = ctx;
+	struct kvm_userspace_memory_region region = { .slot = (uint32_t)slot };
+
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		/* The slot number stays taken: it may still be KVM's. */
+		log_warn("removing KVM memory slot %d: %s", slot, strerror(errno));
+		return;
+	}
+	memory_slots_give_back(&vm->slots, (unsigned)slot);
+}
+
 static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 {
+	int nr_slots = kvm_check_cap(vm->kvm, KVM_CAP_NR_MEMSLOTS);
+
+	/* KVM answers 0 when it does not say: then only the 32 slots every
+	 * KVM has had. */
+	memory_slots_init(&vm->slots, GUEST_MEMORY_MAX_REGIONS,
+			  nr_slots > 0 ? (unsigned)nr_slots : 32);
+	vm->slots_ready = true;
 	if (guest_memory_create(&vm->mem, vm->cfg->ram_size, vm->cfg->ram_backing,
 				err, errlen) < 0)
 		return -1;
@@ -321,6 +365,7 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 	const struct virtio_pci_env env = {
 		.mem = &vm->mem, .vm_fd = vm->fd,
 		.router = { vm_msi_bind, vm_msi_update, vm },
+		.mapper = { vm_map_host_pages, vm_unmap_host_pages, vm },
 	};
 	int ret;
 
@@ -634,6 +679,9 @@ void vm_destroy(struct vm *vm)
 		close(vm->fd);
 	}
 	guest_memory_destroy(&vm->mem);
+	if (vm->slots_ready)
+		memory_slots_destroy(&vm->slots);
+	vm->slots_ready = false;
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_mutex_destroy(&vm->memslot_lock);

@@ -32,6 +32,7 @@
 #include "guest_memory.h"
 #include "io_thread.h"
 #include "kvm.h"
+#include "memory_slots.h"
 #include "nic_backends.h"
 #include "serial_console.h"
 #include "vm_request.h"
@@ -79,6 +80,8 @@ struct vm {
 	struct kvm *kvm;
 	int fd;
 	struct guest_memory mem;
+	struct memory_slots slots;  /* beyond RAM's, for devices' host pages */
+	bool slots_ready;
 	struct bus pio;
 	struct bus mmio;
 	struct gsi_routing gsi;

@@ -20,6 +20,7 @@
 
 #include "../../display/gl_host.h"
 #include "../../vmm/io_thread.h"
+#include "gpu3d_gl_host.h"
 #include "virtio_gpu_cmd.h"
 #include "virtio_gpu_virgl.h"
 
@@ -33,7 +34,9 @@
  * virtio_gpu.h over struct virtio_gpu_config). */
 #define VIRTIO_GPU_F_VIRGL        0
 #define VIRTIO_GPU_F_EDID         1
+#define VIRTIO_GPU_F_RESOURCE_BLOB 3
 #define VIRTIO_GPU_F_CONTEXT_INIT 4
+#define VIRTIO_GPU_SHM_ID_HOST_VISIBLE 1
 #define VIRTIO_GPU_EVENT_DISPLAY  1u
 
 /* struct virtio_gpu_config: le32 events_read, events_clear, num_scanouts,
@@ -75,6 +78,11 @@ struct virtio_gpu {
 	bool engine_ready;
 	struct gl_host *gl;
 	struct gpu3d *engine3d;
+	/* Blobs: the host-visible region, BAR 2, as the engine sees it. The
+	 * window itself is thread-safe (vCPUs move the BAR). */
+	struct pci_bar_window shm;
+	bool shm_ready;
+	struct gpu3d_host_window host_window;
 	int fence_poll_fd;            /* the renderer's, in the loop; or -1 */
 	int fence_timer_fd;           /* armed while fences or frames wait; or -1 */
 	bool fence_timer_armed;
@@ -384,7 +392,7 @@ static const event_fn kick_handlers[GPU_NR_QUEUES] = {
 
 struct gpu_start_call {
 	struct virtio_gpu *gpu;
-	bool edid, context_init;
+	bool edid, context_init, blob;
 	int ret;
 };
 
@@ -405,7 +413,7 @@ static void gpu_start(void *arg)
 	gpu->watching = true;
 	gpu->engine.edid = call->edid;
 	if (gpu->engine3d)
-		gpu3d_set_features(gpu->engine3d, call->edid, call->context_init);
+		gpu3d_set_features(gpu->engine3d, call->edid, call->context_init, call->blob);
 	for (unsigned q = 0; q < GPU_NR_QUEUES; q++) {
 		gpu->queues[q] = virtio_pci_queue(&gpu->transport, q);
 		gpu->broken[q] = false;
@@ -444,6 +452,7 @@ static int gpu_activate(void *dev, struct virtio_pci *t)
 	struct gpu_start_call call = {
 		.gpu = gpu, .edid = virtio_pci_has_feature(t, VIRTIO_GPU_F_EDID),
 		.context_init = virtio_pci_has_feature(t, VIRTIO_GPU_F_CONTEXT_INIT),
+		.blob = virtio_pci_has_feature(t, VIRTIO_GPU_F_RESOURCE_BLOB),
 	};
 
 	if (io_thread_call(&gpu->io, gpu_start, &call) < 0 || call.ret < 0)
@@ -466,7 +475,8 @@ static void gpu_reset(void *dev)
 		io_thread_call(&gpu->io, gpu_stop, gpu);
 }
 
-/* The 2D and the 3D device differ only in what they offer. */
+/* The 2D, the 3D and the 3D device with blobs differ only in what they
+ * offer. */
 #define GPU_DEVICE_OPS(offered) {                 \
 	.name = "virtio-gpu",                      \
 	.device_id = VIRTIO_ID_GPU,                \
@@ -483,38 +493,50 @@ static void gpu_reset(void *dev)
 
 static const struct virtio_device_ops virtio_gpu_device_ops =
 	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID);
+#define GPU_3D_FEATURES (1ull << VIRTIO_GPU_F_EDID | 1ull << VIRTIO_GPU_F_VIRGL | \
+			 1ull << VIRTIO_GPU_F_CONTEXT_INIT)
 static const struct virtio_device_ops virtio_gpu_virgl_device_ops =
-	GPU_DEVICE_OPS(1ull << VIRTIO_GPU_F_EDID | 1ull << VIRTIO_GPU_F_VIRGL |
-		       1ull << VIRTIO_GPU_F_CONTEXT_INIT);
+	GPU_DEVICE_OPS(GPU_3D_FEATURES);
+static const struct virtio_device_ops virtio_gpu_virgl_blob_device_ops =
+	GPU_DEVICE_OPS(GPU_3D_FEATURES | 1ull << VIRTIO_GPU_F_RESOURCE_BLOB);
 
-/* ---- 3D: host GL for the engine, on the GPU thread ---- */
-
-static void *gl_context_create(void *opaque, bool shared, int major, int minor)
+static const struct virtio_device_ops *device_ops(const struct virtio_gpu *gpu)
 {
-	/* gl_host puts every context in one share group, the root's: what
-	 * virglrenderer asks of a shared context, and harmless for its
-	 * first, unshared one. */
-	(void)shared;
-	return gl_host_context_create(opaque, NULL, major, minor);
+	if (!gpu->cfg.virgl)
+		return &virtio_gpu_device_ops;
+	return gpu3d_offers_blob(gpu->engine3d) ? &virtio_gpu_virgl_blob_device_ops :
+						  &virtio_gpu_virgl_device_ops;
 }
 
-static void gl_context_destroy(void *opaque, void *ctx)
+/* ---- 3D: the host-visible region for the engine ---- */
+
+static int host_window_map(void *opaque, uint64_t offset, void *host, uint64_t size)
 {
-	gl_host_context_destroy(opaque, ctx);
+	return pci_bar_window_map(opaque, offset, host, size);
 }
 
-/* Also called on virglrenderer's fence thread, for its own context that
- * no other thread has current: EGL allows that. */
-static int gl_make_current(void *opaque, void *ctx)
+static void host_window_unmap(void *opaque, uint64_t offset, uint64_t size)
 {
-	return gl_host_make_current(opaque, ctx);
+	pci_bar_window_unmap(opaque, offset, size);
 }
 
-static const struct gpu3d_gl_ops gpu_gl_ops = {
-	.context_create = gl_context_create,
-	.context_destroy = gl_context_destroy,
-	.make_current = gl_make_current,
-};
+/* Only where the VM can put host pages into the guest. */
+static int open_host_window(struct virtio_gpu *gpu, const struct virtio_pci_env *env)
+{
+	int ret;
+
+	if (!gpu->cfg.virgl || !gpu->cfg.blob_memory || !env->mapper.map)
+		return 0;
+	ret = pci_bar_window_init(&gpu->shm, gpu->cfg.blob_memory, &env->mapper);
+	if (ret < 0)
+		return ret;
+	gpu->shm_ready = true;
+	gpu->host_window = (struct gpu3d_host_window){
+		.size = gpu->cfg.blob_memory,
+		.map = host_window_map, .unmap = host_window_unmap, .opaque = &gpu->shm,
+	};
+	return 0;
+}
 
 struct gpu_open_3d_call {
 	struct virtio_gpu *gpu;
@@ -570,9 +592,10 @@ static void gpu_open_3d(void *arg)
 		.mem = call->mem, .display = gpu->display, .nr_outputs = gpu->cfg.nr_outputs,
 		.width = gpu->cfg.width, .height = gpu->cfg.height,
 		.max_host_memory = gpu->cfg.max_host_memory,
-		.gl = &gpu_gl_ops,
+		.gl = gpu3d_gl_host_ops(),
 		.complete = on_fence_complete, .complete_opaque = gpu,
 		.max_held = GPU_NR_QUEUES * GPU_QUEUE_SIZE,
+		.window = gpu->shm_ready ? &gpu->host_window : NULL,
 	};
 	int fd;
 
@@ -635,6 +658,9 @@ static void gpu_free(struct virtio_gpu *gpu)
 		io_thread_stop(&gpu->io);
 	if (gpu->engine_ready)
 		gpu2d_destroy(&gpu->engine);
+	/* After the engine, which unmaps every blob as it goes. */
+	if (gpu->shm_ready)
+		pci_bar_window_destroy(&gpu->shm);
 	pthread_mutex_destroy(&gpu->events_lock);
 	free(gpu->request);
 	free(gpu->response);
@@ -677,6 +703,9 @@ int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *c
 			goto fail;
 		gpu->engine_ready = true;
 	}
+	ret = open_host_window(gpu, env);
+	if (ret < 0)
+		goto fail;
 	ret = io_thread_start(&gpu->io, "gpu");
 	if (ret < 0)
 		goto fail;
@@ -694,10 +723,16 @@ int virtio_gpu_create(struct virtio_gpu **out, const struct virtio_gpu_config *c
 			return -1;
 		}
 	}
-	ret = virtio_pci_init(&gpu->transport, cfg->virgl ? &virtio_gpu_virgl_device_ops :
-			      &virtio_gpu_device_ops, gpu, env);
+	ret = virtio_pci_init(&gpu->transport, device_ops(gpu), gpu, env);
 	if (ret < 0)
 		goto fail;
+	if (device_ops(gpu) == &virtio_gpu_virgl_blob_device_ops) {
+		ret = virtio_pci_add_shm(&gpu->transport, VIRTIO_GPU_SHM_ID_HOST_VISIBLE, &gpu->shm);
+		if (ret < 0) {
+			virtio_pci_destroy(&gpu->transport);
+			goto fail;
+		}
+	}
 	for (unsigned q = 0; q < GPU_NR_QUEUES; q++)
 		gpu->kick_fd[q] = virtio_pci_kick_fd(&gpu->transport, q);
 	if (display)

@@ -4,7 +4,11 @@
  * queue, EDID for each output, and display-change events when a viewer
  * asks for another size. With virgl, the same device offers 3D
  * (VIRTIO_GPU_F_VIRGL and VIRTIO_GPU_F_CONTEXT_INIT) through
- * virglrenderer on host GL (virtio_gpu_virgl.h); no blob resources.
+ * virglrenderer on host GL (virtio_gpu_virgl.h), and blob resources
+ * (VIRTIO_GPU_F_RESOURCE_BLOB) when blob-memory is not 0 and the VM can
+ * map host pages (virtio_pci_env's mapper): the host-visible region is
+ * BAR 2 (shmid VIRTIO_GPU_SHM_ID_HOST_VISIBLE), blobs are mapped into it
+ * as KVM memory slots that follow the BAR (pci_bar_window.h).
  *
  * Every command is hostile input: lengths, formats, rectangles, resource
  * ids and backing addresses are checked; a bad command gets the spec's
@@ -32,7 +36,7 @@
 #define VIRTIO_GPU_DEFAULT_HOSTMEM   (256ull << 20)
 
 /* --gpu [2d|virgl][,width=W,height=H][,outputs=N][,max-memory=SIZE]
- *       [,rendernode=PATH]   (virgl only)
+ *       [,rendernode=PATH][,blob-memory=SIZE]   (the last two virgl only)
  *
  * max-memory caps what the guest's GPU use makes gvmm hold: resources,
  * and what the display holds for each output a scanout shows (with SPICE,
@@ -40,6 +44,11 @@
  * surface spice-server draws into, and two frames of updates on their
  * way to it). */
 #define VIRTIO_GPU_RENDER_NODE_MAX  128
+/* blob-memory: the size of the host-visible shared memory region (the
+ * BAR blobs are mapped into), a power of two; 0: no blobs. */
+#define VIRTIO_GPU_DEFAULT_BLOB_MEMORY  (256ull << 20)
+#define VIRTIO_GPU_MIN_BLOB_MEMORY      (1ull << 20)
+#define VIRTIO_GPU_MAX_BLOB_MEMORY      (8ull << 30)
 
 struct virtio_gpu_config {
 	bool virgl;                  /* 3D through virglrenderer */
@@ -49,6 +58,7 @@ struct virtio_gpu_config {
 	unsigned nr_outputs;         /* 1..VIRTIO_GPU_MAX_OUTPUTS */
 	uint32_t width, height;      /* the preferred mode of every output */
 	uint64_t max_host_memory;    /* host bytes the guest may make us hold */
+	uint64_t blob_memory;        /* virgl: the host-visible region's size */
 };
 
 /* Returns 0, or -1 with one line in err (the caller adds "--gpu 'ARG': ").

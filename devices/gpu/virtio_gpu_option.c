@@ -45,6 +45,27 @@ static int parse_render_node(const char *value, struct virtio_gpu_config *cfg, c
 	return 0;
 }
 
+/* A power of two, so the BAR holding it needs no rounding; 0 turns
+ * blobs off. */
+static int parse_blob_memory(const char *value, struct virtio_gpu_config *cfg, char *err,
+			     size_t errlen)
+{
+	uint64_t size;
+
+	if (!cfg->virgl)
+		return write_error(err, errlen, "blob-memory is for virgl (3D) only");
+	if (!strcmp(value, "0")) {
+		cfg->blob_memory = 0;
+		return 0;
+	}
+	if (parse_size(value, &size) < 0 || size & (size - 1) ||
+	    size < VIRTIO_GPU_MIN_BLOB_MEMORY || size > VIRTIO_GPU_MAX_BLOB_MEMORY)
+		return write_error(err, errlen, "blob-memory '%s': expected 0 or a power of two "
+				   "from 1M to 8G, like 256M", value);
+	cfg->blob_memory = size;
+	return 0;
+}
+
 static int parse_one(const char *option, struct virtio_gpu_config *cfg, bool *max_given,
 		     char *err, size_t errlen)
 {
@@ -56,7 +77,7 @@ static int parse_one(const char *option, struct virtio_gpu_config *cfg, bool *ma
 	if (!eq || key_len >= sizeof(key))
 		return write_error(err, errlen,
 			    "'%s' is not an option: expected width=W, height=H, outputs=N, "
-			    "max-memory=SIZE or rendernode=PATH",
+			    "max-memory=SIZE, rendernode=PATH or blob-memory=SIZE",
 			    option);
 	memcpy(key, option, key_len);
 	key[key_len] = '\0';
@@ -81,9 +102,11 @@ static int parse_one(const char *option, struct virtio_gpu_config *cfg, bool *ma
 	}
 	if (!strcmp(key, "rendernode"))
 		return parse_render_node(value, cfg, err, errlen);
+	if (!strcmp(key, "blob-memory"))
+		return parse_blob_memory(value, cfg, err, errlen);
 	return write_error(err, errlen,
-		    "unknown option '%s': expected width, height, outputs, max-memory or rendernode",
-		    key);
+		    "unknown option '%s': expected width, height, outputs, max-memory, rendernode "
+		    "or blob-memory", key);
 }
 
 int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
@@ -115,6 +138,7 @@ int virtio_gpu_option_parse(const char *arg, struct virtio_gpu_config *out,
 			cfg.virgl = false;
 		} else if (first && !strcmp(option, "virgl")) {
 			cfg.virgl = true;
+			cfg.blob_memory = VIRTIO_GPU_DEFAULT_BLOB_MEMORY;
 		} else if (!strcmp(option, "2d") || !strcmp(option, "virgl")) {
 			return write_error(err, errlen, "'%s' must come first", option);
 		} else if (parse_one(option, &cfg, &max_given, err, errlen) < 0) {

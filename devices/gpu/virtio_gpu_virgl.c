@@ -14,6 +14,7 @@
 
 #include "../../display/gl_host.h"
 #include "../../vmm/log.h"
+#include "gpu_shm_region.h"
 #include "virtio_gpu_fence.h"
 
 _Static_assert(GPU3D_MAX_REQUEST == sizeof(struct virtio_gpu_cmd_submit) + GPU3D_MAX_SUBMIT,
@@ -67,6 +68,9 @@ struct gpu3d_resource {
 					  * format: frames can be read back */
 	struct iovec *backing;           /* lent to virglrenderer while attached */
 	uint32_t nr_backing;
+	bool blob;                       /* made by RESOURCE_CREATE_BLOB */
+	uint32_t blob_mem, blob_flags;
+	bool mapped;                     /* into the host window (gpu3d.shm) */
 	struct gpu3d_resource *prev, *next;
 };
 
@@ -93,8 +97,11 @@ struct gpu3d {
 	struct gpu2d modes;              /* display info, EDID, preferred modes */
 	struct gpu_fences fences;
 	bool context_init;
+	bool blob;                       /* VIRTIO_GPU_F_RESOURCE_BLOB negotiated */
+	struct gpu_shm_region shm;       /* what is mapped in the host window */
 	uint64_t host_memory;
 	bool warned_memory;
+	bool warned_unaligned;           /* a blob could not be mapped: said so */
 
 	struct gpu3d_resource *resources;   /* a list; virglrenderer finds them by id */
 	bool context_live[GPU3D_MAX_CONTEXTS + 1];
@@ -215,8 +222,22 @@ static void scanouts_forget(struct gpu3d *g, uint32_t resource_id)
 		}
 }
 
+static void unmap_blob(struct gpu3d *g, struct gpu3d_resource *r)
+{
+	const struct gpu_shm_mapping *m = gpu_shm_region_find(&g->shm, r->id);
+
+	/* Out of the guest before the renderer may free what it shows. */
+	if (m)
+		g->cfg.window->unmap(g->cfg.window->opaque, m->offset, m->size);
+	gpu_shm_region_release(&g->shm, r->id);
+	virgl_renderer_resource_unmap(r->id);
+	r->mapped = false;
+}
+
 static void free_resource(struct gpu3d *g, struct gpu3d_resource *r)
 {
+	if (r->mapped)
+		unmap_blob(g, r);
 	drop_backing(g, r);
 	scanouts_forget(g, r->id);
 	virgl_renderer_resource_set_priv(r->id, NULL);
@@ -244,6 +265,17 @@ static uint64_t resource_bytes(const struct virgl_renderer_resource_create_args 
 	return bytes + RESOURCE_OVERHEAD + sizeof(struct gpu3d_resource);
 }
 
+/* The renderer made it: charged, listed, found by id. */
+static void add_resource(struct gpu3d *g, struct gpu3d_resource *r)
+{
+	g->host_memory += r->charged;
+	r->next = g->resources;
+	if (r->next)
+		r->next->prev = r;
+	g->resources = r;
+	virgl_renderer_resource_set_priv(r->id, r);
+}
+
 static uint32_t create_resource(struct gpu3d *g, struct virgl_renderer_resource_create_args *a)
 {
 	struct gpu3d_resource *r;
@@ -269,12 +301,7 @@ static uint32_t create_resource(struct gpu3d *g, struct virgl_renderer_resource_
 	/* Anything else would only make the readback fail, and log. */
 	r->readable = a->target == PIPE_TEXTURE_2D && a->nr_samples <= 1 &&
 		      gpu2d_format(a->format, &format);
-	g->host_memory += bytes;
-	r->next = g->resources;
-	if (r->next)
-		r->next->prev = r;
-	g->resources = r;
-	virgl_renderer_resource_set_priv(r->id, r);
+	add_resource(g, r);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -346,31 +373,16 @@ static uint32_t resource_unref(struct gpu3d *g, const uint8_t *req, size_t len)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-static uint32_t attach_backing(struct gpu3d *g, const uint8_t *req, size_t len)
+/* The guest's n backing entries (the request holds them), each checked
+ * to lie in guest RAM, as host iovecs; *total: their bytes. */
+static uint32_t read_backing(struct gpu3d *g, const uint8_t *entries, uint32_t n,
+			     struct iovec **out, uint64_t *total)
 {
-	struct virtio_gpu_resource_attach_backing cmd;
-	const uint8_t *entries = req + sizeof(cmd);
-	struct gpu3d_resource *r;
-	struct iovec *iov;
-	uint32_t n;
-	uint64_t bytes;
+	struct iovec *iov = calloc(n, sizeof(*iov));
 
-	READ_COMMAND(cmd, req, len);
-	r = find_resource(le32toh(cmd.resource_id));
-	if (!r)
-		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	n = le32toh(cmd.nr_entries);
-	if (!n || n > GPU2D_MAX_BACKING_ENTRIES ||
-	    (len - sizeof(cmd)) / sizeof(struct virtio_gpu_mem_entry) < n)
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (r->backing)
-		return VIRTIO_GPU_RESP_ERR_UNSPEC;
-	bytes = (uint64_t)n * sizeof(*iov);
-	if (!can_charge(g, bytes))
-		return out_of_memory(g);
-	iov = calloc(n, sizeof(*iov));
 	if (!iov)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	*total = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct virtio_gpu_mem_entry e;
 
@@ -381,7 +393,43 @@ static uint32_t attach_backing(struct gpu3d *g, const uint8_t *req, size_t len)
 			free(iov);
 			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 		}
+		*total += iov[i].iov_len;
 	}
+	*out = iov;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* As many entries as the command says, and the request holds them. */
+static bool entries_fit(uint32_t n, size_t len, size_t cmd_len)
+{
+	return n && n <= GPU2D_MAX_BACKING_ENTRIES &&
+	       (len - cmd_len) / sizeof(struct virtio_gpu_mem_entry) >= n;
+}
+
+static uint32_t attach_backing(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_attach_backing cmd;
+	const uint8_t *entries = req + sizeof(cmd);
+	struct gpu3d_resource *r;
+	struct iovec *iov;
+	uint32_t n, ret;
+	uint64_t bytes, total;
+
+	READ_COMMAND(cmd, req, len);
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	n = le32toh(cmd.nr_entries);
+	if (!entries_fit(n, len, sizeof(cmd)))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (r->backing)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	bytes = (uint64_t)n * sizeof(*iov);
+	if (!can_charge(g, bytes))
+		return out_of_memory(g);
+	ret = read_backing(g, entries, n, &iov, &total);
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+		return ret;
 	if (virgl_renderer_resource_attach_iov((int)r->id, iov, (int)n) != 0) {
 		free(iov);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
@@ -572,6 +620,198 @@ static uint32_t submit_3d(struct gpu3d *g, const uint8_t *req, size_t len)
 	 * error inside the renderer; the others go on. */
 	if (virgl_renderer_submit_cmd((void *)(req + sizeof(cmd)), (int)ctx_id, (int)(size / 4)))
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* ---- blobs ---- */
+
+#define BLOB_FLAGS (VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE | VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE | \
+		    VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE)
+
+static bool blob_has_guest_pages(uint32_t blob_mem)
+{
+	return blob_mem == VIRTIO_GPU_BLOB_MEM_GUEST || blob_mem == VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST;
+}
+
+/* Guest pages come with entries, host memory without; the size is
+ * bounded by the cap before anything else looks at it. */
+static bool blob_args_sane(const struct gpu3d *g,
+			   const struct virgl_renderer_resource_create_blob_args *a, uint32_t n,
+			   size_t len, size_t cmd_len)
+{
+	if (a->blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST && a->blob_mem != VIRTIO_GPU_BLOB_MEM_HOST3D &&
+	    a->blob_mem != VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST)
+		return false;
+	if (a->blob_flags & ~BLOB_FLAGS || !a->size || a->size > g->cfg.max_host_memory)
+		return false;
+	return blob_has_guest_pages(a->blob_mem) ? entries_fit(n, len, cmd_len) : n == 0;
+}
+
+/* What the renderer holds for it: the blob's memory when it is the
+ * host's, and the backing table. */
+static uint64_t blob_bytes(const struct virgl_renderer_resource_create_blob_args *a, uint32_t n)
+{
+	uint64_t bytes = (uint64_t)n * sizeof(struct iovec) + RESOURCE_OVERHEAD +
+			 sizeof(struct gpu3d_resource);
+
+	return blob_has_guest_pages(a->blob_mem) ? bytes : bytes + a->size;
+}
+
+/* A blob with a texture (a host3d blob of a 2D pipe resource) can be
+ * shown: its size and whether frames can be read back come from it. */
+static void learn_texture(struct gpu3d_resource *r)
+{
+	struct virgl_renderer_resource_info info;
+	enum display_format format;
+
+	if (virgl_renderer_resource_get_info((int)r->id, &info) || !info.tex_id)
+		return;
+	r->width = info.width;
+	r->height = info.height;
+	r->readable = info.depth <= 1 && gpu2d_format(info.virgl_format, &format);
+}
+
+static uint32_t resource_create_blob(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_create_blob cmd;
+	struct virgl_renderer_resource_create_blob_args a;
+	struct gpu3d_resource *r;
+	struct iovec *iov = NULL;
+	uint64_t bytes, total = 0;
+	uint32_t n, ret;
+
+	READ_COMMAND(cmd, req, len);
+	if (!g->blob)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	n = le32toh(cmd.nr_entries);
+	a = (struct virgl_renderer_resource_create_blob_args){
+		.res_handle = le32toh(cmd.resource_id), .ctx_id = le32toh(cmd.hdr.ctx_id),
+		.blob_mem = le32toh(cmd.blob_mem), .blob_flags = le32toh(cmd.blob_flags),
+		.blob_id = le64toh(cmd.blob_id), .size = le64toh(cmd.size),
+	};
+	if (!a.res_handle || find_resource(a.res_handle))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!blob_args_sane(g, &a, n, len, sizeof(cmd)))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* Host memory is a context's (its stream made the pipe resource). */
+	if (a.blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST && !context_known(g, a.ctx_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	bytes = blob_bytes(&a, n);
+	if (!can_charge(g, bytes))
+		return out_of_memory(g);
+	if (n) {
+		ret = read_backing(g, req + sizeof(cmd), n, &iov, &total);
+		if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+			return ret;
+		if (total < a.size) {
+			free(iov);
+			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		}
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		free(iov);
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
+	a.iovecs = iov;
+	a.num_iovs = n;
+	if (virgl_renderer_resource_create_blob(&a) != 0) {
+		free(iov);
+		free(r);
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
+	*r = (struct gpu3d_resource){
+		.id = a.res_handle, .charged = bytes, .backing = iov, .nr_backing = n,
+		.blob = true, .blob_mem = a.blob_mem, .blob_flags = a.blob_flags,
+	};
+	learn_texture(r);
+	add_resource(g, r);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static bool whole_pages(const void *host, uint64_t size)
+{
+	return (uintptr_t)host % GPU_SHM_PAGE == 0 && size && size % GPU_SHM_PAGE == 0;
+}
+
+/* Into the host window at the guest's offset: only whole host pages, so
+ * the guest sees the blob and nothing of the host around it. */
+static uint32_t map_into_window(struct gpu3d *g, struct gpu3d_resource *r, uint64_t offset)
+{
+	void *host = NULL;
+	uint64_t size = 0;
+	int ret;
+
+	if (virgl_renderer_resource_map(r->id, &host, &size) != 0)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (!whole_pages(host, size)) {
+		if (!g->warned_unaligned)
+			log_warn("virtio-gpu: a blob the renderer maps at %p, %llu bytes, is not "
+				 "whole host pages: not mapped into the guest", host,
+				 (unsigned long long)size);
+		g->warned_unaligned = true;
+		ret = -EINVAL;
+	} else {
+		ret = gpu_shm_region_claim(&g->shm, offset, size, r->id);
+	}
+	if (ret == 0) {
+		ret = g->cfg.window->map(g->cfg.window->opaque, offset, host, size);
+		if (ret < 0)
+			gpu_shm_region_release(&g->shm, r->id);
+	}
+	if (ret < 0) {
+		virgl_renderer_resource_unmap(r->id);
+		return ret == -ENOSPC || ret == -ENOMEM ? VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY :
+		       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
+	r->mapped = true;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t resource_map_blob(struct gpu3d *g, const uint8_t *req, size_t len,
+				  uint8_t *body, size_t *body_len)
+{
+	struct virtio_gpu_resource_map_blob cmd;
+	struct virtio_gpu_resp_map_info info = { 0 };
+	const size_t hdr = sizeof(struct virtio_gpu_ctrl_hdr);
+	struct gpu3d_resource *r;
+	uint32_t map_info = VIRTIO_GPU_MAP_CACHE_NONE, ret;
+
+	READ_COMMAND(cmd, req, len);
+	if (!g->blob)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!r->blob || r->blob_mem == VIRTIO_GPU_BLOB_MEM_GUEST ||
+	    !(r->blob_flags & VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (r->mapped)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	ret = map_into_window(g, r, le64toh(cmd.offset));
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+		return ret;
+	virgl_renderer_resource_get_map_info(r->id, &map_info);
+	info.map_info = htole32(map_info & VIRGL_RENDERER_MAP_CACHE_MASK);
+	memcpy(body, (uint8_t *)&info + hdr, sizeof(info) - hdr);
+	*body_len = sizeof(info) - hdr;
+	return VIRTIO_GPU_RESP_OK_MAP_INFO;
+}
+
+static uint32_t resource_unmap_blob(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_resource_unmap_blob cmd;
+	struct gpu3d_resource *r;
+
+	READ_COMMAND(cmd, req, len);
+	if (!g->blob)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	r = find_resource(le32toh(cmd.resource_id));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!r->mapped)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	unmap_blob(g, r);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -814,14 +1054,14 @@ static void finish_readbacks(struct gpu3d *g)
 
 /* The scanout's rectangle of its resource: what the guest asked, clipped
  * to the resource. False if nothing is left. */
-static bool clip_to_resource(const struct gpu3d_resource *r, struct display_rect *rect)
+static bool clip_to_resource(uint32_t width, uint32_t height, struct display_rect *rect)
 {
-	if (rect->x >= r->width || rect->y >= r->height)
+	if (rect->x >= width || rect->y >= height)
 		return false;
-	if (rect->width > r->width - rect->x)
-		rect->width = r->width - rect->x;
-	if (rect->height > r->height - rect->y)
-		rect->height = r->height - rect->y;
+	if (rect->width > width - rect->x)
+		rect->width = width - rect->x;
+	if (rect->height > height - rect->y)
+		rect->height = height - rect->y;
 	return rect->width && rect->height;
 }
 
@@ -868,32 +1108,22 @@ static void scanout_show(struct gpu3d *g, unsigned i, uint32_t resource_id,
 	s->rect = *rect;
 }
 
-static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
+static uint32_t scanout_off(struct gpu3d *g, uint32_t output)
 {
-	struct virtio_gpu_set_scanout cmd;
-	struct gpu3d_resource *r;
-	struct display_rect rect;
-	uint32_t output, resource_id, ret;
+	uint32_t ret = size_output(g, output, 0, 0);
 
-	READ_COMMAND(cmd, req, len);
-	output = le32toh(cmd.scanout_id);
-	resource_id = le32toh(cmd.resource_id);
-	if (output >= g->cfg.nr_outputs)
-		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
-	if (!resource_id) {
-		ret = size_output(g, output, 0, 0);
-		if (ret == VIRTIO_GPU_RESP_OK_NODATA)
-			scanout_show(g, output, 0, &(struct display_rect){ 0 });
-		return ret;
-	}
-	r = find_resource(resource_id);
-	if (!r)
-		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	rect = (struct display_rect){
-		.x = le32toh(cmd.r.x), .y = le32toh(cmd.r.y),
-		.width = le32toh(cmd.r.width), .height = le32toh(cmd.r.height),
-	};
-	if (!clip_to_resource(r, &rect) || rect.width > DISPLAY_MAX_WIDTH ||
+	if (ret == VIRTIO_GPU_RESP_OK_NODATA)
+		scanout_show(g, output, 0, &(struct display_rect){ 0 });
+	return ret;
+}
+
+/* Output shows rect of the resource, clipped to width x height of it. */
+static uint32_t scanout_on(struct gpu3d *g, uint32_t output, uint32_t resource_id,
+			   struct display_rect rect, uint32_t width, uint32_t height)
+{
+	uint32_t ret;
+
+	if (!clip_to_resource(width, height, &rect) || rect.width > DISPLAY_MAX_WIDTH ||
 	    rect.height > DISPLAY_MAX_HEIGHT)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	ret = size_output(g, output, rect.width, rect.height);
@@ -901,6 +1131,66 @@ static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
 		return ret;
 	scanout_show(g, output, resource_id, &rect);
 	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static struct display_rect rect_of(const struct virtio_gpu_rect *r)
+{
+	return (struct display_rect){
+		.x = le32toh(r->x), .y = le32toh(r->y),
+		.width = le32toh(r->width), .height = le32toh(r->height),
+	};
+}
+
+/* Both SET_SCANOUT commands start so: the output is checked, resource 0
+ * switches it off. *r: the resource to show, or NULL when the answer is
+ * already the one returned. */
+static uint32_t scanout_resource(struct gpu3d *g, uint32_t output, uint32_t resource_id,
+				 struct gpu3d_resource **r)
+{
+	*r = NULL;
+	if (output >= g->cfg.nr_outputs)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	if (!resource_id)
+		return scanout_off(g, output);
+	*r = find_resource(resource_id);
+	return *r ? VIRTIO_GPU_RESP_OK_NODATA : VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+}
+
+static uint32_t set_scanout(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_set_scanout cmd;
+	struct gpu3d_resource *r;
+	uint32_t ret;
+
+	READ_COMMAND(cmd, req, len);
+	ret = scanout_resource(g, le32toh(cmd.scanout_id), le32toh(cmd.resource_id), &r);
+	if (!r)
+		return ret;
+	return scanout_on(g, le32toh(cmd.scanout_id), r->id, rect_of(&cmd.r), r->width, r->height);
+}
+
+/* A blob with a texture, shown as the guest describes it: one plane at
+ * its start, the size and format the texture has room for. */
+static uint32_t set_scanout_blob(struct gpu3d *g, const uint8_t *req, size_t len)
+{
+	struct virtio_gpu_set_scanout_blob cmd;
+	struct gpu3d_resource *r;
+	enum display_format format;
+	uint32_t ret, width, height;
+
+	READ_COMMAND(cmd, req, len);
+	if (!g->blob)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	ret = scanout_resource(g, le32toh(cmd.scanout_id), le32toh(cmd.resource_id), &r);
+	if (!r)
+		return ret;
+	width = le32toh(cmd.width);
+	height = le32toh(cmd.height);
+	if (!r->blob || !r->readable || !gpu2d_format(le32toh(cmd.format), &format) ||
+	    width > r->width || height > r->height || le32toh(cmd.offsets[0]) ||
+	    le32toh(cmd.strides[0]) / 4 < width)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	return scanout_on(g, le32toh(cmd.scanout_id), r->id, rect_of(&cmd.r), width, height);
 }
 
 static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)
@@ -1029,8 +1319,12 @@ static uint32_t run_command(struct gpu3d *g, enum gpu2d_queue queue, uint32_t ty
 	case VIRTIO_GPU_CMD_GET_CAPSET:            return get_capset(g, req, len, body, body_len);
 	case VIRTIO_GPU_CMD_SET_SCANOUT:           return set_scanout(g, req, len);
 	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:        return resource_flush(g, req, len);
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB:  return resource_create_blob(g, req, len);
+	case VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB:     return resource_map_blob(g, req, len, body, body_len);
+	case VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB:   return resource_unmap_blob(g, req, len);
+	case VIRTIO_GPU_CMD_SET_SCANOUT_BLOB:      return set_scanout_blob(g, req, len);
 	}
-	/* Blobs, UUIDs: not offered. */
+	/* UUIDs: not offered. */
 	return VIRTIO_GPU_RESP_ERR_UNSPEC;
 }
 
@@ -1114,7 +1408,9 @@ size_t gpu3d_handle(struct gpu3d *g, enum gpu2d_queue queue, const uint8_t *req,
 	out_len = sizeof(hdr) + body_len;
 	if (out_len > resp_cap)
 		out_len = resp_cap;
-	memcpy(resp, out, out_len);
+	/* No room may come as no buffer at all. */
+	if (out_len)
+		memcpy(resp, out, out_len);
 	return out_len;
 }
 
@@ -1179,6 +1475,7 @@ int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, 
 		goto fail;
 	}
 	find_capsets(g);
+	gpu_shm_region_init(&g->shm, cfg->window ? cfg->window->size : 0);
 	/* Headless, nothing would look at frames. */
 	if (cfg->readback_gl && cfg->display)
 		make_readback(g);
@@ -1212,6 +1509,7 @@ void gpu3d_reset(struct gpu3d *g)
 	drop_everything(g);
 	virgl_renderer_reset();
 	g->context_init = false;
+	g->blob = false;
 }
 
 void gpu3d_destroy(struct gpu3d *g)
@@ -1241,10 +1539,16 @@ uint32_t gpu3d_num_capsets(const struct gpu3d *g)
 	return g->nr_capsets;
 }
 
-void gpu3d_set_features(struct gpu3d *g, bool edid, bool context_init)
+bool gpu3d_offers_blob(const struct gpu3d *g)
+{
+	return g->cfg.window && g->shm.size;
+}
+
+void gpu3d_set_features(struct gpu3d *g, bool edid, bool context_init, bool blob)
 {
 	g->modes.edid = edid;
 	g->context_init = context_init;
+	g->blob = blob && gpu3d_offers_blob(g);
 }
 
 int gpu3d_poll_fd(const struct gpu3d *g)
@@ -1257,6 +1561,11 @@ void gpu3d_poll(struct gpu3d *g)
 {
 	virgl_renderer_poll();
 	finish_readbacks(g);
+}
+
+uint64_t gpu3d_host_memory(const struct gpu3d *g)
+{
+	return g->host_memory;
 }
 
 size_t gpu3d_pending(const struct gpu3d *g)

@@ -17,11 +17,29 @@
  * back takes (gl_readback's two pixel buffers and its host copy, each the
  * size of the output).
  *
+ * Blobs (VIRTIO_GPU_F_RESOURCE_BLOB, where the config has a host
+ * window): RESOURCE_CREATE_BLOB of guest pages (BLOB_MEM_GUEST) or of a
+ * pipe resource a context's command stream made (BLOB_MEM_HOST3D, by its
+ * blob_id); RESOURCE_MAP_BLOB puts a mappable host3d blob's host pointer
+ * into the device's host-visible region at the guest's offset, through
+ * the window (a KVM memory slot in gvmm), UNMAP_BLOB takes it out, and
+ * unreferencing, resetting or destroying unmaps too. A mapping must be
+ * whole host pages: a renderer pointer or size that is not (llvmpipe's
+ * buffers are malloc'd) is refused rather than exposing the host memory
+ * around it. SET_SCANOUT_BLOB shows blobs that have a texture (host3d
+ * ones); a guest blob's pixels have none to read back, and are refused.
+ * A blob is charged its size when the renderer holds it (host3d), its
+ * backing table when guest pages hold it.
+ *
  * Errors are the 2D engine's, and:
  *   context id 0, beyond GPU3D_MAX_CONTEXTS, unknown or taken
  *                                          ERR_INVALID_CONTEXT_ID
- *   a 3D command stream the renderer refused, a bad capset
+ *   a 3D command stream the renderer refused, a bad capset, a blob's
+ *   bad blob_mem, flags, size or entries, a map outside the region or
+ *   over another mapping, a blob that cannot be mapped or shown
  *                                          ERR_INVALID_PARAMETER
+ *   a map of a mapped blob, an unmap of an unmapped one, blobs when not
+ *   negotiated                             ERR_UNSPEC
  * A bad command stream is its context's error: gvmm and the other
  * contexts go on.
  *
@@ -76,6 +94,17 @@ struct gpu3d_gl_ops {
 	int (*make_current)(void *opaque, void *ctx);
 };
 
+/* The device's host-visible shared-memory region as the engine sees it:
+ * host pages put at an offset of it show in the guest at that offset of
+ * the region's BAR. */
+struct gpu3d_host_window {
+	uint64_t size;                    /* bytes, page multiple */
+	/* Returns 0 or -errno. host and size are page aligned. */
+	int (*map)(void *opaque, uint64_t offset, void *host, uint64_t size);
+	void (*unmap)(void *opaque, uint64_t offset, uint64_t size);
+	void *opaque;
+};
+
 struct gpu3d_config {
 	const struct guest_memory *mem;
 	struct display *display;          /* NULL: headless */
@@ -93,6 +122,8 @@ struct gpu3d_config {
 	void (*complete)(void *opaque, uint64_t token);
 	void *complete_opaque;
 	size_t max_held;                  /* requests held at once, at most */
+	/* NULL: no blobs (the device does not offer them). */
+	const struct gpu3d_host_window *window;
 };
 
 struct gpu3d;
@@ -108,8 +139,11 @@ void gpu3d_reset(struct gpu3d *g);
 
 /* What the device offers: the config's num_capsets. */
 uint32_t gpu3d_num_capsets(const struct gpu3d *g);
+/* Whether the engine can serve VIRTIO_GPU_F_RESOURCE_BLOB: it has a
+ * host window. */
+bool gpu3d_offers_blob(const struct gpu3d *g);
 /* Features the driver accepted. */
-void gpu3d_set_features(struct gpu3d *g, bool edid, bool context_init);
+void gpu3d_set_features(struct gpu3d *g, bool edid, bool context_init, bool blob);
 
 /* Answers one request; returns the response's length (at most resp_cap).
  * *held: the request waits for its fence; token names it then. */
@@ -124,6 +158,9 @@ int gpu3d_poll_fd(const struct gpu3d *g);
 /* Lets the renderer report signalled fences (complete is called), and
  * hands frames whose readback finished to the display. Never waits. */
 void gpu3d_poll(struct gpu3d *g);
+/* Host bytes charged against max-memory now: resources, contexts and
+ * shown outputs. */
+uint64_t gpu3d_host_memory(const struct gpu3d *g);
 /* Fences waiting and frames being read back. */
 size_t gpu3d_pending(const struct gpu3d *g);
 /* A viewer came: every output showing a resource starts reading its

@@ -38,10 +38,13 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG    3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_SHARED_MEMORY_CFG 8
 /* struct virtio_pci_cap after its id and next bytes: cap_len, cfg_type,
  * bar, id, two bytes of padding, then le32 offset and le32 length. */
 #define VIRTIO_CAP_BODY_LEN       14
 #define VIRTIO_NOTIFY_CAP_BODY_LEN (VIRTIO_CAP_BODY_LEN + 4)
+/* struct virtio_pci_cap64: the same, then le32 offset_hi and length_hi. */
+#define VIRTIO_CAP64_BODY_LEN     (VIRTIO_CAP_BODY_LEN + 8)
 
 /* The common configuration structure (virtio 1.2, 4.1.4.3). */
 #define COMMON_DFSELECT       0x00
@@ -639,11 +642,18 @@ static void ioeventfds_register(struct virtio_pci *t, uint64_t bar_addr)
 	}
 }
 
+/* Called with pb->lock held, when a BAR was mapped, unmapped or moved:
+ * the notify ioeventfds follow BAR 0, the shared memory's host pages
+ * their BAR. */
 static void virtio_pci_bar_changed(struct pci_device *dev, unsigned bar)
 {
 	struct virtio_pci *t = transport_of(dev);
-	const struct pci_bar *b = &dev->bars[VIRTIO_PCI_BAR];
+	const struct pci_bar *b = &dev->bars[bar];
 
+	if (bar == VIRTIO_PCI_SHM_BAR && t->shm) {
+		pci_bar_window_place(t->shm, b->mapped, b->addr);
+		return;
+	}
 	if (bar != VIRTIO_PCI_BAR || t->env.vm_fd < 0)
 		return;
 	ioeventfds_unregister(t);
@@ -677,6 +687,44 @@ static uint16_t add_virtio_cap(struct virtio_pci *t, uint8_t cfg_type, uint32_t 
 	if (notify_multiplier)
 		put_le32(&body[14], *notify_multiplier);
 	return pci_device_add_capability(&t->pci, PCI_CAP_ID_VNDR, body, body_len, NULL);
+}
+
+/* Where no host pages are mapped, the shared memory BAR reads as zeros
+ * and takes writes to nowhere. */
+static void shm_bar_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+			   bool is_write)
+{
+	(void)opaque;
+	(void)offset;
+	if (!is_write)
+		memset(data, 0, len);
+}
+
+int virtio_pci_add_shm(struct virtio_pci *t, uint8_t shmid, struct pci_bar_window *window)
+{
+	uint8_t body[VIRTIO_CAP64_BODY_LEN] = { 0 };
+	int ret;
+
+	if (!t->ops || !window || !window->size)
+		return -EINVAL;
+	if (t->shm)
+		return -EBUSY;
+	ret = pci_device_add_bar(&t->pci, VIRTIO_PCI_SHM_BAR, PCI_BAR_MEM64, true, window->size,
+				 shm_bar_access, t);
+	if (ret < 0)
+		return ret;
+	body[0] = VIRTIO_CAP64_BODY_LEN + 2;
+	body[1] = VIRTIO_PCI_CAP_SHARED_MEMORY_CFG;
+	body[2] = VIRTIO_PCI_SHM_BAR;
+	body[3] = shmid;
+	put_le32(&body[6], 0);                                  /* offset */
+	put_le32(&body[10], (uint32_t)window->size);            /* length */
+	put_le32(&body[14], 0);                                 /* offset_hi */
+	put_le32(&body[18], (uint32_t)(window->size >> 32));    /* length_hi */
+	if (!pci_device_add_capability(&t->pci, PCI_CAP_ID_VNDR, body, sizeof(body), NULL))
+		return -ENOSPC;
+	t->shm = window;
+	return 0;
 }
 
 static int add_caps(struct virtio_pci *t)

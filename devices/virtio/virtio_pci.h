@@ -17,7 +17,9 @@
 #include <stdint.h>
 
 #include "../../vmm/log_limit.h"
+#include "../../vmm/host_page_mapper.h"
 #include "../pci/pci.h"
+#include "../pci/pci_bar_window.h"
 #include "../pci/pci_msix.h"
 #include "virtqueue.h"
 
@@ -82,6 +84,9 @@ struct virtio_pci_env {
 	int vm_fd;                   /* for KVM_IOEVENTFD; -1 in tests (then the
 				      * notify region's MMIO handler signals the fd) */
 	struct msi_router router;
+	/* Host pages into the guest, for shared memory regions; a NULL map
+	 * where the VM cannot (a device then offers no such region). */
+	struct host_page_mapper mapper;
 };
 
 struct virtio_pci {
@@ -101,6 +106,7 @@ struct virtio_pci {
 	uint8_t isr;
 	uint8_t config_generation;
 	struct log_limit failure_log;  /* for the device's lifetime, not per reset */
+	struct pci_bar_window *shm;  /* the shared memory region's pages, or NULL */
 	struct virtio_pci_queue queues[VIRTIO_PCI_MAX_QUEUES];
 };
 
@@ -108,6 +114,15 @@ struct virtio_pci {
 int virtio_pci_init(struct virtio_pci *t, const struct virtio_device_ops *ops,
 		    void *dev, const struct virtio_pci_env *env);
 void virtio_pci_destroy(struct virtio_pci *t);
+/* A shared memory region (virtio 1.2, 4.1.4.7): window's pages in a
+ * 64-bit prefetchable BAR of their own (VIRTIO_PCI_SHM_BAR, window->size
+ * bytes), which a VIRTIO_PCI_CAP_SHARED_MEMORY_CFG capability names with
+ * shmid. The window follows the BAR wherever the guest puts it. After
+ * virtio_pci_init, before pci_bus_add_device; one region per device; the
+ * window outlives the transport. Returns 0, -EBUSY for a second region,
+ * -EINVAL or -ENOSPC (no room for the BAR or the capability). */
+#define VIRTIO_PCI_SHM_BAR  2
+int virtio_pci_add_shm(struct virtio_pci *t, uint8_t shmid, struct pci_bar_window *window);
 
 /* For the device model, after activate(): */
 struct virtq *virtio_pci_queue(struct virtio_pci *t, unsigned q);  /* NULL if not enabled */

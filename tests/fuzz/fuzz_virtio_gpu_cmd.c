@@ -1,4 +1,4 @@
-// fuzz-sources: devices/gpu/virtio_gpu_cmd.c firmware/edid.c display/display.c vmm/guest_memory.c vmm/log.c
+// fuzz-sources: tests/fuzz/fake_display.c devices/gpu/virtio_gpu_cmd.c firmware/edid.c display/display.c vmm/guest_memory.c vmm/log.c
 /* Fuzzes the virtio-gpu 2D command engine: a run of requests on either
  * queue, viewers' mode changes and device resets, against a small guest
  * RAM and a fake display that reads every pixel it is handed. Beyond the
@@ -29,81 +29,17 @@
 #include <string.h>
 
 #include "../../devices/gpu/virtio_gpu_cmd.h"
-#include "../../display/display_backend.h"
+#include "fake_display.h"
 #include "../../vmm/guest_memory.h"
 
 #define RAM_SIZE    0x40000ull
 #define CAP         (4ull << 20)
 #define HDR_SIZE    24
 
-struct fake_display {
-	uint32_t width[DISPLAY_MAX_OUTPUTS], height[DISPLAY_MAX_OUTPUTS];
-	uint32_t checksum;            /* keeps the pixel reads from being dropped */
-};
-
 struct fuzz_bench {
 	struct guest_memory mem;
 	struct fake_display seen;
 	struct display *display;
-};
-
-static void read_pixels(struct fake_display *f, const void *pixels, uint32_t stride,
-			uint32_t w, uint32_t h)
-{
-	const uint8_t *row = pixels;
-
-	for (uint32_t y = 0; y < h; y++, row += stride)
-		for (uint32_t x = 0; x < w * 4; x++)
-			f->checksum += row[x];
-}
-
-/* Four frames and 64 KiB, as the SPICE display (spice_output_bytes). */
-static uint64_t fake_output_bytes(void *impl, uint32_t w, uint32_t h)
-{
-	(void)impl;
-	return (uint64_t)w * h * 16 + (64u << 10);
-}
-
-static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
-{
-	struct fake_display *f = impl;
-
-	f->width[output] = w;
-	f->height[output] = h;
-	return 0;
-}
-
-static void fake_update(void *impl, unsigned output, const struct display_rect *r,
-			const void *pixels, uint32_t stride, enum display_format format)
-{
-	struct fake_display *f = impl;
-
-	(void)format;
-	if ((uint64_t)r->x + r->width > f->width[output] ||
-	    (uint64_t)r->y + r->height > f->height[output])
-		abort();        /* the engine maps into the output's own size */
-	read_pixels(f, pixels, stride, r->width, r->height);
-}
-
-static void fake_cursor_define(void *impl, unsigned output, uint32_t w, uint32_t h,
-			       uint32_t hot_x, uint32_t hot_y, const void *pixels,
-			       uint32_t stride, enum display_format format)
-{
-	(void)output; (void)hot_x; (void)hot_y; (void)format;
-	read_pixels(impl, pixels, stride, w, h);
-}
-
-static void fake_cursor_move(void *impl, unsigned output, int32_t x, int32_t y, bool visible)
-{
-	(void)impl; (void)output; (void)x; (void)y; (void)visible;
-}
-
-static const struct display_backend_ops fake_ops = {
-	.output_resize = fake_resize,
-	.output_bytes = fake_output_bytes,
-	.output_update = fake_update,
-	.cursor_define = fake_cursor_define,
-	.cursor_move = fake_cursor_move,
 };
 
 /* Guest RAM (a memfd and a mapping) and the display live for the whole
@@ -120,7 +56,10 @@ static struct fuzz_bench *bench(void)
 		/* Something other than zeros for transfers to carry. */
 		for (uint64_t i = 0; i < RAM_SIZE; i++)
 			b->mem.host_base[i] = (uint8_t)(i * 131 + 7);
-		b->display = display_new(&fake_ops, &b->seen);
+		/* 64 KiB per output beyond its frames, as the SPICE display. */
+		b->seen.output_extra_bytes = 64u << 10;
+		b->seen.viewers = true;
+		b->display = display_new(fake_display_ops(), &b->seen);
 		if (!b->display)
 			abort();
 	}

@@ -17,6 +17,7 @@
 #include "../../display/display_backend.h"
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
+#include "fake_mapper.h"
 #include "virtio_driver.h"
 
 #define F_EDID       1
@@ -114,6 +115,7 @@ struct rig {
 	struct fake_display seen;
 	struct display *display;
 	struct virtio_gpu *gpu;
+	struct fake_mapper mapper;   /* host pages into the guest, as KVM slots */
 };
 
 static uint32_t config_read(struct rig *r, unsigned off)
@@ -167,6 +169,8 @@ static void rig_free(struct rig *r)
 	guest_memory_destroy(&r->drv.mem);
 	bus_destroy(&r->drv.mmio);
 	bus_destroy(&r->drv.pio);
+	CHECK_EQ(fake_mapper_count(&r->mapper), 0);
+	fake_mapper_destroy(&r->mapper);
 	free(r);
 }
 
@@ -427,8 +431,10 @@ static void headless_device(void)
 /* Where rings go after a reset, away from the first ones. */
 #define SECOND_RINGS 0x20000ull
 
-/* A virgl rig, or NULL when this host cannot run 3D (*why says why). */
-static struct rig *rig_new_virgl(const char **why)
+/* A virgl rig made with --gpu option, on a VM that can map host pages
+ * when mapper is set; or NULL when this host cannot run 3D (*why says
+ * why). */
+static struct rig *rig_new_virgl_with(const char *option, bool mapper, const char **why)
 {
 	static char reason[256];
 	struct rig *r = calloc(1, sizeof(*r));
@@ -438,15 +444,19 @@ static struct rig *rig_new_virgl(const char **why)
 	if (!r)
 		abort();
 	vdrv_platform_init(&r->drv, RAM_SIZE);
+	fake_mapper_init(&r->mapper);
 	env = vdrv_env(&r->drv);
+	if (mapper)
+		env.mapper = fake_mapper_ops(&r->mapper);
 	r->display = display_new(&fake_ops, &r->seen);
-	CHECK_EQ(virtio_gpu_option_parse("virgl", &cfg, reason, sizeof(reason)), 0);
+	CHECK_EQ(virtio_gpu_option_parse(option, &cfg, reason, sizeof(reason)), 0);
 	if (virtio_gpu_create(&r->gpu, &cfg, r->display, &env, reason, sizeof(reason)) < 0) {
 		*why = reason;
 		display_free(r->display);
 		guest_memory_destroy(&r->drv.mem);
 		bus_destroy(&r->drv.mmio);
 		bus_destroy(&r->drv.pio);
+		fake_mapper_destroy(&r->mapper);
 		free(r);
 		return NULL;
 	}
@@ -454,24 +464,31 @@ static struct rig *rig_new_virgl(const char **why)
 	return r;
 }
 
-#define START_VIRGL(r) do { \
+#define START_VIRGL_WITH(r, option, mapper) do { \
 	const char *why_ = NULL; \
-	(r) = rig_new_virgl(&why_); \
+	(r) = rig_new_virgl_with((option), (mapper), &why_); \
 	if (!(r)) \
 		SKIP_TEST(why_); \
 } while (0)
+#define START_VIRGL(r) START_VIRGL_WITH(r, "virgl", false)
 
-/* As driver_start, with 3D, the rings at base. */
-static void virgl_driver_start(struct rig *r, uint64_t base)
+/* As driver_start, with 3D and features on top, the rings at base. */
+static void virgl_driver_start_with(struct rig *r, uint64_t base, uint64_t features)
 {
 	vdrv_common_write(&r->drv, VDRV_STATUS, 0, 1);
 	vdrv_zero(&r->drv, base, 0x8000);
-	CHECK_EQ(vdrv_device_features(&r->drv) & VIRGL_FEATURES, VIRGL_FEATURES);
-	CHECK(vdrv_negotiate(&r->drv, VIRGL_FEATURES));
+	features |= VIRGL_FEATURES;
+	CHECK_EQ(vdrv_device_features(&r->drv) & features, features);
+	CHECK(vdrv_negotiate(&r->drv, features));
 	for (unsigned q = 0; q < 2; q++)
 		vdrv_queue_setup(&r->drv, q, QSIZE, base + Q_OFF(q), base + 0x1000 + Q_OFF(q),
 				 base + 0x2000 + Q_OFF(q));
 	CHECK(vdrv_driver_ok(&r->drv));
+}
+
+static void virgl_driver_start(struct rig *r, uint64_t base)
+{
+	virgl_driver_start_with(r, base, 0);
 }
 
 static void header(uint8_t *req, uint32_t type, uint32_t flags, uint64_t fence, uint32_t ctx)
@@ -685,6 +702,115 @@ static void virgl_reset_drops_held_chains(void)
 	rig_free(r);
 }
 
+/* ---- blobs ---- */
+
+#define F_RESOURCE_BLOB       3
+#define CAP_SHARED_MEMORY     8
+#define SHM_ID_HOST_VISIBLE   1
+#define SHM_BAR               2
+#define CMD_RESOURCE_MAP_BLOB 0x0208
+#define MAP_BLOB_SIZE         (HDR_SIZE + 16)
+#define MAP_INFO_SIZE         (HDR_SIZE + 8)
+
+struct shm_cap {
+	bool found;
+	uint8_t bar, id;
+	uint64_t offset, length;
+};
+
+/* The driver's walk for the host-visible region (virtio 1.2, 4.1.4.7). */
+static struct shm_cap find_shm_cap(struct rig *r)
+{
+	struct shm_cap c = { 0 };
+	unsigned guard = 0;
+
+	for (uint8_t at = (uint8_t)vdrv_cfg_read(&r->drv, PCI_CAPABILITY_LIST, 1);
+	     at && guard < 48; at = (uint8_t)vdrv_cfg_read(&r->drv, at + 1, 1), guard++) {
+		if (vdrv_cfg_read(&r->drv, at, 1) != PCI_CAP_ID_VNDR ||
+		    vdrv_cfg_read(&r->drv, at + 3, 1) != CAP_SHARED_MEMORY)
+			continue;
+		CHECK(!c.found);
+		CHECK_EQ(vdrv_cfg_read(&r->drv, at + 2, 1), 24);
+		c.found = true;
+		c.bar = (uint8_t)vdrv_cfg_read(&r->drv, at + 4, 1);
+		c.id = (uint8_t)vdrv_cfg_read(&r->drv, at + 5, 1);
+		c.offset = vdrv_cfg_read(&r->drv, at + 8, 4) |
+			   (uint64_t)vdrv_cfg_read(&r->drv, at + 16, 4) << 32;
+		c.length = vdrv_cfg_read(&r->drv, at + 12, 4) |
+			   (uint64_t)vdrv_cfg_read(&r->drv, at + 20, 4) << 32;
+	}
+	return c;
+}
+
+/* The answer to a RESOURCE_MAP_BLOB of a resource that does not exist:
+ * ERR_UNSPEC while blobs are not negotiated, else the engine looks. */
+static uint32_t map_missing_blob(struct rig *r)
+{
+	uint8_t req[MAP_BLOB_SIZE] = { 0 }, resp[EDID_RESP_SIZE];
+
+	header(req, CMD_RESOURCE_MAP_BLOB, 0, 0, 0);
+	put_le32(req + HDR_SIZE, 77);
+	CHECK_EQ(round_trip(r, CONTROLQ, req, sizeof(req), MAP_INFO_SIZE, resp), HDR_SIZE);
+	return get_le32(resp);
+}
+
+/* Offered with blob-memory (256M by default) on a VM that can map host
+ * pages: the feature, and the region as BAR 2, shmid 1, of that size;
+ * the engine serves blobs once the driver takes the feature. */
+static void virgl_offers_blobs(void)
+{
+	struct rig *r;
+	struct shm_cap c;
+	uint32_t bar_lo;
+
+	START_VIRGL_WITH(r, "virgl", true);
+	CHECK(vdrv_device_features(&r->drv) & 1u << F_RESOURCE_BLOB);
+	c = find_shm_cap(r);
+	CHECK(c.found);
+	CHECK_EQ(c.bar, SHM_BAR);
+	CHECK_EQ(c.id, SHM_ID_HOST_VISIBLE);
+	CHECK_EQ(c.offset, 0);
+	CHECK_EQ(c.length, VIRTIO_GPU_DEFAULT_BLOB_MEMORY);
+	bar_lo = vdrv_cfg_read(&r->drv, PCI_BAR0 + 4 * SHM_BAR, 4);
+	CHECK_EQ(bar_lo & 0xf, 0xc);                         /* 64-bit, prefetchable */
+	CHECK_EQ(bar_lo & ~0xfu & (VIRTIO_GPU_DEFAULT_BLOB_MEMORY - 1), 0);
+	CHECK(bar_lo & ~0xfu);                               /* placed */
+
+	virgl_driver_start(r, DESC_GPA);                     /* without blobs */
+	CHECK_EQ(map_missing_blob(r), RESP_ERR_UNSPEC);
+	virgl_driver_start_with(r, SECOND_RINGS, 1ull << F_RESOURCE_BLOB);
+	CHECK_EQ(map_missing_blob(r), RESP_ERR_INVALID_RESOURCE_ID);
+	rig_free(r);
+
+	START_VIRGL_WITH(r, "virgl,blob-memory=64M", true);
+	c = find_shm_cap(r);
+	CHECK(c.found);
+	CHECK_EQ(c.length, 64ull << 20);
+	rig_free(r);
+}
+
+/* blob-memory=0, or a VM that cannot map host pages: no feature, no
+ * region, no BAR 2. */
+static void virgl_without_blobs(void)
+{
+	static const struct { const char *option; bool mapper; } cases[] = {
+		{ "virgl,blob-memory=0", true }, { "virgl", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig *r;
+
+		START_VIRGL_WITH(r, cases[i].option, cases[i].mapper);
+		CHECK(!(vdrv_device_features(&r->drv) & 1u << F_RESOURCE_BLOB));
+		CHECK(!find_shm_cap(r).found);
+		CHECK_EQ(vdrv_cfg_read(&r->drv, PCI_BAR0 + 4 * SHM_BAR, 4), 0);
+		/* Taking it anyway is refused. */
+		vdrv_common_write(&r->drv, VDRV_STATUS, 0, 1);
+		CHECK(!vdrv_negotiate(&r->drv, VIRGL_FEATURES | 1ull << F_RESOURCE_BLOB));
+		rig_free(r);
+	}
+}
+
 static void option_parser(void)
 {
 	static const char *const bad[] = {
@@ -694,6 +820,9 @@ static void option_parser(void)
 		",", "2d,", ",width=800", "2d,,width=800",
 		"max-memory=99999999999999999999999", "rendernode=/dev/dri/renderD128",
 		"2d,rendernode=/dev/dri/renderD128", "virgl,rendernode=",
+		"blob-memory=256M", "2d,blob-memory=0", "virgl,blob-memory=", "virgl,blob-memory=3M",
+		"virgl,blob-memory=512K", "virgl,blob-memory=16G", "virgl,blob-memory=-1",
+		"virgl,blob-memory=1X", "virgl,blob-memory=99999999999999999999G",
 		"widthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidthwidth=1",
 	};
 	struct virtio_gpu_config cfg;
@@ -707,9 +836,19 @@ static void option_parser(void)
 	CHECK_EQ(cfg.max_host_memory, VIRTIO_GPU_DEFAULT_HOSTMEM);
 	CHECK_EQ(virtio_gpu_option_parse("2d", &cfg, err, sizeof(err)), 0);
 	CHECK(!cfg.virgl);
+	CHECK_EQ(cfg.blob_memory, 0);
 	CHECK_EQ(virtio_gpu_option_parse("virgl", &cfg, err, sizeof(err)), 0);
 	CHECK(cfg.virgl);
 	CHECK_EQ(cfg.render_node[0], 0);
+	CHECK_EQ(cfg.blob_memory, VIRTIO_GPU_DEFAULT_BLOB_MEMORY);
+	CHECK_EQ(virtio_gpu_option_parse("virgl,blob-memory=0", &cfg, err, sizeof(err)), 0);
+	CHECK_EQ(cfg.blob_memory, 0);
+	CHECK_EQ(virtio_gpu_option_parse("virgl,blob-memory=1M", &cfg, err, sizeof(err)), 0);
+	CHECK_EQ(cfg.blob_memory, 1ull << 20);
+	CHECK_EQ(virtio_gpu_option_parse("virgl,blob-memory=8G,outputs=2", &cfg, err,
+					 sizeof(err)), 0);
+	CHECK_EQ(cfg.blob_memory, 8ull << 30);
+	CHECK_EQ(cfg.nr_outputs, 2);
 	CHECK_EQ(virtio_gpu_option_parse("virgl,rendernode=/dev/dri/renderD129,outputs=2", &cfg,
 					 err, sizeof(err)), 0);
 	CHECK(cfg.virgl);
@@ -756,4 +895,6 @@ TEST_MAIN("virtio_gpu",
 	  TEST_CASE(virgl_offers_capsets),
 	  TEST_CASE(virgl_fenced_chain_waits_for_its_fence),
 	  TEST_CASE(virgl_reset_drops_held_chains),
+	  TEST_CASE(virgl_offers_blobs),
+	  TEST_CASE(virgl_without_blobs),
 	  TEST_CASE(option_parser))

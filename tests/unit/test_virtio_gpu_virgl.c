@@ -5,9 +5,11 @@
 #include "check.h"
 
 #include <endian.h>
+#include <errno.h>
 #include <linux/virtio_gpu.h>
 #include <stdint.h>
 
+#include "../../devices/gpu/gpu3d_gl_host.h"
 #include "../../devices/gpu/virtio_gpu_virgl.h"
 #include "../../display/display_backend.h"
 #include "../../display/gl_host.h"
@@ -28,6 +30,15 @@
 #define CCMD_RESOURCE_INLINE_WRITE   9
 #define CAPSET_VENUS                 4   /* not offered by gvmm */
 #define CCMD_HEADER(cmd, len)        ((uint32_t)(cmd) | ((uint32_t)(len) << 16))
+#define CCMD_PIPE_RESOURCE_CREATE    48
+#define PIPE_RES_CREATE_LEN          11
+#define VIRGL_FORMAT_R8_UNORM        64
+#define VIRGL_BIND_VERTEX_BUFFER     (1u << 4)
+/* virgl_hw.h's resource flags for memory the guest maps. */
+#define VIRGL_RESOURCE_FLAG_MAP_PERSISTENT (1u << 1)
+#define VIRGL_RESOURCE_FLAG_MAP_COHERENT   (1u << 2)
+#define WINDOW_SIZE                  (64ull << 20)
+#define PAGE                         4096ull
 
 /* ---- host GL: display/gl_host.h behind the engine's gl ops ----
  *
@@ -36,29 +47,6 @@
  * the same host, so its contexts share the renderer's textures. */
 
 static struct gl_host *host;
-
-static void *gl_create(void *opaque, bool shared, int major, int minor)
-{
-	(void)opaque;
-	(void)shared;   /* every gl_host context is in the root's share group */
-	return gl_host_context_create(host, NULL, major, minor);
-}
-
-static void gl_destroy(void *opaque, void *ctx)
-{
-	(void)opaque;
-	gl_host_context_destroy(host, ctx);
-}
-
-static int gl_make_current(void *opaque, void *ctx)
-{
-	(void)opaque;
-	return gl_host_make_current(host, ctx);
-}
-
-static const struct gpu3d_gl_ops gl_ops = {
-	.context_create = gl_create, .context_destroy = gl_destroy, .make_current = gl_make_current,
-};
 
 static const char *egl_start(void)
 {
@@ -129,6 +117,45 @@ static const struct display_backend_ops fake_ops = {
 	.has_viewers = fake_has_viewers,
 };
 
+/* ---- a host window that records what is mapped into it ---- */
+
+#define MAX_WINDOW_MAPS 8
+
+struct fake_window {
+	struct gpu3d_host_window ops;
+	struct { uint64_t offset, size; void *host; } maps[MAX_WINDOW_MAPS];
+	unsigned nr_maps;
+	int fail_with;                   /* map's answer, when not 0 */
+};
+
+static int window_map(void *opaque, uint64_t offset, void *pages, uint64_t size)
+{
+	struct fake_window *w = opaque;
+
+	if (w->fail_with)
+		return w->fail_with;
+	CHECK(w->nr_maps < MAX_WINDOW_MAPS);
+	CHECK((uintptr_t)pages % PAGE == 0 && size % PAGE == 0 && offset % PAGE == 0);
+	CHECK(offset + size <= WINDOW_SIZE);
+	w->maps[w->nr_maps].offset = offset;
+	w->maps[w->nr_maps].size = size;
+	w->maps[w->nr_maps].host = pages;
+	w->nr_maps++;
+	return 0;
+}
+
+static void window_unmap(void *opaque, uint64_t offset, uint64_t size)
+{
+	struct fake_window *w = opaque;
+
+	for (unsigned i = 0; i < w->nr_maps; i++)
+		if (w->maps[i].offset == offset && w->maps[i].size == size) {
+			w->maps[i] = w->maps[--w->nr_maps];
+			return;
+		}
+	CHECK(!"unmap of something never mapped");
+}
+
 /* ---- the bench ---- */
 
 #define MAX_COMPLETED 64
@@ -144,6 +171,7 @@ struct bench {
 	uint8_t resp[GPU3D_MAX_RESPONSE];
 	size_t resp_len;
 	bool held;
+	struct fake_window window;
 };
 
 static void on_complete(void *opaque, uint64_t token)
@@ -161,7 +189,8 @@ static const char *bench_start(struct bench *b, uint64_t cap, bool shown)
 {
 	struct gpu3d_config cfg = {
 		.nr_outputs = 1, .width = 640, .height = 480, .max_host_memory = cap,
-		.gl = &gl_ops, .complete = on_complete, .complete_opaque = b, .max_held = 16,
+		.gl = gpu3d_gl_host_ops(), .complete = on_complete, .complete_opaque = b,
+		.max_held = 16,
 	};
 	const char *why = egl_start();
 	char err[160];
@@ -169,9 +198,14 @@ static const char *bench_start(struct bench *b, uint64_t cap, bool shown)
 	memset(b, 0, sizeof(*b));
 	if (why)
 		return why;
+	b->window.ops = (struct gpu3d_host_window){
+		.size = WINDOW_SIZE, .map = window_map, .unmap = window_unmap, .opaque = &b->window,
+	};
+	cfg.window = &b->window.ops;
 	CHECK_EQ(guest_memory_create(&b->mem, RAM_SIZE, false, err, sizeof(err)), 0);
 	b->req = calloc(1, GPU3D_MAX_REQUEST);
 	cfg.mem = &b->mem;
+	cfg.gl_opaque = host;
 	cfg.gles = gl_host_info(host)->gles;
 	if (shown) {
 		b->display = display_new(&fake_ops, &b->seen);
@@ -188,7 +222,7 @@ static const char *bench_start(struct bench *b, uint64_t cap, bool shown)
 		free(b->req);
 		return reason;
 	}
-	gpu3d_set_features(b->g, false, true);
+	gpu3d_set_features(b->g, false, true, true);
 	return NULL;
 }
 
@@ -366,6 +400,25 @@ static void test_capsets(void)
 	bench_stop(&b);
 }
 
+/* A request answered into no room at all, which may be no buffer: the
+ * command still runs, and nothing is written. */
+static void test_response_without_room(void)
+{
+	struct bench b;
+	struct virtio_gpu_get_capset_info *info;
+
+	START(&b, CAP);
+	info = request(&b, VIRTIO_GPU_CMD_GET_CAPSET_INFO, 0, sizeof(*info));
+	CHECK_EQ(gpu3d_handle(b.g, GPU2D_CONTROLQ, b.req, sizeof(*info), NULL, 0, 0, &b.held), 0);
+	CHECK_EQ(gpu3d_handle(b.g, GPU2D_CONTROLQ, b.req, 4, NULL, 0, 0, &b.held), 0);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	request(&b, VIRTIO_GPU_CMD_CTX_DESTROY, 1, sizeof(struct virtio_gpu_ctx_destroy));
+	CHECK_EQ(gpu3d_handle(b.g, GPU2D_CONTROLQ, b.req, sizeof(struct virtio_gpu_ctx_destroy),
+			      NULL, 0, 0, &b.held), 0);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);   /* it did go */
+	bench_stop(&b);
+}
+
 /* Contexts come and go by id; ids that are 0, too large, taken or
  * unknown, and capsets not offered, are refused. */
 static void test_contexts(void)
@@ -528,7 +581,7 @@ static void test_reset_and_destroy_with_fences(void)
 	CHECK_EQ(gpu3d_pending(b.g), 0);
 	CHECK_EQ(b.nr_completed, 0);
 	gpu3d_poll(b.g);
-	gpu3d_set_features(b.g, false, true);
+	gpu3d_set_features(b.g, false, true, true);
 	CHECK_EQ(ctx_create(&b, 1, VIRTIO_GPU_CAPSET_VIRGL2), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(fenced_nop(&b, 1, 3, true, 0, 300), VIRTIO_GPU_RESP_OK_NODATA);
 	if (b.nr_completed == 0) {
@@ -933,12 +986,277 @@ static void test_readback_charged(void)
 	bench_stop(&b);
 }
 
+/* ---- blobs ---- */
+
+static uint32_t create_blob(struct bench *b, uint32_t id, uint32_t ctx_id, uint32_t blob_mem,
+			    uint32_t flags, uint64_t blob_id, uint64_t size, uint32_t nr_entries,
+			    uint64_t gpa, uint32_t entry_len)
+{
+	struct virtio_gpu_resource_create_blob *c =
+		request(b, VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, ctx_id, sizeof(*c) + 16);
+	struct virtio_gpu_mem_entry e = { .addr = htole64(gpa), .length = htole32(entry_len) };
+
+	c->resource_id = htole32(id);
+	c->blob_mem = htole32(blob_mem);
+	c->blob_flags = htole32(flags);
+	c->blob_id = htole64(blob_id);
+	c->size = htole64(size);
+	c->nr_entries = htole32(nr_entries);
+	memcpy(b->req + sizeof(*c), &e, sizeof(e));
+	return send(b, sizeof(*c) + (nr_entries ? sizeof(e) : 0));
+}
+
+static uint32_t map_blob(struct bench *b, uint32_t id, uint64_t offset)
+{
+	struct virtio_gpu_resource_map_blob *m =
+		request(b, VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, 0, sizeof(*m));
+
+	m->resource_id = htole32(id);
+	m->offset = htole64(offset);
+	return send(b, sizeof(*m));
+}
+
+static uint32_t unmap_blob(struct bench *b, uint32_t id)
+{
+	struct virtio_gpu_resource_unmap_blob *m =
+		request(b, VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, 0, sizeof(*m));
+
+	m->resource_id = htole32(id);
+	return send(b, sizeof(*m));
+}
+
+/* A pipe resource made in ctx_id's command stream, for a host3d blob. */
+static uint32_t pipe_resource(struct bench *b, uint32_t ctx_id, uint32_t blob_id,
+			      uint32_t target, uint32_t format, uint32_t bind, uint32_t width,
+			      uint32_t height, uint32_t flags)
+{
+	uint32_t cmd[1 + PIPE_RES_CREATE_LEN] = {
+		CCMD_HEADER(CCMD_PIPE_RESOURCE_CREATE, PIPE_RES_CREATE_LEN),
+		target, format, bind, width, height, 1, 1, 0, 0, flags, blob_id,
+	};
+
+	return submit(b, ctx_id, cmd, 1 + PIPE_RES_CREATE_LEN);
+}
+
+/* Not negotiated: every blob command is refused. */
+static void test_blob_not_negotiated(void)
+{
+	struct bench b;
+
+	START(&b, CAP);
+	gpu3d_set_features(b.g, false, true, false);
+	CHECK(gpu3d_offers_blob(b.g));
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, PAGE, 1, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_UNSPEC);
+	CHECK_EQ(map_blob(&b, 1, 0), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	CHECK_EQ(unmap_blob(&b, 1), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	bench_stop(&b);
+}
+
+/* Guest blobs: the guest's pages, checked as backing is; every hostile
+ * field refused; nothing to map; the charge comes back with it. */
+static void test_guest_blob(void)
+{
+	struct bench b;
+	uint64_t before;
+	struct virtio_gpu_resource_create_blob *c;
+
+	START(&b, CAP);
+	before = gpu3d_host_memory(b.g);
+	CHECK_EQ(create_blob(&b, 0, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, PAGE, 1, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	CHECK_EQ(create_blob(&b, 1, 0, 0, 0, 0, PAGE, 1, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 1, 0, 5, 0, 0, PAGE, 1, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 8, 0, PAGE, 1, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, 0, 1, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, CAP + 1, 1, BACKING_GPA,
+			     PAGE), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, PAGE, 0, 0, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, PAGE, 1, RAM_SIZE, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	/* Entries that do not cover the size, or more than the request holds. */
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, 2 * PAGE, 1, BACKING_GPA,
+			     PAGE), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, PAGE, 2, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	c = (void *)b.req;
+	c->nr_entries = htole32(0xffffffff);
+	CHECK_EQ(send(&b, GPU3D_MAX_REQUEST), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(gpu3d_host_memory(b.g), before);
+
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
+			     0, PAGE, 1, BACKING_GPA, PAGE), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(gpu3d_host_memory(b.g) > before);
+	CHECK_EQ(create_blob(&b, 1, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, PAGE, 1, BACKING_GPA, PAGE),
+		 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	/* The guest maps its own pages itself. */
+	CHECK_EQ(map_blob(&b, 1, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(unmap_blob(&b, 1), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	CHECK_EQ(map_blob(&b, 2, 0), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	/* Host memory belongs to a context. */
+	CHECK_EQ(create_blob(&b, 2, 0, VIRTIO_GPU_BLOB_MEM_HOST3D, 0, 1, PAGE, 0, 0, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(create_blob(&b, 2, 9, VIRTIO_GPU_BLOB_MEM_HOST3D, 0, 1, PAGE, 0, 0, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(unref(&b, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(gpu3d_host_memory(b.g), before);
+	bench_stop(&b);
+}
+
+/* A host3d blob of a pipe resource the stream made: a blob id nobody
+ * made, or entries with it, are refused; it is charged its size. */
+static void test_host3d_blob(void)
+{
+	struct bench b;
+	uint64_t before;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	before = gpu3d_host_memory(b.g);
+	CHECK_EQ(pipe_resource(&b, 1, 7, 0, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+			       16 * PAGE, 1, VIRGL_RESOURCE_FLAG_MAP_PERSISTENT |
+			       VIRGL_RESOURCE_FLAG_MAP_COHERENT), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_blob(&b, 3, 1, VIRTIO_GPU_BLOB_MEM_HOST3D, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
+			     8, 16 * PAGE, 0, 0, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 3, 1, VIRTIO_GPU_BLOB_MEM_HOST3D, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
+			     7, 16 * PAGE, 1, BACKING_GPA, PAGE), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_blob(&b, 3, 1, VIRTIO_GPU_BLOB_MEM_HOST3D, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
+			     7, 16 * PAGE, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(gpu3d_host_memory(b.g) >= before + 16 * PAGE);
+	CHECK_EQ(unref(&b, 3), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(gpu3d_host_memory(b.g), before);
+	bench_stop(&b);
+}
+
+/* Mapping into the window: offsets outside it, unaligned or over another
+ * mapping are refused; a map of a mapped blob and an unmap of an
+ * unmapped one are errors; unref and reset take mappings out. Where the
+ * renderer's memory is not whole host pages (llvmpipe mallocs buffers),
+ * every map is refused and nothing reaches the window. */
+static void test_map_blob(void)
+{
+	struct bench b;
+	struct virtio_gpu_resp_map_info info;
+	uint32_t first;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	for (uint32_t id = 3; id <= 4; id++) {
+		CHECK_EQ(pipe_resource(&b, 1, id, 0, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+				       16 * PAGE, 1, VIRGL_RESOURCE_FLAG_MAP_PERSISTENT |
+				       VIRGL_RESOURCE_FLAG_MAP_COHERENT), VIRTIO_GPU_RESP_OK_NODATA);
+		CHECK_EQ(create_blob(&b, id, 1, VIRTIO_GPU_BLOB_MEM_HOST3D,
+				     VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE, id, 16 * PAGE, 0, 0, 0),
+			 VIRTIO_GPU_RESP_OK_NODATA);
+	}
+	CHECK_EQ(unmap_blob(&b, 3), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	CHECK_EQ(map_blob(&b, 3, WINDOW_SIZE), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(map_blob(&b, 3, WINDOW_SIZE - PAGE), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(map_blob(&b, 3, 100), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(map_blob(&b, 3, UINT64_MAX - PAGE + 1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(b.window.nr_maps, 0);
+	first = map_blob(&b, 3, 0);
+	if (first == VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER) {
+		CHECK_EQ(b.window.nr_maps, 0);
+		bench_stop(&b);
+		SKIP_TEST("the renderer's blob memory is not whole host pages here (llvmpipe)");
+	}
+	CHECK_EQ(first, VIRTIO_GPU_RESP_OK_MAP_INFO);
+	memcpy(&info, b.resp, sizeof(info));
+	CHECK(le32toh(info.map_info) != VIRTIO_GPU_MAP_CACHE_NONE);
+	CHECK_EQ(b.window.nr_maps, 1);
+	CHECK_EQ(map_blob(&b, 3, 32 * PAGE), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	CHECK_EQ(map_blob(&b, 4, 8 * PAGE), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(map_blob(&b, 4, 16 * PAGE), VIRTIO_GPU_RESP_OK_MAP_INFO);
+	CHECK_EQ(unmap_blob(&b, 3), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(unmap_blob(&b, 3), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	CHECK_EQ(b.window.nr_maps, 1);
+	CHECK_EQ(map_blob(&b, 3, 0), VIRTIO_GPU_RESP_OK_MAP_INFO);
+	CHECK_EQ(unref(&b, 3), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b.window.nr_maps, 1);
+	b.window.fail_with = -ENOSPC;
+	CHECK_EQ(unmap_blob(&b, 4), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(map_blob(&b, 4, 0), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	b.window.fail_with = 0;
+	CHECK_EQ(map_blob(&b, 4, 0), VIRTIO_GPU_RESP_OK_MAP_INFO);
+	gpu3d_reset(b.g);
+	CHECK_EQ(b.window.nr_maps, 0);
+	bench_stop(&b);
+}
+
+static uint32_t set_scanout_blob(struct bench *b, uint32_t output, uint32_t id, uint32_t w,
+				 uint32_t h, uint32_t format, uint32_t stride, uint32_t offset)
+{
+	struct virtio_gpu_set_scanout_blob *c =
+		request(b, VIRTIO_GPU_CMD_SET_SCANOUT_BLOB, 0, sizeof(*c));
+
+	c->scanout_id = htole32(output);
+	c->resource_id = htole32(id);
+	c->r.width = htole32(w);
+	c->r.height = htole32(h);
+	c->width = htole32(w);
+	c->height = htole32(h);
+	c->format = htole32(format);
+	c->strides[0] = htole32(stride);
+	c->offsets[0] = htole32(offset);
+	return send(b, sizeof(*c));
+}
+
+/* A host3d blob with a texture is shown as a 3D resource is; one
+ * without (guest pages), or described beyond its texture, is not. */
+static void test_scanout_blob(void)
+{
+	struct bench b;
+	const uint32_t bgra = VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM;
+
+	START_SHOWN(&b, CAP, true);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(pipe_resource(&b, 1, 5, 2, VIRGL_FORMAT_B8G8R8A8_UNORM,
+			       VIRGL_BIND_RENDER_TARGET | VIRGL_BIND_SCANOUT, TEX_SIDE, TEX_SIDE, 0),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_blob(&b, 5, 1, VIRTIO_GPU_BLOB_MEM_HOST3D, VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE,
+			     5, TEX_BYTES, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_blob(&b, 6, 0, VIRTIO_GPU_BLOB_MEM_GUEST, 0, 0, TEX_BYTES, 1, BACKING_GPA,
+			     TEX_BYTES), VIRTIO_GPU_RESP_OK_NODATA);
+
+	CHECK_EQ(set_scanout_blob(&b, 1, 5, TEX_SIDE, TEX_SIDE, bgra, TEX_SIDE * 4, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+	CHECK_EQ(set_scanout_blob(&b, 0, 9, TEX_SIDE, TEX_SIDE, bgra, TEX_SIDE * 4, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	CHECK_EQ(set_scanout_blob(&b, 0, 6, TEX_SIDE, TEX_SIDE, bgra, TEX_SIDE * 4, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(set_scanout_blob(&b, 0, 5, TEX_SIDE + 1, TEX_SIDE, bgra, TEX_SIDE * 8, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(set_scanout_blob(&b, 0, 5, TEX_SIDE, TEX_SIDE, 0x7777, TEX_SIDE * 4, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(set_scanout_blob(&b, 0, 5, TEX_SIDE, TEX_SIDE, bgra, TEX_SIDE * 4 - 4, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(set_scanout_blob(&b, 0, 5, TEX_SIDE, TEX_SIDE, bgra, TEX_SIDE * 4, 64),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(set_scanout_blob(&b, 0, 5, TEX_SIDE, TEX_SIDE, bgra, TEX_SIDE * 4, 0),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	b.seen.viewers = true;
+	CHECK_EQ(flush(&b, 5, 0, 0, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	poll_until_shown(&b, 1);
+	CHECK_EQ(b.seen.updates, 1);
+	CHECK(rect_is(&b.seen.rect, 0, 0, TEX_SIDE, TEX_SIDE));
+	CHECK_EQ(set_scanout_blob(&b, 0, 0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	bench_stop(&b);
+}
+
 /* One engine per process: virglrenderer's state is global. */
 static void test_one_per_process(void)
 {
 	struct bench b;
 	struct gpu3d *second;
-	struct gpu3d_config cfg = { .nr_outputs = 1, .gl = &gl_ops, .max_held = 1 };
+	struct gpu3d_config cfg = {
+		.nr_outputs = 1, .gl = gpu3d_gl_host_ops(), .gl_opaque = host, .max_held = 1,
+	};
 	char err[160] = "";
 
 	START(&b, CAP);
@@ -950,6 +1268,7 @@ static void test_one_per_process(void)
 
 TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_capsets),
+	TEST_CASE(test_response_without_room),
 	TEST_CASE(test_contexts),
 	TEST_CASE(test_transfer_round_trip),
 	TEST_CASE(test_submit),
@@ -965,4 +1284,9 @@ TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_viewer_arrival_shows_the_picture),
 	TEST_CASE(test_readback_dropped_with_its_resource),
 	TEST_CASE(test_readback_charged),
+	TEST_CASE(test_blob_not_negotiated),
+	TEST_CASE(test_guest_blob),
+	TEST_CASE(test_host3d_blob),
+	TEST_CASE(test_map_blob),
+	TEST_CASE(test_scanout_blob),
 	TEST_CASE(test_one_per_process))

@@ -22,6 +22,7 @@
 #include "../../vmm/bus.h"
 #include "../../vmm/guest_memory.h"
 #include "../../vmm/log.h"
+#include "fake_mapper.h"
 
 /* virtio 1.2, 4.1.4.3: the common configuration structure. */
 enum {
@@ -31,7 +32,7 @@ enum {
 	Q_DESC = 0x20, Q_DRIVER = 0x28, Q_DEVICE = 0x30,
 };
 /* 4.1.4: cfg_type of the vendor capabilities. */
-enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
+enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4, CAP_SHARED_MEMORY = 8 };
 
 #define NO_VECTOR      0xffff
 #define FAKE_QUEUES    2
@@ -204,6 +205,10 @@ struct fixture {
 	uint32_t common, isr, device, notify, device_len, notify_mult;
 	uint16_t msix_cap;
 	bool found[5];
+	/* The shared memory capability (struct virtio_pci_cap64), if any. */
+	bool shm_found;
+	uint8_t shm_bar, shm_id, shm_cap_len;
+	uint64_t shm_offset, shm_length;
 };
 
 static uint32_t cfg_read(struct fixture *f, uint32_t off, unsigned len)
@@ -278,6 +283,15 @@ static void find_caps(struct fixture *f)
 		bar = (uint8_t)cfg_read(f, at + 4, 1);
 		offset = cfg_read(f, at + 8, 4);
 		length = cfg_read(f, at + 12, 4);
+		if (type == CAP_SHARED_MEMORY) {
+			f->shm_found = true;
+			f->shm_cap_len = (uint8_t)cfg_read(f, at + 2, 1);
+			f->shm_bar = bar;
+			f->shm_id = (uint8_t)cfg_read(f, at + 5, 1);
+			f->shm_offset = offset | (uint64_t)cfg_read(f, at + 16, 4) << 32;
+			f->shm_length = length | (uint64_t)cfg_read(f, at + 20, 4) << 32;
+			continue;
+		}
 		CHECK_EQ(bar, 0);
 		CHECK(cfg_read(f, at + 2, 1) >= 16);
 		switch (type) {
@@ -307,7 +321,8 @@ static void find_caps(struct fixture *f)
 	}
 }
 
-static struct fixture *fixture_new_on(int vm_fd)
+/* vm_fd for KVM_IOEVENTFD, or -1; shm: a shared memory region, or NULL. */
+static struct fixture *fixture_new_with(int vm_fd, struct pci_bar_window *shm)
 {
 	const struct pci_windows win = {
 		.io_start = 0xc000, .io_end = 0x10000,
@@ -332,6 +347,8 @@ static struct fixture *fixture_new_on(int vm_fd)
 		.router = { .bind = fake_bind, .update = fake_update, .ctx = &f->router },
 	};
 	CHECK_EQ(virtio_pci_init(&f->t, &fake_ops, &f->dev, &env), 0);
+	if (shm)
+		CHECK_EQ(virtio_pci_add_shm(&f->t, 1, shm), 0);
 	CHECK_EQ(pci_bus_add_device(&f->pb, &f->t.pci), 0);
 	f->bdf = (uint16_t)(f->t.pci.slot << 3);
 	f->bar = (cfg_read(f, PCI_BAR0, 4) & ~0xfull) | (uint64_t)cfg_read(f, PCI_BAR0 + 4, 4) << 32;
@@ -340,9 +357,14 @@ static struct fixture *fixture_new_on(int vm_fd)
 	return f;
 }
 
+static struct fixture *fixture_new_on(int vm_fd)
+{
+	return fixture_new_with(vm_fd, NULL);
+}
+
 static struct fixture *fixture_new(void)
 {
-	return fixture_new_on(-1);
+	return fixture_new_with(-1, NULL);
 }
 
 static void fixture_free(struct fixture *f)
@@ -1017,6 +1039,106 @@ static void ioeventfds_follow_the_bar(void)
 	close(kvm);
 }
 
+/* ---- shared memory ---- */
+
+#define SHM_SIZE     (1ull << 32)   /* beyond 32 bits: the _hi fields count */
+#define SHM_BAR_REG  (PCI_BAR0 + 4 * 2)
+#define PAGE         4096ull
+
+static uint64_t shm_bar_addr(struct fixture *f)
+{
+	return (cfg_read(f, SHM_BAR_REG, 4) & ~0xfull) |
+	       (uint64_t)cfg_read(f, SHM_BAR_REG + 4, 4) << 32;
+}
+
+/* The region is a struct virtio_pci_cap64 naming BAR 2, a 64-bit
+ * prefetchable BAR of the region's size; a device without one has
+ * neither. A second region is refused. */
+static void shared_memory_capability(void)
+{
+	struct fake_mapper m;
+	struct host_page_mapper ops;
+	struct pci_bar_window w;
+	struct fixture *f;
+
+	f = fixture_new();
+	CHECK(!f->shm_found);
+	CHECK_EQ(cfg_read(f, SHM_BAR_REG, 4), 0);
+	fixture_free(f);
+
+	fake_mapper_init(&m);
+	ops = fake_mapper_ops(&m);
+	CHECK_EQ(pci_bar_window_init(&w, SHM_SIZE, &ops), 0);
+	f = fixture_new_with(-1, &w);
+	CHECK(f->shm_found);
+	CHECK_EQ(f->shm_cap_len, 24);
+	CHECK_EQ(f->shm_bar, 2);
+	CHECK_EQ(f->shm_id, 1);
+	CHECK_EQ(f->shm_offset, 0);
+	CHECK_EQ(f->shm_length, SHM_SIZE);
+	/* Memory, 64-bit, prefetchable; placed in the 64-bit window, aligned. */
+	CHECK_EQ(cfg_read(f, SHM_BAR_REG, 4) & 0xf, 0xc);
+	CHECK(shm_bar_addr(f) >= 0x8000000000ull && shm_bar_addr(f) % SHM_SIZE == 0);
+	/* Sizing reads back the size. */
+	cfg_write(f, PCI_COMMAND, 0, 2);
+	cfg_write(f, SHM_BAR_REG, 0xffffffff, 4);
+	cfg_write(f, SHM_BAR_REG + 4, 0xffffffff, 4);
+	CHECK_EQ(cfg_read(f, SHM_BAR_REG, 4), 0xc);
+	CHECK_EQ(cfg_read(f, SHM_BAR_REG + 4, 4), (uint32_t)~((SHM_SIZE >> 32) - 1));
+	CHECK_EQ(virtio_pci_add_shm(&f->t, 2, &w), -EBUSY);
+	fixture_free(f);
+	pci_bar_window_destroy(&w);
+	fake_mapper_destroy(&m);
+}
+
+/* Host pages follow the BAR as the guest moves it and switches memory
+ * decoding off and on; where nothing is mapped, the BAR reads zeros. */
+static void shared_memory_follows_the_bar(void)
+{
+	struct fake_mapper m;
+	struct host_page_mapper ops;
+	struct pci_bar_window w;
+	struct fixture *f;
+	uint64_t bar, moved = 0x9000000000ull;
+	uint8_t *pages, data[8];
+
+	if (posix_memalign((void **)&pages, PAGE, 2 * PAGE))
+		abort();
+	fake_mapper_init(&m);
+	ops = fake_mapper_ops(&m);
+	CHECK_EQ(pci_bar_window_init(&w, SHM_SIZE, &ops), 0);
+	f = fixture_new_with(-1, &w);
+	bar = shm_bar_addr(f);
+	CHECK_EQ(pci_bar_window_map(&w, 3 * PAGE, pages, 2 * PAGE), 0);
+	CHECK(fake_mapper_has(&m, bar + 3 * PAGE, pages, 2 * PAGE));
+	memset(data, 0xaa, sizeof(data));
+	CHECK(bus_dispatch(&f->mmio, bar + 16 * PAGE, data, 8, false));
+	CHECK_EQ(data[0] | data[7], 0);
+
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
+	CHECK_EQ(fake_mapper_count(&m), 0);
+	cfg_write(f, SHM_BAR_REG, (uint32_t)moved | 0xc, 4);
+	cfg_write(f, SHM_BAR_REG + 4, (uint32_t)(moved >> 32), 4);
+	CHECK_EQ(fake_mapper_count(&m), 0);
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	CHECK_EQ(fake_mapper_count(&m), 1);
+	CHECK(fake_mapper_has(&m, moved + 3 * PAGE, pages, 2 * PAGE));
+
+	/* Outside every window (over RAM, at 0): not decoded, not mapped. */
+	cfg_write(f, SHM_BAR_REG + 4, 0, 4);
+	cfg_write(f, SHM_BAR_REG, 0xc, 4);
+	CHECK_EQ(fake_mapper_count(&m), 0);
+	cfg_write(f, SHM_BAR_REG + 4, (uint32_t)(bar >> 32), 4);
+	cfg_write(f, SHM_BAR_REG, (uint32_t)bar | 0xc, 4);
+	CHECK(fake_mapper_has(&m, bar + 3 * PAGE, pages, 2 * PAGE));
+	CHECK(pci_bar_window_unmap(&w, 3 * PAGE, 2 * PAGE));
+	CHECK_EQ(fake_mapper_count(&m), 0);
+	fixture_free(f);
+	pci_bar_window_destroy(&w);
+	fake_mapper_destroy(&m);
+	free(pages);
+}
+
 TEST_MAIN("virtio_pci",
 	  TEST_CASE(identity_bar_and_capabilities),
 	  TEST_CASE(feature_negotiation),
@@ -1030,4 +1152,6 @@ TEST_MAIN("virtio_pci",
 	  TEST_CASE(device_config_forwarding),
 	  TEST_CASE(hostile_register_accesses),
 	  TEST_CASE(transitions_race_device_threads),
-	  TEST_CASE(ioeventfds_follow_the_bar))
+	  TEST_CASE(ioeventfds_follow_the_bar),
+	  TEST_CASE(shared_memory_capability),
+	  TEST_CASE(shared_memory_follows_the_bar))
