@@ -96,49 +96,6 @@ static int vm_irqfd(void *ctx, int fd, unsigned gsi, int resample_fd, bool assig
 	return ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
 
-static int vm_set_memslot(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *host)
-{
-	struct kvm_userspace_memory_region region = {
-		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)host,
-	};
-
-	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
-}
-
-static int vm_memslot_add(void *ctx, uint64_t gpa, uint64_t size, void *host, unsigned *slot)
-{
-	struct vm *vm = ctx;
-	int ret = -ENOSPC;
-
-	pthread_mutex_lock(&vm->memslot_lock);
-	for (unsigned i = 0; i < VM_MAX_MEMSLOTS; i++) {
-		if (vm->memslots_used[i / 64] & (1ull << (i % 64)))
-			continue;
-		ret = vm_set_memslot(vm, i, gpa, size, host);
-		if (ret == 0) {
-			vm->memslots_used[i / 64] |= 1ull << (i % 64);
-			*slot = i;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&vm->memslot_lock);
-	return ret;
-}
-
-static void vm_memslot_remove(void *ctx, unsigned slot)
-{
-	struct vm *vm = ctx;
-
-	if (slot >= VM_MAX_MEMSLOTS)
-		return;
-	pthread_mutex_lock(&vm->memslot_lock);
-	/* A slot of size 0 is deleted. */
-	if (vm_set_memslot(vm, slot, 0, 0, NULL) == 0)
-		vm->memslots_used[slot / 64] &= ~(1ull << (slot % 64));
-	pthread_mutex_unlock(&vm->memslot_lock);
-}
-
 static void vm_on_device_request(void *ctx, enum vm_request what)
 {
 	vm_stop(ctx, what == VM_REQUEST_POWEROFF ? VM_STOP_POWEROFF : VM_STOP_RESET);
@@ -252,9 +209,25 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 			return -1;
 		}
-		vm->memslots_used[i / 64] |= 1ull << (i % 64);
 	}
 	return 0;
+}
+
+/* vfio_pci_env's memory slot hooks: the host page mapper's slots, so that
+ * passed-through BARs and virtio-gpu's blobs never pick the same number. */
+static int vm_memslot_add(void *ctx, uint64_t gpa, uint64_t size, void *host, unsigned *slot)
+{
+	int ret = vm_map_host_pages(ctx, gpa, host, size);
+
+	if (ret < 0)
+		return ret;
+	*slot = (unsigned)ret;
+	return 0;
+}
+
+static void vm_memslot_remove(void *ctx, unsigned slot)
+{
+	vm_unmap_host_pages(ctx, (int)slot);
 }
 
 /* Passed-through devices go on the bus last, after the emulated ones. */
@@ -528,7 +501,6 @@ int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 	atomic_init(&vm->stop_reason, VM_RUNNING);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
-	pthread_mutex_init(&vm->memslot_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
@@ -684,6 +656,5 @@ void vm_destroy(struct vm *vm)
 	vm->slots_ready = false;
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
-	pthread_mutex_destroy(&vm->memslot_lock);
 	vm->fd = -1;
 }

@@ -39,8 +39,6 @@
 
 struct vcpu;
 
-#define VM_MAX_MEMSLOTS 512
-
 struct vm_config {
 	const uint8_t *kernel;  /* the kernel file, read once at start */
 	size_t kernel_len;
@@ -111,9 +109,6 @@ struct vm {
 	bool input_attached;
 	struct vfio_passthrough *vfio;
 
-	/* KVM memory slots beyond guest RAM's (passed-through BARs). */
-	pthread_mutex_t memslot_lock;
-	uint64_t memslots_used[VM_MAX_MEMSLOTS / 64];
 
 	/* Pause: vCPUs park outside KVM_RUN while paused is set. */
 	pthread_mutex_t pause_lock;
