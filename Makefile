@@ -72,6 +72,7 @@ guest: deps
 # tools/mkimage changed. A failed build fails that test, not the whole run:
 # build/mkimage.log keeps what went wrong for it to say.
 desktop-image: deps
+	mkdir -p build
 	{ tools/mkimage build/debian.img 2>&1; echo "tools/mkimage exited $$?"; } | tee build/mkimage.log
 
 test: deps all unit-tests desktop-image

@@ -19,7 +19,7 @@
 # while its recipe stays the same) and copied before each run by
 # tests/e2e/desktop_image.sh (the host-setup line below), so every run
 # boots a pristine copy.
-# with-kvm: --rw build/e2e-desktop
+# with-kvm: --rw build/e2e-desktop --mem 6144
 # host-setup: tests/e2e/desktop_image.sh
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -70,18 +70,24 @@ left() {
 	local n=$((start + BOOT_TIMEOUT - $(date +%s)))
 	echo $((n < 5 ? 5 : n))
 }
+# Progress, for a run that never ends.
+step() { echo "desktop: [$(($(date +%s) - start)) s] $*"; }
 # say LINE: types LINE at the serial console's root shell.
 say() { printf '%s\n' "$1" >&7; }
 # REPORT lines: the shell function g (defined first) prints GVMM-REPORT
-# KEY=VALUE; the echo of what was typed never holds that word.
-guest_report() { tr -d '\r' <"$log" | sed -n "s/^GVMM-REPORT $1=//p" | tail -n 1; }
-wait_report() { wait_for_console desktop "^GVMM-REPORT $1=" 1 "${2:-$(left)}"; }
+# KEY=VALUE; the echo of what was typed never holds that word. (Not
+# anchored at the line's start: bash may put a terminal control sequence
+# there.)
+guest_report() { tr -d '\r' <"$log" | sed -n "s/.*GVMM-REPORT $1=//p" | tail -n 1; }
+wait_report() { wait_for_console desktop "GVMM-REPORT $1=" 1 "${2:-$(left)}"; }
 
 # --- Boot to the root shell on the serial console --------------------------------
 
 booted=0
 if wait_for_console desktop 'root@gvmm-debian' 1 "$(left)"; then
 	booted=1
+	step "a root shell on the serial console"
+	say "bind 'set enable-bracketed-paste off'"
 	say "g() { printf 'GVMM-%s %s=%s\\n' REPORT \"\$1\" \"\$2\"; }"
 	say "g kernel \"\$(uname -r) \$(cat /proc/cmdline)\""
 	say "g state \"\$(systemctl is-system-running --wait)\""
@@ -90,7 +96,7 @@ if wait_for_console desktop 'root@gvmm-debian' 1 "$(left)"; then
 	say "g dhcp \"\$(ip -4 -o addr show scope global dynamic | awk '{print \$2, \$4}')\""
 	say "g fetch \"\$(curl -sS --max-time 60 http://10.0.2.2:$http_port/blob | sha256sum | cut -d' ' -f1)\""
 	say "g weston \"\$(systemctl is-active weston.service)\""
-	wait_report weston
+	wait_report weston && step "systemd is '$(guest_report state)', weston '$(guest_report weston)'"
 fi
 
 # --- The desktop through a real SPICE client ---------------------------------------
@@ -158,41 +164,53 @@ print(sum(1 for i in range(start, 3 * w * h, 3) if pa[i:i + 3] != pb[i:i + 3]))
 PY
 }
 
+# What the client saw is kept beside the image (build/e2e-desktop/*.ppm,
+# on this machine also after a run in the rig), to look at after a failure.
+shots=$dir
 desktop_seen=0 terminal_box= typed= gears= renderer= moved= still=
 token=$RANDOM$RANDOM
-if [ $booted = 1 ] &&
-	act wait-primary && act "wait-size=$W,$H" && act wait-mouse-mode=client &&
-	act "wait-share=$background,30" && act settle=3 && act "dump=$E2E_WORK/desktop.ppm"; then
-	desktop_seen=1
-	terminal_box=$(find_black_box "$E2E_WORK/desktop.ppm")
+if [ $booted = 1 ] && act wait-primary && act "wait-size=$W,$H" && act wait-mouse-mode=client; then
+	step "the client has the ${W}x$H display and the tablet"
+	# The panel's clock ticks every second, so the picture never settles:
+	# the background, then a few seconds for the rest to be drawn.
+	if act "wait-share=$background,30" && act sleep=3 && act "dump=$shots/desktop.ppm"; then
+		desktop_seen=1
+		terminal_box=$(find_black_box "$shots/desktop.ppm")
+		step "the client sees the desktop; the terminal at '$terminal_box'"
+	fi
 fi
 if [ -n "$terminal_box" ]; then
 	read -r tx ty tw th <<<"$terminal_box"
 	# Click into the terminal (it takes the keyboard), type a command.
 	act "position=$((tx + tw / 2)),$((ty + th / 2))" && act button-down=1 && act button-up=1 &&
 		act sleep=1 && act "type=echo typed-$token >/tmp/typed\\n" && act sleep=3
-	say "g typed \"\$(cat /tmp/typed 2>&1)\""
+	say "for i in \$(seq 30); do [ -s /tmp/typed ] && break; sleep 1; done; g typed \"\$(cat /tmp/typed 2>&1)\""
 	wait_report typed 120 && typed=$(guest_report typed)
+	step "typed: '$typed'"
 
 	# The panel's second launcher (weston.ini: es2gears_wayland) at its
 	# place on the panel; the GL demo must start and draw.
-	act "dump=$E2E_WORK/before.ppm" && act sleep=2 && act "dump=$E2E_WORK/before2.ppm"
+	act "dump=$shots/before.ppm" && act sleep=2 && act "dump=$shots/before2.ppm"
 	act position=52,16 && act button-down=1 && act button-up=1
 	say "for i in \$(seq 60); do pgrep -u $guest_uid es2gears >/dev/null && break; sleep 1; done; g gears \"\$(pgrep -a -u $guest_uid es2gears)\""
 	wait_report gears 120 && gears=$(guest_report gears)
+	step "after the click on the launcher: '$gears'"
 	# The renderer a client of weston gets: eglinfo's Wayland platform.
 	say "g renderer \"\$(sudo -u gvmm env XDG_RUNTIME_DIR=/run/user/$guest_uid WAYLAND_DISPLAY=wayland-1 eglinfo 2>&1 | sed -n '/^Wayland platform/,\$p' | grep -m1 'renderer:')\""
 	wait_report renderer 120 && renderer=$(guest_report renderer)
-	act sleep=5 && act "dump=$E2E_WORK/gears1.ppm" && act sleep=2 && act "dump=$E2E_WORK/gears2.ppm"
-	[ -f "$E2E_WORK/gears2.ppm" ] && moved=$(changed "$E2E_WORK/gears1.ppm" "$E2E_WORK/gears2.ppm")
-	[ -f "$E2E_WORK/before2.ppm" ] && still=$(changed "$E2E_WORK/before.ppm" "$E2E_WORK/before2.ppm")
+	act sleep=5 && act "dump=$shots/gears1.ppm" && act sleep=2 && act "dump=$shots/gears2.ppm"
+	[ -f "$shots/gears2.ppm" ] && moved=$(changed "$shots/gears1.ppm" "$shots/gears2.ppm")
+	[ -f "$shots/before2.ppm" ] && still=$(changed "$shots/before.ppm" "$shots/before2.ppm")
 fi
 exec 8>&-
 timeout 30 tail --pid="$client_pid" -f /dev/null || kill "$client_pid" 2>/dev/null
 
 # --- Power off, then the image ---------------------------------------------------
 
+[ $booted = 1 ] && say "journalctl -b -u weston -o short-monotonic --no-pager | tail -n 25; g journal done"
+[ $booted = 1 ] && wait_report journal 60
 [ $booted = 1 ] && say poweroff
+step "powering off"
 if ! timeout "$(left)" tail --pid="$BOOT_PID" -f /dev/null; then
 	echo "gvmm still ran ${BOOT_TIMEOUT}s after its start: killed"
 	kill -KILL "$BOOT_PID" 2>/dev/null

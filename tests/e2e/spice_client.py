@@ -483,12 +483,14 @@ def run_action(client, action, stdin_actions):
         missing = [c for c in text if c not in US_KEYS]
         if missing:
             raise ValueError("cannot type %r on a US keyboard" % missing[0])
+        # Each key's release right after its press: a guest that takes
+        # them apart by more than its repeat delay (a slow one) would
+        # repeat the key.
         for c in text:
             code, shifted = US_KEYS[c]
             if shifted:
                 client.key(LEFT_SHIFT_SCANCODE, True)
             client.key(code, True)
-            client.pause(0.05)
             client.key(code, False)
             if shifted:
                 client.key(LEFT_SHIFT_SCANCODE, False)
