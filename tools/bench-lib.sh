@@ -207,13 +207,15 @@ bl_smaps_file_beyond_ram() {
 		}' "$1"
 }
 
-# bl_wait_line FILE PATTERN SECONDS PID: waits until a line of FILE matches
-# the extended regular expression PATTERN, at most SECONDS, and while
-# process PID lives. Sets BL_LINE (the line, without CR) and BL_US (the
-# wall clock in microseconds when it was seen). Reads FILE through one
-# open descriptor, so each poll costs no new process but the short sleep.
+# bl_wait_line FILE PATTERN SECONDS PID [partial]: waits until a line of
+# FILE matches the extended regular expression PATTERN, at most SECONDS,
+# and while process PID lives. Sets BL_LINE (the line, without CR) and
+# BL_US (the wall clock in microseconds when it was seen). Reads FILE
+# through one open descriptor, so each poll costs no new process but the
+# short sleep. With "partial", the last line may match before its end has
+# come: a shell's prompt waits for input with no newline after it.
 bl_wait_line() {
-	local file=$1 pattern=$2 secs=$3 pid=$4 fd part buf='' deadline last=0
+	local file=$1 pattern=$2 secs=$3 pid=$4 partial=${5:-} fd part buf='' deadline last=0
 	deadline=$((${EPOCHREALTIME/[.,]/} + secs * 1000000))
 	# shellcheck disable=SC2034 # BL_LINE and BL_US are for the caller
 	BL_LINE='' BL_US=''
@@ -237,6 +239,12 @@ bl_wait_line() {
 		done
 		# read hit the end of the file: keep a partial last line.
 		buf+=$part
+		if [[ $partial == partial && $buf =~ $pattern ]]; then
+			# shellcheck disable=SC2034 # for the caller
+			BL_US=${EPOCHREALTIME/[.,]/} BL_LINE=$buf
+			exec {fd}<&-
+			return 0
+		fi
 		if ((last)); then
 			exec {fd}<&-
 			return 1
@@ -248,6 +256,27 @@ bl_wait_line() {
 		fi
 		sleep 0.01
 	done
+}
+
+# bl_timespan_s SPAN: a time span as systemd prints it ("1min 2.345s",
+# "987ms") in seconds; fails on a unit it does not know.
+bl_timespan_s() {
+	awk '{
+		t = 0
+		for (i = 1; i <= NF; i++) {
+			if (!match($i, /^[0-9.]+/)) exit 1
+			v = substr($i, 1, RLENGTH)
+			u = substr($i, RLENGTH + 1)
+			if (u == "h") t += v * 3600
+			else if (u == "min") t += v * 60
+			else if (u == "s") t += v
+			else if (u == "ms") t += v / 1000
+			else if (u == "us" || u == "\302\265s" || u == "\316\274s") t += v / 1000000
+			else exit 1
+		}
+		if (NF) printf "%.3f\n", t
+		else exit 1
+	}' <<<"$1"
 }
 
 # bl_now_us: the wall clock in microseconds (no new process).

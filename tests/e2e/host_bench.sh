@@ -99,17 +99,39 @@ else
 	echo "PASS bench.wait-line-gone"
 fi
 
+# A prompt waits for input with no newline after it: seen only with "partial".
+printf 'login: root\nroot@gvmm-debian:~# ' >"$work/prompt"
+(sleep 5) &
+if bl_wait_line "$work/prompt" 'root@gvmm-debian' 1 $!; then
+	echo "FAIL bench.wait-line-partial-needs-asking: matched an unterminated line"
+else
+	echo "PASS bench.wait-line-partial-needs-asking"
+fi
+if bl_wait_line "$work/prompt" 'root@gvmm-debian' 10 $! partial; then
+	check wait-line-partial "root@gvmm-debian:~# " "$BL_LINE"
+else
+	echo "FAIL bench.wait-line-partial: the prompt was not seen"
+fi
+kill $! 2>/dev/null
+wait $! 2>/dev/null
+
+check timespan-min 62.345 "$(bl_timespan_s "1min 2.345s")"
+check timespan-ms 0.987 "$(bl_timespan_s 987ms)"
+check timespan-unknown "" "$(bl_timespan_s "2 days")"
+
 # A dry run: BENCH_OUT unset, so no report file may appear.
 before=$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)
-BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,block,gpu BENCH_DRY_FAIL="qemu:1" \
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,block,gpu,desktop BENCH_DRY_FAIL="qemu:1" \
 	BENCH_DRY_ORDER="$work/order" TMPDIR=$work tools/bench >"$work/dry.out" 2>"$work/dry.err"
 status=$?
 check dry-run-status-says-failure 1 "$status"
-check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvmm,block 1 qemu,block 1 host,block 2 gvmm,block 2 qemu,block 2 host" \
+check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvmm,block 1 qemu,block 1 host,block 2 gvmm,block 2 qemu,block 2 host,desktop 1 gvmm,desktop 1 qemu,desktop 2 gvmm,desktop 2 qemu" \
 	"$(paste -sd, "$work/order")"
 check dry-run-banner 1 "$(grep -c '^\*\*DRY RUN' "$work/dry.out")"
 check dry-run-boot-row 1 "$(grep -c '^| 1 boot to init, wall clock (ms; QEMU -M microvm) | [0-9]* ([0-9]*-[0-9]*) | [0-9]* | [0-9.]* | lower | 2 ok; 1 ok, 1 failed |$' "$work/dry.out")"
 check dry-run-block-rows 4 "$(grep -c '^| 3 block .* | higher | 2 ok; 2 ok |$' "$work/dry.out")"
+check dry-run-desktop-rows 2 "$(grep -c '^| 7 desktop, .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
+check dry-run-desktop-memory-gvmm-only 2 "$(grep -c '^| 7 .*(MiB) | [0-9.]* ([0-9.]*-[0-9.]*) | not measured .* | - | lower | 2 ok; - |$' "$work/dry.out")"
 check dry-run-gpu-stub 1 "$(grep -c '^| 5 GPU | not measured yet: ' "$work/dry.out")"
 check dry-run-failure-listed 1 "$(grep -c '^- boot, qemu: run 1 failed$' "$work/dry.out")"
 check dry-run-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/dry.out")"
