@@ -553,6 +553,12 @@ static uint32_t ctx_create(struct gpu3d *g, const uint8_t *req, size_t len)
 		ret = virgl_renderer_context_create_with_flags(ctx_id, capset, nlen, cmd.debug_name);
 	else
 		ret = virgl_renderer_context_create(ctx_id, nlen, cmd.debug_name);
+	/* Making the new context's GL state, the renderer made its GL context
+	 * current but still believes the context it ran last is: that one's
+	 * next commands would go to the new GL context, where its framebuffer
+	 * and the rest of its own state do not exist. Put it back in step,
+	 * after a failed start too (it may have got as far). */
+	virgl_renderer_force_ctx_0();
 	if (ret)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	g->context_live[ctx_id] = true;

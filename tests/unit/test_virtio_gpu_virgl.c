@@ -1266,6 +1266,83 @@ static void test_one_per_process(void)
 	bench_stop(&b);
 }
 
+/* ---- contexts made while another one is in use ---- */
+
+#define CCMD_CREATE_OBJECT         1
+#define CCMD_SET_FRAMEBUFFER_STATE 5
+#define CCMD_CLEAR                 7
+#define OBJ_SURFACE                8
+#define SURFACE_LEN                5
+#define FRAMEBUFFER_LEN(cbufs)     ((cbufs) + 2)
+#define CLEAR_LEN                  8
+#define CLEAR_COLOR0               (1u << 2)   /* PIPE_CLEAR_COLOR0 */
+#define CLEAR_SURFACE              10
+#define OPAQUE_RED_BGRA            0xffff0000u
+#define FLOAT_ONE                  0x3f800000u
+
+static uint32_t object_header(uint32_t object, uint32_t len)
+{
+	return CCMD_HEADER(CCMD_CREATE_OBJECT, len) | object << 8;
+}
+
+/* The context's framebuffer: surface CLEAR_SURFACE of resource `id`, kept
+ * in the context's own GL state, which another context does not share. */
+static uint32_t bind_framebuffer(struct bench *b, uint32_t ctx_id, uint32_t id)
+{
+	const uint32_t stream[] = {
+		object_header(OBJ_SURFACE, SURFACE_LEN), CLEAR_SURFACE, id,
+		VIRGL_FORMAT_B8G8R8A8_UNORM, 0, 0,
+		CCMD_HEADER(CCMD_SET_FRAMEBUFFER_STATE, FRAMEBUFFER_LEN(1)), 1, 0, CLEAR_SURFACE,
+	};
+
+	return submit(b, ctx_id, stream, sizeof(stream) / 4);
+}
+
+static uint32_t clear_red(struct bench *b, uint32_t ctx_id)
+{
+	const uint32_t stream[] = {
+		CCMD_HEADER(CCMD_CLEAR, CLEAR_LEN), CLEAR_COLOR0, FLOAT_ONE, 0, 0, FLOAT_ONE,
+		0, 0, 0,
+	};
+
+	return submit(b, ctx_id, stream, sizeof(stream) / 4);
+}
+
+static bool texture_is(struct bench *b, uint32_t pixel)
+{
+	const uint32_t *p = guest_memory_ptr(&b->mem, BACKING_GPA, TEX_BYTES);
+
+	for (unsigned i = 0; i < TEX_SIDE * TEX_SIDE; i++)
+		if (le32toh(p[i]) != pixel)
+			return false;
+	return true;
+}
+
+/* virglrenderer makes the GL context of a context it creates current
+ * without noting it; the context that was in use before then runs its
+ * next commands in that GL context, where its framebuffer and the rest of
+ * its per-context GL state do not exist, unless the engine puts the
+ * renderer back in step. Headless: no readback makes it right by chance. */
+static void test_context_survives_another_created(void)
+{
+	struct bench b;
+
+	START(&b, CAP);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_texture(&b, 5, TEX_SIDE, TEX_SIDE), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(attach(&b, 5, BACKING_GPA, TEX_BYTES), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_attach(&b, 1, 5), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(bind_framebuffer(&b, 1, 5), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(ctx_create(&b, 2, 0), VIRTIO_GPU_RESP_OK_NODATA);
+
+	CHECK_EQ(clear_red(&b, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	memset(guest_memory_ptr(&b.mem, BACKING_GPA, TEX_BYTES), 0, TEX_BYTES);
+	CHECK_EQ(transfer(&b, VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, 1, 5),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(texture_is(&b, OPAQUE_RED_BGRA));
+	bench_stop(&b);
+}
+
 TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_capsets),
 	TEST_CASE(test_response_without_room),
@@ -1289,4 +1366,5 @@ TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_host3d_blob),
 	TEST_CASE(test_map_blob),
 	TEST_CASE(test_scanout_blob),
-	TEST_CASE(test_one_per_process))
+	TEST_CASE(test_one_per_process),
+	TEST_CASE(test_context_survives_another_created))
