@@ -229,7 +229,7 @@ if [ -n "$terminal_box" ]; then
 	for n in $(seq 1 15); do
 		act "dump=$shots/gears1.ppm" && act sleep=2 && act "dump=$shots/gears2.ppm" || break
 		moved=$(changed "$shots/gears1.ppm" "$shots/gears2.ppm")
-		[ "${moved:-0}" -gt $(( ${still:-0} + 5000 )) ] && break
+		[ "${moved:-0}" -gt $(( ${still:-0} + 2000 )) ] && break
 	done
 	step "the GL demo changed $moved pixels in 2 s (the quiet desktop: $still)"
 fi
@@ -290,7 +290,7 @@ fi
 check desktop.click-starts-gl-demo "the guest's es2gears processes after the click on the panel: '$gears'" \
 	[ -n "$gears" ]
 check desktop.gl-demo-draws "pixels that changed in 2 s with the demo running: '${moved:-none}' (without it: '${still:-?}')" \
-	[ "${moved:-0}" -gt $(( ${still:-0} + 5000 )) ]
+	[ "${moved:-0}" -gt $(( ${still:-0} + 2000 )) ]
 check desktop.poweroff-exit-0 "gvmm exited $BOOT_STATUS after the guest's poweroff" \
 	[ "$BOOT_STATUS" = 0 ]
 check desktop.fsck-clean "e2fsck -fn of the root file system exited $fsck_status: $(tail -n 3 <<<"$fsck_out" | tr '\n' ' ')" \
