@@ -108,11 +108,11 @@ bench: deps all desktop-image
 		tools/bench
 
 # Many boots of the display under load, gvmm beside QEMU (tests/e2e/
-# display_soak.sh; GVMM_SOAK_BOOTS, GVMM_SOAK_ROUNDS, ... tune it). Long:
-# not part of `make test`.
+# display_soak.sh; GVMM_SOAK_BOOTS, GVMM_SOAK_ROUNDS, ... tune it; SOAK_RIG
+# passes options to the rig, e.g. --no-idle-vm). Long: not part of `make test`.
 soak: deps all
 	tools/mkguest build/guest
-	tools/with-kvm --timeout $$(( (2 * $${GVMM_SOAK_BOOTS:-10} + 1) * ($${GVMM_SOAK_LIMIT:-300} + 20) + 300 )) \
+	tools/with-kvm $(SOAK_RIG) --timeout $$(( (2 * $${GVMM_SOAK_BOOTS:-10} + 1) * ($${GVMM_SOAK_LIMIT:-300} + 20) + 300 )) \
 		-- tests/e2e/run-guest-tests tests/e2e/display_soak.sh
 
 # libFuzzer targets for the guest- and user-facing parsers (tests/fuzz),

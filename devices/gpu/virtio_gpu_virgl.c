@@ -15,6 +15,8 @@
 #include "../../display/gl_host.h"
 #include "../../vmm/log.h"
 #include "gpu_shm_region.h"
+#include "stream_resources.h"
+#include "virgl_stream.h"
 #include "virtio_gpu_fence.h"
 
 _Static_assert(GPU3D_MAX_REQUEST == sizeof(struct virtio_gpu_cmd_submit) + GPU3D_MAX_SUBMIT,
@@ -104,6 +106,7 @@ struct gpu3d {
 	bool warned_unaligned;           /* a blob could not be mapped: said so */
 
 	struct gpu3d_resource *resources;   /* a list; virglrenderer finds them by id */
+	struct stream_resources unclaimed;  /* made by streams, charged, no blob yet */
 	bool context_live[GPU3D_MAX_CONTEXTS + 1];
 	struct gpu3d_scanout scanouts[GPU2D_MAX_OUTPUTS];
 	gl_host_context readback_context;   /* NULL: frames are not read back */
@@ -256,7 +259,8 @@ static void free_resource(struct gpu3d *g, struct gpu3d_resource *r)
 static uint64_t resource_bytes(const struct virgl_renderer_resource_create_args *a)
 {
 	uint64_t texels = (uint64_t)a->width * a->height * a->depth * a->array_size;
-	uint64_t bytes = texels * TEXEL_BYTES;
+	/* A buffer's width is its bytes. */
+	uint64_t bytes = a->target == PIPE_BUFFER ? texels : texels * TEXEL_BYTES;
 
 	if (a->last_level)
 		bytes *= 2;    /* a full mip chain is at most 4/3 */
@@ -566,10 +570,36 @@ static uint32_t ctx_create(struct gpu3d *g, const uint8_t *req, size_t len)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* The renderer frees a context's unclaimed pipe resources with neither
+ * the context nor a reset; a guest that made them in a loop of contexts
+ * would take the host's memory. So gvmm claims each with a blob of an
+ * id nobody uses, and lets that go. One the renderer never made (its
+ * stream failed first) is not found: only its charge comes back. */
+static void free_unclaimed(struct gpu3d *g, uint32_t ctx_id)
+{
+	long i;
+
+	while ((i = stream_resources_find(&g->unclaimed, ctx_id, 0, true)) >= 0) {
+		struct stream_resource made = stream_resources_remove(&g->unclaimed, (size_t)i);
+		struct virgl_renderer_resource_create_blob_args a = {
+			.res_handle = UINT32_MAX, .ctx_id = ctx_id,
+			.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D, .blob_id = made.blob_id,
+			.size = GPU_SHM_PAGE,
+		};
+
+		while (find_resource(a.res_handle))
+			a.res_handle--;
+		if (virgl_renderer_resource_create_blob(&a) == 0)
+			virgl_renderer_resource_unref(a.res_handle);
+		g->host_memory -= made.charged;
+	}
+}
+
 static void destroy_context(struct gpu3d *g, uint32_t ctx_id)
 {
 	/* Its fences will never signal now. */
 	gpu_fences_complete_context(&g->fences, ctx_id, on_complete, g);
+	free_unclaimed(g, ctx_id);
 	virgl_renderer_context_destroy(ctx_id);
 	g->context_live[ctx_id] = false;
 	g->host_memory -= CONTEXT_COST;
@@ -607,10 +637,57 @@ static uint32_t ctx_resource(struct gpu3d *g, const uint8_t *req, size_t len, bo
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* What a stream's pipe resources will cost, before it runs. */
+struct stream_cost {
+	const struct gpu3d *g;
+	uint64_t bytes;
+	size_t count;
+	bool insane, too_much;
+};
+
+static bool add_stream_cost(void *opaque, const struct virgl_stream_pipe_resource *p)
+{
+	struct stream_cost *c = opaque;
+	uint64_t bytes, cap = c->g->cfg.max_host_memory;
+
+	if (!create_3d_args_sane(&p->args)) {
+		c->insane = true;
+		return false;
+	}
+	bytes = resource_bytes(&p->args);
+	if (bytes > cap || c->bytes > cap - bytes) {
+		c->too_much = true;
+		return false;
+	}
+	c->bytes += bytes;
+	c->count++;
+	return true;
+}
+
+struct stream_made {
+	struct gpu3d *g;
+	uint32_t ctx_id;
+};
+
+static bool add_stream_resource(void *opaque, const struct virgl_stream_pipe_resource *p)
+{
+	struct stream_made *m = opaque;
+	struct stream_resource r = {
+		.ctx_id = m->ctx_id, .blob_id = p->blob_id, .charged = resource_bytes(&p->args),
+	};
+
+	stream_resources_add(&m->g->unclaimed, r);
+	m->g->host_memory += r.charged;
+	return true;
+}
+
 static uint32_t submit_3d(struct gpu3d *g, const uint8_t *req, size_t len)
 {
 	struct virtio_gpu_cmd_submit cmd;
+	struct stream_cost cost = { .g = g };
+	const uint32_t *stream;
 	uint32_t ctx_id, size;
+	int ret;
 
 	READ_COMMAND(cmd, req, len);
 	ctx_id = le32toh(cmd.hdr.ctx_id);
@@ -622,11 +699,23 @@ static uint32_t submit_3d(struct gpu3d *g, const uint8_t *req, size_t len)
 	if (!size)
 		return VIRTIO_GPU_RESP_OK_NODATA;
 	/* The stream is read in place: the caller's buffer is dword aligned
-	 * (malloc), and the header 32 bytes. A bad stream puts the context in
-	 * error inside the renderer; the others go on. */
-	if (virgl_renderer_submit_cmd((void *)(req + sizeof(cmd)), (int)ctx_id, (int)(size / 4)))
+	 * (malloc), and the header 32 bytes. It is gvmm's copy: what was
+	 * charged is what runs. */
+	stream = (const uint32_t *)(const void *)(req + sizeof(cmd));
+	virgl_stream_each_pipe_resource(stream, size / 4, add_stream_cost, &cost);
+	if (cost.insane)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	return VIRTIO_GPU_RESP_OK_NODATA;
+	if (cost.too_much || !can_charge(g, cost.bytes))
+		return out_of_memory(g);
+	if (!stream_resources_reserve(&g->unclaimed, cost.count))
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	/* A bad stream puts the context in error inside the renderer; the
+	 * others go on. Its pipe resources are listed even so: the renderer
+	 * may have made some before the error. */
+	ret = virgl_renderer_submit_cmd((void *)stream, (int)ctx_id, (int)(size / 4));
+	virgl_stream_each_pipe_resource(stream, size / 4, add_stream_resource,
+					&(struct stream_made){ .g = g, .ctx_id = ctx_id });
+	return ret ? VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER : VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 /* ---- blobs ---- */
@@ -683,7 +772,8 @@ static uint32_t resource_create_blob(struct gpu3d *g, const uint8_t *req, size_t
 	struct virgl_renderer_resource_create_blob_args a;
 	struct gpu3d_resource *r;
 	struct iovec *iov = NULL;
-	uint64_t bytes, total = 0;
+	uint64_t bytes, total = 0, made = 0;
+	long claims = -1;
 	uint32_t n, ret;
 
 	READ_COMMAND(cmd, req, len);
@@ -702,8 +792,17 @@ static uint32_t resource_create_blob(struct gpu3d *g, const uint8_t *req, size_t
 	/* Host memory is a context's (its stream made the pipe resource). */
 	if (a.blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST && !context_known(g, a.ctx_id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	/* The pipe resource it claims was charged when its stream made it;
+	 * the blob is charged no less. */
+	if (a.blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST)
+		/* (The renderer reads blob ids as 32 bits.) */
+		claims = stream_resources_find(&g->unclaimed, a.ctx_id, (uint32_t)a.blob_id, false);
+	if (claims >= 0)
+		made = g->unclaimed.made[claims].charged;
 	bytes = blob_bytes(&a, n);
-	if (!can_charge(g, bytes))
+	if (bytes < made)
+		bytes = made;
+	if (!can_charge(g, bytes - made))
 		return out_of_memory(g);
 	if (n) {
 		ret = read_backing(g, req + sizeof(cmd), n, &iov, &total);
@@ -725,6 +824,10 @@ static uint32_t resource_create_blob(struct gpu3d *g, const uint8_t *req, size_t
 		free(iov);
 		free(r);
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
+	if (claims >= 0) {
+		stream_resources_remove(&g->unclaimed, (size_t)claims);
+		g->host_memory -= made;
 	}
 	*r = (struct gpu3d_resource){
 		.id = a.res_handle, .charged = bytes, .backing = iov, .nr_backing = n,
@@ -1536,6 +1639,7 @@ void gpu3d_destroy(struct gpu3d *g)
 	virgl_renderer_cleanup(g);
 	gpu2d_destroy(&g->modes);
 	gpu_fences_destroy(&g->fences);
+	stream_resources_free(&g->unclaimed);
 	free(g);
 	atomic_store(&renderer_taken, false);
 }

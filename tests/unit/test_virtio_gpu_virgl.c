@@ -1133,6 +1133,53 @@ static void test_host3d_blob(void)
 	bench_stop(&b);
 }
 
+/* Pipe resources a stream makes are charged before it runs; those no
+ * blob claims go with their context (the renderer would keep them
+ * forever), so a loop of contexts each making one holds nothing; a
+ * claimed one is charged once. */
+static void test_unclaimed_pipe_resources(void)
+{
+	struct bench b;
+	uint64_t idle, with_context;
+
+	START(&b, CAP);
+	gpu3d_set_features(b.g, false, true, true);
+	idle = gpu3d_host_memory(b.g);
+	for (unsigned round = 0; round < 8; round++) {
+		CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+		with_context = gpu3d_host_memory(b.g);
+		CHECK_EQ(pipe_resource(&b, 1, 7, 0, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+				       CAP / 4 * 3, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+		CHECK(gpu3d_host_memory(b.g) >= with_context + CAP / 4 * 3);
+		/* Next to it a second is refused before the renderer sees it. */
+		CHECK_EQ(pipe_resource(&b, 1, 8, 0, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+				       CAP / 2, 1, 0), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+		CHECK_EQ(ctx_destroy(&b, 1), VIRTIO_GPU_RESP_OK_NODATA);
+		CHECK_EQ(gpu3d_host_memory(b.g), idle);
+	}
+	/* A record whose sizes no driver sends: the stream is refused. */
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	with_context = gpu3d_host_memory(b.g);
+	CHECK_EQ(pipe_resource(&b, 1, 7, 0, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+			       0, 1, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(gpu3d_host_memory(b.g), with_context);
+	/* Claimed by a blob: one charge, not two; it goes with the blob. */
+	CHECK_EQ(pipe_resource(&b, 1, 9, 0, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+			       CAP / 2, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_blob(&b, 3, 1, VIRTIO_GPU_BLOB_MEM_HOST3D, 0, 9, CAP / 2, 0, 0, 0),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(gpu3d_host_memory(b.g) >= with_context + CAP / 2);
+	CHECK(gpu3d_host_memory(b.g) < with_context + CAP / 2 + CAP / 8);
+	CHECK_EQ(unref(&b, 3), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(gpu3d_host_memory(b.g), with_context);
+	/* A reset frees what the streams left unclaimed too. */
+	CHECK_EQ(pipe_resource(&b, 1, 10, 0, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+			       CAP / 2, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	gpu3d_reset(b.g);
+	CHECK_EQ(gpu3d_host_memory(b.g), idle);
+	bench_stop(&b);
+}
+
 /* Mapping into the window: offsets outside it, unaligned or over another
  * mapping are refused; a map of a mapped blob and an unmap of an
  * unmapped one are errors; unref and reset take mappings out. Where the
@@ -1364,6 +1411,7 @@ TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_blob_not_negotiated),
 	TEST_CASE(test_guest_blob),
 	TEST_CASE(test_host3d_blob),
+	TEST_CASE(test_unclaimed_pipe_resources),
 	TEST_CASE(test_map_blob),
 	TEST_CASE(test_scanout_blob),
 	TEST_CASE(test_one_per_process),
