@@ -17,6 +17,7 @@
 #   GVMM_SOAK_ROUNDS=N     writes of the text per boot (default 20)
 #   GVMM_SOAK_LIMIT=S      seconds a boot may run (default 300)
 #   GVMM_SOAK_CPUS=N       vCPUs (default 1)
+#   GVMM_SOAK_VMMS=gvmm    boot gvmm only (default: "gvmm qemu")
 #   GVMM_SOAK_GVMM_ARGS="..." more gvmm run arguments (e.g. --hugepages or
 #                          --memory 256M,shared=on, to compare how guest RAM
 #                          is backed)
@@ -107,7 +108,13 @@ fi
 
 declare -A deaths finished slow broken
 vmms=(gvmm)
-if [ -n "$qemu" ]; then vmms+=(qemu); else echo "note: no qemu-system-x86_64: gvmm only"; fi
+if [ "${GVMM_SOAK_VMMS:-gvmm qemu}" = gvmm ]; then
+	echo "note: GVMM_SOAK_VMMS=gvmm: gvmm only"
+elif [ -n "$qemu" ]; then
+	vmms+=(qemu)
+else
+	echo "note: no qemu-system-x86_64: gvmm only"
+fi
 for vmm in "${vmms[@]}"; do deaths[$vmm]=0 finished[$vmm]=0 slow[$vmm]=0 broken[$vmm]=0; done
 for i in $(seq 1 "$boots"); do
 	for vmm in "${vmms[@]}"; do

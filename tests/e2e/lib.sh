@@ -26,20 +26,69 @@ console_tail() {
 	tail -n 20 "$log.err" 2>/dev/null | sed 's/^/  | /'
 }
 
+# What a guest that stopped making progress is doing, while gvmm still
+# runs it: its threads' states, and three seconds of the host kernel's
+# KVM events (where the vCPUs exit, with the guest's instruction pointer,
+# and what KVM injects). A quiet guest (quiet on the kernel command line)
+# leaves nothing else to read. Needs root and tracefs; else says why not.
+kvm_snapshot() {
+	local pid=$1 trace=/sys/kernel/tracing events=
+	kill -0 "$pid" 2>/dev/null || return 0
+	echo "---- gvmm's threads (state, kernel wait channel):"
+	for t in /proc/"$pid"/task/*; do
+		printf '  | %s %s %s\n' "$(cat "$t/comm" 2>/dev/null)" \
+			"$(awk '{print $3}' "$t/stat" 2>/dev/null)" "$(cat "$t/wchan" 2>/dev/null)"
+	done
+	[ -e $trace/events ] || mount -t tracefs tracefs $trace 2>/dev/null
+	if [ ! -w $trace/events/kvm/kvm_exit/enable ]; then
+		echo "---- no KVM events: tracefs is not writable here"
+		return 0
+	fi
+	echo 0 >$trace/tracing_on
+	echo >$trace/trace
+	for events in kvm_exit kvm_inj_virq kvm_inj_exception; do
+		echo 1 >$trace/events/kvm/$events/enable 2>/dev/null
+	done
+	echo 1 >$trace/tracing_on
+	sleep 3
+	echo 0 >$trace/tracing_on
+	for events in kvm_exit kvm_inj_virq kvm_inj_exception; do
+		echo 0 >$trace/events/kvm/$events/enable 2>/dev/null
+	done
+	echo "---- KVM events in 3 s: $(grep -c -v '^#' $trace/trace) (most frequent exits by reason and guest rip, then the last events):"
+	grep -o 'kvm_exit: .*reason [A-Za-z_0-9]* rip 0x[0-9a-f]*' $trace/trace |
+		sed 's/.*reason \([A-Za-z_0-9]*\) rip \(0x[0-9a-f]*\)/\1 \2/' |
+		sort | uniq -c | sort -rn | head -n 8 | sed 's/^/  | /'
+	grep -v '^#' $trace/trace | tail -n 12 | sed 's/^/  | /'
+	echo >$trace/trace
+}
+
 # boot NAME TIMEOUT GVMM-RUN-ARGS...: runs gvmm with COM1 in
 # $E2E_WORK/NAME.log and stderr in NAME.err; BOOT_STATUS holds the exit
-# status (124 when the timeout hit, with the console tail shown).
+# status (124 when the timeout hit, with the console tail and what the
+# guest was doing shown).
 boot() {
-	local name=$1 limit=$2; shift 2
+	local name=$1 limit=$2 pid deadline; shift 2
 	BOOT_START=$(date +%s)
-	timeout --kill-after=10 "$limit" "$GVMM" run --serial "file:$E2E_WORK/$name.log" \
-		"$@" </dev/null 2>"$E2E_WORK/$name.err"
-	BOOT_STATUS=$?
-	BOOT_END=$(date +%s)
-	if [ "$BOOT_STATUS" = 124 ] || [ "$BOOT_STATUS" = 137 ]; then
+	deadline=$((BOOT_START + limit))
+	"$GVMM" run --serial "file:$E2E_WORK/$name.log" "$@" </dev/null 2>"$E2E_WORK/$name.err" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
 		echo "boot $name: no exit within ${limit}s"
 		console_tail "$name"
+		kvm_snapshot "$pid"
+		kill -TERM "$pid" 2>/dev/null
+		timeout 10 tail --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		BOOT_STATUS=124
+	else
+		wait "$pid"
+		BOOT_STATUS=$?
 	fi
+	BOOT_END=$(date +%s)
 }
 
 # boot_in_background NAME GVMM-RUN-ARGS...: like boot, without waiting;
@@ -72,6 +121,7 @@ wait_for_console() {
 	done
 	echo "waited ${limit}s for '$pattern' x$count on the console of $1"
 	console_tail "$1"
+	[ -n "$pid" ] && kvm_snapshot "$pid"
 	return 1
 }
 
