@@ -371,6 +371,9 @@ int main(int argc, char **argv)
 	bool ok;
 	int fd;
 
+	/* Each line out at once: what was found before a step that kills the
+	 * program (a BAR access can) still reaches the console. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 2 || !realpath(argv[1], pci)) {
 		fprintf(stderr, "usage: bochstest PCI-DEVICE-DIR\n");
 		return setup_failed("no such PCI device");

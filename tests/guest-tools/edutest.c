@@ -401,6 +401,9 @@ int main(void)
 	uint32_t id, live;
 	int fd, failures = 0;
 
+	/* Each line out at once: what was found before a step that kills the
+	 * program (a BAR access can) still reaches the console. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (find_edu(dir, sizeof(dir)) < 0) {
 		printf("device=missing\n");
 		return 1;
