@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # with-kvm: --vfio
-# VFIO passthrough of QEMU's edu device (1234:11e8). tools/rig --vfio
-# gives the nested host an IOMMU and an edu device, and names its PCI
-# address in GVMM_RIG_EDU; this test binds it to vfio-pci there, boots
-# the stock guest with --vfio, and checks what the guest's edutest saw:
-# the identification and liveness registers, the factorial unit and a
-# DMA round trip through guest RAM. It also checks that gvmm refuses, in
+# VFIO passthrough of QEMU's edu device (1234:11e8) and, in the same boot,
+# of its bochs-display (1234:1111). tools/rig --vfio gives the nested host
+# an IOMMU and both devices, and names their PCI addresses in
+# GVMM_RIG_EDU and GVMM_RIG_BOCHS; this test binds them to vfio-pci
+# there, boots the stock guest with one --vfio for each, and checks what
+# the guest saw (tests/guest/vfio.sh). edu, through edutest: the
+# identification and liveness registers, the factorial unit, a DMA round
+# trip through guest RAM, and two MSIs that edu raises, each counted once
+# by the guest's kernel. bochs-display: the guest's bochs DRM driver binds
+# it and gives it a framebuffer, and a pattern the guest shows through
+# that driver is in the device's BAR 0, where the device's registers say
+# it scans out from (bochstest). It also checks that gvmm refuses, in
 # one line and with exit status 2, a device that is not bound to
-# vfio-pci and one that does not exist. Without GVMM_RIG_EDU it skips.
+# vfio-pci and one that does not exist. Without GVMM_RIG_EDU it skips;
+# without GVMM_RIG_BOCHS only the bochs-display checks skip.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BOOT_TIMEOUT=${GVMM_BOOT_TIMEOUT:-180}
+# The guest does more than boot (DMA, MSIs, a DRM driver, a whole frame
+# written and read back), all of it emulated twice over in the rig.
+BOOT_TIMEOUT=${GVMM_BOOT_TIMEOUT:-240}
 EDU=${GVMM_RIG_EDU:-}
+BOCHS=${GVMM_RIG_BOCHS:-}
 
 if [ -z "$EDU" ]; then
 	skip vfio "no edu device to pass through (GVMM_RIG_EDU is set by tools/rig --vfio)"
@@ -43,23 +53,44 @@ expect vfio.missing-refused "exit $status: $(cat "$E2E_WORK/missing.err")" \
 expect vfio.missing-one-line "$(cat "$E2E_WORK/missing.err")" \
 	[ "$(grep -c 'no such device' "$E2E_WORK/missing.err")" = 1 ]
 
-# Bind edu to vfio-pci, as the error message says.
+# bind_vfio BDF: binds the device to vfio-pci, as gvmm's error message
+# says, and prints the driver it has afterwards.
+bind_vfio() {
+	local d=/sys/bus/pci/devices/$1
+	echo vfio-pci > "$d/driver_override"
+	if [ -e "$d/driver" ]; then
+		echo "$1" > "$d/driver/unbind"
+	fi
+	echo "$1" > /sys/bus/pci/drivers_probe
+	basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null
+}
+
 modprobe vfio-pci 2>/dev/null
-echo vfio-pci > "$dev/driver_override"
-if [ -e "$dev/driver" ]; then
-	echo "$EDU" > "$dev/driver/unbind"
-fi
-echo "$EDU" > /sys/bus/pci/drivers_probe
-driver=$(basename "$(readlink "$dev/driver" 2>/dev/null)" 2>/dev/null)
+driver=$(bind_vfio "$EDU")
 if [ "$driver" != vfio-pci ]; then
 	fail vfio.bind "edu is bound to '${driver:-nothing}' after drivers_probe"
 	exit 0
 fi
 pass vfio.bind
+vfio_args=(--vfio "$EDU")
+# Why the bochs-display checks cannot run; empty when they can.
+bochs_skip=
+if [ -z "$BOCHS" ]; then
+	bochs_skip="no bochs-display to pass through (GVMM_RIG_BOCHS is set by tools/rig --vfio)"
+else
+	driver=$(bind_vfio "$BOCHS")
+	if [ "$driver" = vfio-pci ]; then
+		pass vfio.bochs-bind
+		vfio_args+=(--vfio "$BOCHS")
+	else
+		fail vfio.bochs-bind "the bochs-display is bound to '${driver:-nothing}' after drivers_probe"
+		bochs_skip="the bochs-display could not be bound to vfio-pci"
+	fi
+fi
 ulimit -l unlimited 2>/dev/null
 
 boot vfio "$BOOT_TIMEOUT" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
-	--memory 256M --cmdline "console=ttyS0 panic=-1 gvmm.test=vfio" --no-reboot --vfio "$EDU"
+	--memory 256M --cmdline "console=ttyS0 panic=-1 gvmm.test=vfio" --no-reboot "${vfio_args[@]}"
 expect vfio.exit-0 "gvmm exited $BOOT_STATUS: $(tail -n 3 "$E2E_WORK/vfio.err")" \
 	[ "$BOOT_STATUS" = 0 ]
 seen=$(report vfio device)
@@ -69,9 +100,61 @@ expect vfio.liveness "liveness '$(report vfio liveness)'" [ "$(report vfio liven
 expect vfio.factorial "10! came back as '$(report vfio factorial)'" \
 	[ "$(report vfio factorial)" = 3628800 ]
 expect vfio.dma-round-trip "dma '$(report vfio dma)'" [ "$(report vfio dma)" = ok ]
-if [ "$BOOT_STATUS" != 0 ] || [ "$(report vfio edutest)" != ok ]; then
+
+# MSI: edutest points edu's MSI capability at a vector whose guest handler
+# only counts, raises edu's interrupt twice and waits (5 s each) for the
+# count to move; edu's interrupt status must show each raise's value.
+msi=$(report vfio msi)
+first=$(report vfio msi.first) first_status=$(report vfio msi.first.status)
+second=$(report vfio msi.second) second_status=$(report vfio msi.second.status)
+counted=$(report vfio msi.count)
+case $msi in
+unsupported:*)
+	skip vfio.guest-msi "${msi#unsupported:}"
+	skip vfio.guest-msi-repeat "${msi#unsupported:}"
+	;;
+*)
+	expect vfio.guest-msi "msi '$msi': first interrupt '$first', edu's status '$first_status' (0x00010001 expected)" \
+		[ "$first" = ok -a "$first_status" = 0x00010001 ]
+	expect vfio.guest-msi-repeat "msi '$msi': second interrupt '$second', edu's status '$second_status' (0x00020002 expected), interrupts counted '$counted' (2 expected)" \
+		[ "$second" = ok -a "$second_status" = 0x00020002 -a "$counted" = 2 ]
+	;;
+esac
+
+# bochs-display: the guest's driver, its framebuffer, and the pattern
+# bochstest showed through the driver, found in BAR 0 where the device's
+# scanout registers point.
+
+# The guest found a framebuffer of the device, and fbdev named it after
+# the bochs DRM driver (bochs-drmdrmfb).
+bochs_fb_ok() {
+	[ -n "$fb" ] && [ "$fb" != none ] && [ "${fb_id#*bochs}" != "$fb_id" ]
+}
+if [ -n "$bochs_skip" ]; then
+	skip vfio.bochs "$bochs_skip"
+else
+	seen=$(report vfio bochs.device)
+	expect vfio.guest-sees-bochs "the guest's bochs-display: '$seen'" test -n "$seen" -a "$seen" != missing
+	# Linux 6.1's bochs driver registers as bochs-drm.
+	expect vfio.bochs-driver "the guest's driver of the bochs-display: '$(report vfio bochs.driver)'" \
+		[ "$(report vfio bochs.driver)" = bochs-drm ]
+	fb=$(report vfio bochs.fb) fb_id=$(report vfio bochs.fb-id)
+	expect vfio.bochs-framebuffer "framebuffer '$fb', fbdev id '$fb_id', $(report vfio bochs.fb-width)x$(report vfio bochs.fb-height)" \
+		bochs_fb_ok
+	pattern=$(report vfio bochs.pattern) at=$(report vfio bochs.pattern-offset)
+	wrong=$(report vfio bochs.pattern-wrong)
+	expect vfio.bochs-pattern "pattern '$pattern' at '$at' of BAR 0 (${wrong:-?} pixels wrong), mode '$(report vfio bochs.mode)', unbind '$(report vfio bochs.unbind)'" \
+		[ "$pattern" = ok ]
+	expect vfio.bochs-scanout "the device scans out from '$(report vfio bochs.scanout-offset)' (registers: mode '$(report vfio bochs.dispi-mode)', id '$(report vfio bochs.dispi-id)'), the pattern is at '$at'" \
+		[ "$(report vfio bochs.scanout)" = match ]
+fi
+if [ "$BOOT_STATUS" != 0 ] || [ "$(report vfio edutest)" != ok ] ||
+   { [ -z "$bochs_skip" ] && [ "$(report vfio bochstest)" != ok ]; }; then
 	console_tail vfio
 fi
 
-# Leave edu as it was found: back to its default driver choice.
+# Leave the devices as they were found: back to their default driver choice.
 echo > "$dev/driver_override"
+if [ -n "$BOCHS" ]; then
+	echo > "/sys/bus/pci/devices/$BOCHS/driver_override"
+fi

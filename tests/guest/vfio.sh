@@ -1,7 +1,68 @@
 #!/bin/sh
-# A passed-through edu device (tests/e2e/guest_vfio.sh): the guest lists
-# what it sees on PCI, then runs edutest, which reports each check.
+# Passed-through devices (tests/e2e/guest_vfio.sh): the guest lists what it
+# sees on PCI, then runs edutest on the edu device (its registers, DMA and
+# two MSIs), which reports each check. When the host passed a
+# bochs-display through as well, the kernel's bochs driver must have bound
+# it and made a framebuffer of it; bochstest then shows a pattern through
+# the driver and reads it back through the device's BAR 0.
 for d in /sys/bus/pci/devices/*; do
 	echo "REPORT pci_device=$(basename "$d") $(cat "$d/vendor"):$(cat "$d/device")"
 done
 /bin/edutest | sed 's/^/REPORT /'
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s, bounded.
+wait_until() {
+	n=$(($1 * 5))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		n=$((n - 1))
+	done
+	return 1
+}
+
+bochs=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1234:0x1111 ] && bochs=$d
+done
+if [ -z "$bochs" ]; then
+	echo "REPORT bochs.device=missing"
+	exit 0
+fi
+echo "REPORT bochs.device=${bochs##*/}"
+bochs_real=$(readlink -f "$bochs")
+
+# The init script loads the bochs module before the test starts; the
+# waits only cover a probe that is still running.
+wait_until 30 [ -e "$bochs/driver" ]
+driver=$(basename "$(readlink "$bochs/driver" 2>/dev/null)" 2>/dev/null)
+echo "REPORT bochs.driver=${driver:-none}"
+
+# The fbdev emulation's framebuffer of this device: the fb whose device
+# is the bochs-display, with its /dev node.
+fb=
+bochs_fb() {
+	for f in /sys/class/graphics/fb[0-9]*; do
+		if [ "$(readlink -f "$f/device")" = "$bochs_real" ] && [ -c "/dev/${f##*/}" ]; then
+			fb=${f##*/}
+			return 0
+		fi
+	done
+	return 1
+}
+wait_until 30 bochs_fb
+echo "REPORT bochs.fb=${fb:-none}"
+# What fbdev says of it (fb.id names the driver); the mmap must work.
+[ -n "$fb" ] && fbpaint -d "/dev/$fb" info | sed 's/^REPORT fb\./REPORT bochs.fb-/'
+
+# The framebuffer console lets go of the framebuffer before bochstest
+# unbinds the driver under it.
+for v in /sys/class/vtconsole/vtcon*; do
+	grep -q 'frame buffer' "$v/name" 2>/dev/null && echo 0 >"$v/bind"
+done
+if [ -n "$driver" ]; then
+	/bin/bochstest "$bochs" | sed 's/^/REPORT /'
+else
+	echo "REPORT bochs.pattern=setup-failed:no driver bound the device"
+fi
