@@ -26,13 +26,27 @@ void stream_resources_add(struct stream_resources *s, struct stream_resource r)
 	s->made[s->nr++] = r;
 }
 
-long stream_resources_find(const struct stream_resources *s, uint32_t ctx_id, uint32_t blob_id,
-			   bool any_blob)
+long stream_resources_find(const struct stream_resources *s, uint32_t ctx_id, uint32_t blob_id)
 {
 	for (size_t i = 0; i < s->nr; i++)
-		if (s->made[i].ctx_id == ctx_id && (any_blob || s->made[i].blob_id == blob_id))
+		if (s->made[i].ctx_id == ctx_id && s->made[i].blob_id == blob_id)
 			return (long)i;
 	return -1;
+}
+
+void stream_resources_drop_context(struct stream_resources *s, uint32_t ctx_id,
+				   void (*fn)(void *opaque, const struct stream_resource *r),
+				   void *opaque)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->nr; i++) {
+		if (s->made[i].ctx_id == ctx_id)
+			fn(opaque, &s->made[i]);
+		else
+			s->made[kept++] = s->made[i];
+	}
+	s->nr = kept;
 }
 
 struct stream_resource stream_resources_remove(struct stream_resources *s, size_t index)

@@ -23,11 +23,15 @@ struct stream_resources {
 bool stream_resources_reserve(struct stream_resources *s, size_t more);
 /* After stream_resources_reserve. */
 void stream_resources_add(struct stream_resources *s, struct stream_resource r);
-/* The first one ctx_id made with blob_id (any blob id when any_blob),
- * as the renderer finds them; -1 if none. */
-long stream_resources_find(const struct stream_resources *s, uint32_t ctx_id, uint32_t blob_id,
-			   bool any_blob);
+/* The first one ctx_id made with blob_id, as the renderer finds them;
+ * -1 if none. */
+long stream_resources_find(const struct stream_resources *s, uint32_t ctx_id, uint32_t blob_id);
 struct stream_resource stream_resources_remove(struct stream_resources *s, size_t index);
+/* Takes every one ctx_id made out of the list, in one pass, calling fn
+ * for each in the order they were made. */
+void stream_resources_drop_context(struct stream_resources *s, uint32_t ctx_id,
+				   void (*fn)(void *opaque, const struct stream_resource *r),
+				   void *opaque);
 void stream_resources_free(struct stream_resources *s);
 
 #endif

@@ -575,24 +575,25 @@ static uint32_t ctx_create(struct gpu3d *g, const uint8_t *req, size_t len)
  * would take the host's memory. So gvmm claims each with a blob of an
  * id nobody uses, and lets that go. One the renderer never made (its
  * stream failed first) is not found: only its charge comes back. */
+static void free_unclaimed_one(void *opaque, const struct stream_resource *made)
+{
+	struct gpu3d *g = opaque;
+	struct virgl_renderer_resource_create_blob_args a = {
+		.res_handle = UINT32_MAX, .ctx_id = made->ctx_id,
+		.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D, .blob_id = made->blob_id,
+		.size = GPU_SHM_PAGE,
+	};
+
+	while (find_resource(a.res_handle))
+		a.res_handle--;
+	if (virgl_renderer_resource_create_blob(&a) == 0)
+		virgl_renderer_resource_unref(a.res_handle);
+	g->host_memory -= made->charged;
+}
+
 static void free_unclaimed(struct gpu3d *g, uint32_t ctx_id)
 {
-	long i;
-
-	while ((i = stream_resources_find(&g->unclaimed, ctx_id, 0, true)) >= 0) {
-		struct stream_resource made = stream_resources_remove(&g->unclaimed, (size_t)i);
-		struct virgl_renderer_resource_create_blob_args a = {
-			.res_handle = UINT32_MAX, .ctx_id = ctx_id,
-			.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D, .blob_id = made.blob_id,
-			.size = GPU_SHM_PAGE,
-		};
-
-		while (find_resource(a.res_handle))
-			a.res_handle--;
-		if (virgl_renderer_resource_create_blob(&a) == 0)
-			virgl_renderer_resource_unref(a.res_handle);
-		g->host_memory -= made.charged;
-	}
+	stream_resources_drop_context(&g->unclaimed, ctx_id, free_unclaimed_one, g);
 }
 
 static void destroy_context(struct gpu3d *g, uint32_t ctx_id)
@@ -796,7 +797,7 @@ static uint32_t resource_create_blob(struct gpu3d *g, const uint8_t *req, size_t
 	 * the blob is charged no less. */
 	if (a.blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST)
 		/* (The renderer reads blob ids as 32 bits.) */
-		claims = stream_resources_find(&g->unclaimed, a.ctx_id, (uint32_t)a.blob_id, false);
+		claims = stream_resources_find(&g->unclaimed, a.ctx_id, (uint32_t)a.blob_id);
 	if (claims >= 0)
 		made = g->unclaimed.made[claims].charged;
 	bytes = blob_bytes(&a, n);
