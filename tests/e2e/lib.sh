@@ -32,7 +32,8 @@ console_tail() {
 # and what KVM injects). A quiet guest (quiet on the kernel command line)
 # leaves nothing else to read. Needs root and tracefs; else says why not.
 kvm_snapshot() {
-	local pid=$1 trace=/sys/kernel/tracing events=
+	local pid=$1 trace=/sys/kernel/tracing kind
+	local kinds="kvm_exit kvm_inj_virq kvm_inj_exception"
 	kill -0 "$pid" 2>/dev/null || return 0
 	echo "---- gvmm's threads (state, kernel wait channel):"
 	for t in /proc/"$pid"/task/*; do
@@ -46,14 +47,14 @@ kvm_snapshot() {
 	fi
 	echo 0 >$trace/tracing_on
 	echo >$trace/trace
-	for events in kvm_exit kvm_inj_virq kvm_inj_exception; do
-		echo 1 >$trace/events/kvm/$events/enable 2>/dev/null
+	for kind in $kinds; do
+		echo 1 >$trace/events/kvm/$kind/enable 2>/dev/null
 	done
 	echo 1 >$trace/tracing_on
 	sleep 3
 	echo 0 >$trace/tracing_on
-	for events in kvm_exit kvm_inj_virq kvm_inj_exception; do
-		echo 0 >$trace/events/kvm/$events/enable 2>/dev/null
+	for kind in $kinds; do
+		echo 0 >$trace/events/kvm/$kind/enable 2>/dev/null
 	done
 	echo "---- KVM events in 3 s: $(grep -c -v '^#' $trace/trace) (most frequent exits by reason and guest rip, then the last events):"
 	grep -o 'kvm_exit: .*reason [A-Za-z_0-9]* rip 0x[0-9a-f]*' $trace/trace |
