@@ -49,6 +49,7 @@
 #define PCI_BAR_MEM_MIN_SIZE  4096           /* so each BAR owns its pages */
 #define PCI_BAR_MEM32_MAX_SIZE (1ull << 31)
 #define PCI_BAR_MEM64_MAX_SIZE (1ull << 63)
+#define PCI_ROM_MAX_SIZE      (1ull << 31)   /* address bits 31:11 */
 
 #define PCI_INTX_PIN_A        1
 #define PCI_INTX_FIRST_GSI    16   /* IOAPIC pins 16-23 carry PCI INTx */
@@ -59,6 +60,9 @@
 #define HOST_BRIDGE_CLASS     0x060000
 
 #define BAR_NAME_MAX          32
+/* The expansion ROM's entry in the bridge's per-BAR tables, after the BARs. */
+#define ROM_ENTRY             PCI_NUM_BARS
+#define BAR_ENTRIES           (PCI_NUM_BARS + 1)
 
 /* The bridge is slot 0's function and owns what the guest cannot see:
  * the windows BARs may live in, the names of the ranges it put on the
@@ -78,8 +82,8 @@ struct pci_host_bridge {
 	 * INTA# cannot drop another's pending interrupt (a guest without
 	 * MSI-X and with more than eight functions relies on that). */
 	struct shared_irq_line intx_lines[PCI_INTX_NR_GSIS];
-	char bar_names[PCI_MAX_SLOTS][PCI_NUM_BARS][BAR_NAME_MAX];
-	bool bar_refusal_logged[PCI_MAX_SLOTS][PCI_NUM_BARS];
+	char bar_names[PCI_MAX_SLOTS][BAR_ENTRIES][BAR_NAME_MAX];
+	bool bar_refusal_logged[PCI_MAX_SLOTS][BAR_ENTRIES];
 	bool odd_access_logged;
 };
 
@@ -239,6 +243,22 @@ int pci_device_add_bar(struct pci_device *dev, unsigned index, enum pci_bar_kind
 	return 0;
 }
 
+int pci_device_add_rom(struct pci_device *dev, uint64_t size, bus_access_fn access,
+		       void *opaque)
+{
+	if (!access || !is_power_of_two(size) || size < PCI_BAR_MEM_MIN_SIZE ||
+	    size > PCI_ROM_MAX_SIZE || dev->rom.kind != PCI_BAR_UNUSED)
+		return -EINVAL;
+	dev->rom = (struct pci_bar){
+		.kind = PCI_BAR_MEM32, .size = size, .access = access, .opaque = opaque,
+	};
+	/* Sizing as for BARs; the enable bit is the guest's too. */
+	wmask_put(dev->wmask, PCI_ROM_ADDRESS,
+		  (uint32_t)(~(size - 1) & PCI_ROM_ADDRESS_MASK) | PCI_ROM_ADDRESS_ENABLE, 4);
+	pci_config_write_raw(dev, PCI_ROM_ADDRESS, 0, 4);
+	return 0;
+}
+
 uint16_t pci_device_add_capability(struct pci_device *dev, uint8_t cap_id,
 				   const void *body, uint16_t body_len,
 				   const void *wmask_body)
@@ -313,22 +333,18 @@ static bool bar_decode_enabled(const struct pci_device *dev, const struct pci_ba
 	return bar->kind == PCI_BAR_IO ? cmd & PCI_COMMAND_IO : cmd & PCI_COMMAND_MEMORY;
 }
 
-/* Makes the bus mapping of BAR index follow its config registers and the
- * command register. Called with pb->lock held. */
-static void bar_update_mapping(struct pci_bus *pb, struct pci_device *dev, unsigned index)
+/* Makes the bus mapping of a BAR or the ROM (entry in the bridge's
+ * tables) follow the address its registers hold and whether it decodes.
+ * Returns whether the mapping changed. Called with pb->lock held. */
+static bool decoder_follow(struct pci_bus *pb, struct pci_device *dev, struct pci_bar *bar,
+			   unsigned entry, uint64_t addr, bool decoding)
 {
 	struct pci_host_bridge *hb = bridge_of(pb);
-	struct pci_bar *bar = &dev->bars[index];
 	struct bus *bus = bar->kind == PCI_BAR_IO ? pb->pio : pb->mmio;
-	bool changed = false, want;
+	bool changed = false, want = decoding && bar_addr_valid(hb, bar, addr);
 	const char *name;
-	uint64_t addr;
 	int ret;
 
-	if (bar->kind == PCI_BAR_UNUSED)
-		return;
-	addr = bar_config_addr(dev, index);
-	want = bar_decode_enabled(dev, bar) && bar_addr_valid(hb, bar, addr);
 	if (bar->mapped && (!want || bar->addr != addr)) {
 		bus_unregister(bus, bar->addr);
 		bar->mapped = false;
@@ -336,26 +352,51 @@ static void bar_update_mapping(struct pci_bus *pb, struct pci_device *dev, unsig
 	}
 	bar->addr = addr;
 	if (want && !bar->mapped) {
-		name = hb->bar_names[dev->slot][index];
+		name = hb->bar_names[dev->slot][entry];
 		ret = bus_register(bus, addr, bar->size, name, bar->access, bar->opaque);
 		if (ret == 0) {
 			bar->mapped = true;
 			changed = true;
-		} else if (!hb->bar_refusal_logged[dev->slot][index]) {
-			hb->bar_refusal_logged[dev->slot][index] = true;
+		} else if (!hb->bar_refusal_logged[dev->slot][entry]) {
+			hb->bar_refusal_logged[dev->slot][entry] = true;
 			log_warn("pci: %s at 0x%" PRIx64 " (0x%" PRIx64 " bytes) cannot go on the "
 				 "%s bus (%s); left unmapped", name, addr, bar->size, bus->name,
 				 ret == -EEXIST ? "another range is there" : strerror(-ret));
 		}
 	}
-	if (changed && dev->ops && dev->ops->bar_changed)
+	return changed;
+}
+
+/* BAR index follows its config registers and the command register. */
+static void bar_update_mapping(struct pci_bus *pb, struct pci_device *dev, unsigned index)
+{
+	struct pci_bar *bar = &dev->bars[index];
+
+	if (bar->kind == PCI_BAR_UNUSED)
+		return;
+	if (decoder_follow(pb, dev, bar, index, bar_config_addr(dev, index),
+			   bar_decode_enabled(dev, bar)) &&
+	    dev->ops && dev->ops->bar_changed)
 		dev->ops->bar_changed(dev, index);
+}
+
+/* The ROM decodes only while both its own enable bit and memory decode
+ * are on. */
+static void rom_update_mapping(struct pci_bus *pb, struct pci_device *dev)
+{
+	uint32_t reg = pci_config_read(dev, PCI_ROM_ADDRESS, 4);
+
+	if (dev->rom.kind == PCI_BAR_UNUSED)
+		return;
+	decoder_follow(pb, dev, &dev->rom, ROM_ENTRY, reg & PCI_ROM_ADDRESS_MASK,
+		       (reg & PCI_ROM_ADDRESS_ENABLE) && (command_of(dev) & PCI_COMMAND_MEMORY));
 }
 
 static void bars_update_mapping(struct pci_bus *pb, struct pci_device *dev)
 {
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
 		bar_update_mapping(pb, dev, i);
+	rom_update_mapping(pb, dev);
 }
 
 /* ---- INTx ---- */
@@ -498,6 +539,9 @@ static void config_write_locked(struct pci_bus *pb, uint16_t bdf, uint32_t offse
 		    ranges_overlap(offset, len, PCI_BAR0 + 4 * i, regs))
 			bar_update_mapping(pb, dev, i);
 	}
+	if (((old_cmd ^ new_cmd) & PCI_COMMAND_MEMORY) ||
+	    ranges_overlap(offset, len, PCI_ROM_ADDRESS, 4))
+		rom_update_mapping(pb, dev);
 	if (dev->ops && dev->ops->config_write)
 		dev->ops->config_write(dev, offset, len);
 }
@@ -691,8 +735,8 @@ void pci_bus_destroy(struct pci_bus *pb)
 
 		if (!dev)
 			continue;
-		for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
-			struct pci_bar *bar = &dev->bars[i];
+		for (unsigned i = 0; i < BAR_ENTRIES; i++) {
+			struct pci_bar *bar = i == ROM_ENTRY ? &dev->rom : &dev->bars[i];
 
 			if (!bar->mapped)
 				continue;
@@ -773,6 +817,22 @@ static int place_bars(struct pci_bus *pb, const struct pci_device *dev,
 	return 0;
 }
 
+/* The ROM goes in the 32-bit window after the BARs, disabled: the guest
+ * turns it on when it wants to read it. */
+static void place_rom(struct pci_bus *pb, struct pci_device *dev)
+{
+	uint64_t addr;
+
+	if (dev->rom.kind == PCI_BAR_UNUSED)
+		return;
+	if (!window_take(&pb->next_mem32, pb->mem32_end, dev->rom.size, &addr)) {
+		log_warn("pci: no room for %s's expansion ROM (0x%" PRIx64 " bytes) in the 32-bit "
+			 "window; it is left for the guest to place", dev->name, dev->rom.size);
+		return;
+	}
+	pci_config_write_raw(dev, PCI_ROM_ADDRESS, (uint32_t)addr, 4);
+}
+
 int pci_bus_add_device(struct pci_bus *pb, struct pci_device *dev)
 {
 	struct pci_host_bridge *hb = bridge_of(pb);
@@ -811,6 +871,9 @@ int pci_bus_add_device(struct pci_bus *pb, struct pci_device *dev)
 			pci_config_write_raw(dev, reg + 4, (uint32_t)(addrs[i] >> 32), 4);
 		cmd |= bar->kind == PCI_BAR_IO ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
 	}
+	snprintf(hb->bar_names[slot][ROM_ENTRY], BAR_NAME_MAX, "%s.rom", dev->name);
+	hb->bar_refusal_logged[slot][ROM_ENTRY] = false;
+	place_rom(pb, dev);
 	/* Decoding from the start, as firmware leaves it: Linux keeps BARs
 	 * that were assigned and enabled when they fit the _CRS windows. */
 	pci_config_write_raw(dev, PCI_COMMAND, command_of(dev) | cmd, 2);

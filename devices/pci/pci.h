@@ -6,7 +6,9 @@
  * places its BARs (gvmm acts as the firmware: BARs are assigned before the
  * guest boots, and the guest may move them). The bus maps a BAR on the VM's
  * pio/mmio bus only while the command register enables that decode, and
- * follows the guest when it reprograms a BAR.
+ * follows the guest when it reprograms a BAR. An expansion ROM BAR is
+ * placed the same way but left disabled, as firmware leaves it: the bus
+ * maps it only while the guest sets its enable bit and memory decode.
  *
  * Config space writes pass through a per-byte write mask (read-only bits
  * stay put) and a write-1-to-clear mask (status bits); the device sees
@@ -42,6 +44,9 @@
 #define PCI_BAR0              0x10
 #define PCI_SUBSYSTEM_VENDOR_ID 0x2c
 #define PCI_SUBSYSTEM_ID      0x2e
+#define PCI_ROM_ADDRESS       0x30
+#define  PCI_ROM_ADDRESS_ENABLE  0x00000001u
+#define  PCI_ROM_ADDRESS_MASK    0xfffff800u
 #define PCI_CAPABILITY_LIST   0x34
 #define PCI_INTERRUPT_LINE    0x3c
 #define PCI_INTERRUPT_PIN     0x3d
@@ -72,7 +77,9 @@ struct pci_device_ops {
 	/* After the generic config write: offset/len of what the guest wrote
 	 * (already masked into dev->config). May be NULL. */
 	void (*config_write)(struct pci_device *dev, uint32_t offset, uint32_t len);
-	/* A BAR was mapped, unmapped or moved (ioeventfds follow it). May be NULL. */
+	/* A BAR was mapped, unmapped or moved (ioeventfds follow it). May be
+	 * NULL. Not called for the expansion ROM, which no device maps
+	 * straight into the guest. */
 	void (*bar_changed)(struct pci_device *dev, unsigned bar);
 	/* For a function whose registers live in a real device (passthrough):
 	 * config_read_through may replace bytes of value, what dev->config
@@ -95,6 +102,8 @@ struct pci_device {
 	uint16_t last_cap;                  /* 0 until the first capability */
 	uint16_t cap_end;                   /* next free byte for capabilities */
 	struct pci_bar bars[PCI_NUM_BARS];
+	struct pci_bar rom;                 /* the expansion ROM; PCI_BAR_UNUSED:
+					     * none, and its BAR reads as zero */
 	unsigned intx_gsi;                  /* INTA#'s GSI, set by pci_bus_add_device;
 					     * shared with other slots, so driven
 					     * only through pci_device_set_intx */
@@ -140,13 +149,20 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
 /* Returns 0 or -EINVAL (bad index, size not a power of two, 64-bit at BAR 5). */
 int pci_device_add_bar(struct pci_device *dev, unsigned index, enum pci_bar_kind kind,
 		       bool prefetchable, uint64_t size, bus_access_fn access, void *opaque);
+/* An expansion ROM of size bytes (a power of two from 4 KiB to 2 GiB)
+ * behind the ROM BAR at 0x30; access serves the guest's reads of it.
+ * Returns 0 or -EINVAL. */
+int pci_device_add_rom(struct pci_device *dev, uint64_t size, bus_access_fn access,
+		       void *opaque);
 /* Appends a capability whose body (after the id and next bytes) is body;
  * wmask_body marks guest-writable bits (NULL: none). Returns its config
  * offset, or 0 when config space is full. */
 uint16_t pci_device_add_capability(struct pci_device *dev, uint8_t cap_id,
 				   const void *body, uint16_t body_len,
 				   const void *wmask_body);
-/* Picks a free slot, places the BARs, wires INTA#. Returns 0 or -errno. */
+/* Picks a free slot, places the BARs, wires INTA#. Returns 0 or -errno.
+ * An expansion ROM that finds no room in the 32-bit window is left at
+ * address 0 (the guest may place it) rather than refusing the device. */
 int pci_bus_add_device(struct pci_bus *pb, struct pci_device *dev);
 
 /* Config accessors for device code (take no lock; call under pb->lock or

@@ -1,6 +1,6 @@
 /* The PCI host bridge and config space: masks, BAR sizing and placement,
- * decode-driven mapping on real buses, the two config mechanisms, the
- * capability list and INTx. */
+ * decode-driven mapping on real buses, the expansion ROM BAR, the two
+ * config mechanisms, the capability list and INTx. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -444,6 +444,114 @@ static void test_bar_overlap_refused(void)
 	cfg_write(r, PCI_BAR0 + 12, 0, 4);
 	CHECK(!r->dev.bars[2].mapped);
 	CHECK(reaches(&r->mmio, &r->probes[0], squatted + 0x2000));
+	rig_free(r);
+}
+
+/* ---- the expansion ROM BAR ---- */
+
+#define ROM_SIZE  0x10000ull
+
+static void test_rom_bar(void)
+{
+	struct rig *r = rig_new_with(&default_windows, false);
+	struct bar_probe rom = { 0 };
+	uint64_t addr, moved = MEM32_START + 0x400000;
+	int bar_changes;
+
+	if (!r)
+		return;
+	/* Without a ROM the register reads zero and takes nothing. */
+	CHECK_EQ(pci_config_read(&r->dev, PCI_ROM_ADDRESS, 4), 0);
+	CHECK_EQ(pci_device_add_rom(&r->dev, ROM_SIZE, probe_access, &rom), 0);
+	CHECK_EQ(pci_bus_add_device(&r->pb, &r->dev), 0);
+
+	/* Placed by firmware in the 32-bit window, aligned, disabled. */
+	addr = cfg_read(r, PCI_ROM_ADDRESS, 4);
+	CHECK(addr >= MEM32_START && addr < MEM32_END);
+	CHECK_EQ(addr % ROM_SIZE, 0);
+	CHECK(addr != r->dev.bars[0].addr);
+	CHECK(!r->dev.rom.mapped);
+	CHECK(!reaches(&r->mmio, &rom, addr));
+
+	/* Enabled (memory decode is on): the guest reads it. */
+	cfg_write(r, PCI_ROM_ADDRESS, (uint32_t)addr | PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK_EQ(cfg_read(r, PCI_ROM_ADDRESS, 4), addr | PCI_ROM_ADDRESS_ENABLE);
+	CHECK(r->dev.rom.mapped);
+	CHECK(reaches(&r->mmio, &rom, addr + 0x10));
+	CHECK_EQ(rom.last_offset, 0x10);
+
+	/* Memory decode off takes it away; on brings it back. */
+	cfg_write(r, PCI_COMMAND, PCI_COMMAND_IO, 2);
+	CHECK(!reaches(&r->mmio, &rom, addr));
+	cfg_write(r, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY, 2);
+	CHECK(reaches(&r->mmio, &rom, addr));
+	bar_changes = r->bar_changes[0] + r->bar_changes[1] + r->bar_changes[2];
+
+	/* Moved while enabled: follows at once. */
+	cfg_write(r, PCI_ROM_ADDRESS, (uint32_t)moved | PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK(reaches(&r->mmio, &rom, moved + ROM_SIZE - 4));
+	CHECK(!reaches(&r->mmio, &rom, addr));
+
+	/* Its own enable bit off: gone, while the BARs stay. */
+	cfg_write(r, PCI_ROM_ADDRESS, (uint32_t)moved, 4);
+	CHECK(!r->dev.rom.mapped);
+	CHECK(!reaches(&r->mmio, &rom, moved));
+	CHECK(reaches(&r->mmio, &r->probes[0], r->dev.bars[0].addr));
+
+	/* Sizing: the address bits below the size stay zero; the enable bit
+	 * is kept. The all-ones address is outside the windows: not mapped. */
+	cfg_write(r, PCI_ROM_ADDRESS, ~PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK_EQ(cfg_read(r, PCI_ROM_ADDRESS, 4), (uint32_t)~(ROM_SIZE - 1));
+	cfg_write(r, PCI_ROM_ADDRESS, 0xffffffff, 4);
+	CHECK_EQ(cfg_read(r, PCI_ROM_ADDRESS, 4), (uint32_t)~(ROM_SIZE - 1) | PCI_ROM_ADDRESS_ENABLE);
+	CHECK(!r->dev.rom.mapped);
+	/* Enabled at 0 or over RAM: not mapped either. */
+	cfg_write(r, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK(!r->dev.rom.mapped);
+	cfg_write(r, PCI_ROM_ADDRESS, 0x100000 | PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK(!r->dev.rom.mapped);
+
+	/* Nothing of that was a bar_changed: the ROM is never one. */
+	CHECK_EQ(r->bar_changes[0] + r->bar_changes[1] + r->bar_changes[2], bar_changes);
+
+	/* Destroying the bus takes it off. */
+	cfg_write(r, PCI_ROM_ADDRESS, (uint32_t)addr | PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK(r->dev.rom.mapped);
+	pci_bus_destroy(&r->pb);
+	CHECK(!r->dev.rom.mapped);
+	CHECK_EQ(r->mmio.nr_ranges, 0);
+	bus_destroy(&r->pio);
+	bus_destroy(&r->mmio);
+	free(r);
+}
+
+static void test_rom_errors_and_no_room(void)
+{
+	struct pci_windows tiny = default_windows;
+	struct bar_probe p = { 0 };
+	struct pci_device dev;
+	struct rig *r;
+
+	pci_device_init(&dev, "x", 1, 2, 0, 0, 0, 0);
+	CHECK_EQ(pci_device_add_rom(&dev, 0x3000, probe_access, &p), -EINVAL);
+	CHECK_EQ(pci_device_add_rom(&dev, 0x800, probe_access, &p), -EINVAL);
+	CHECK_EQ(pci_device_add_rom(&dev, 0, probe_access, &p), -EINVAL);
+	CHECK_EQ(pci_device_add_rom(&dev, 1ull << 32, probe_access, &p), -EINVAL);
+	CHECK_EQ(pci_device_add_rom(&dev, 0x1000, NULL, &p), -EINVAL);
+	CHECK_EQ(pci_device_add_rom(&dev, 0x1000, probe_access, &p), 0);
+	CHECK_EQ(pci_device_add_rom(&dev, 0x1000, probe_access, &p), -EINVAL);
+
+	/* A ROM that does not fit after the BARs is left for the guest to
+	 * place; the device is still added. */
+	tiny.mem32_end = tiny.mem32_start + 0x8000;
+	tiny.mem64_start = tiny.mem64_end = 0;
+	r = rig_new_with(&tiny, false);
+	if (!r)
+		return;
+	CHECK_EQ(pci_device_add_rom(&r->dev, ROM_SIZE, probe_access, &p), 0);
+	CHECK_EQ(pci_bus_add_device(&r->pb, &r->dev), 0);
+	CHECK_EQ(cfg_read(r, PCI_ROM_ADDRESS, 4), 0);
+	CHECK(r->dev.bars[0].mapped && r->dev.bars[2].mapped);
 	rig_free(r);
 }
 
@@ -1039,6 +1147,8 @@ TEST_MAIN("pci",
 	TEST_CASE(test_bar_sizing_over_4g),
 	TEST_CASE(test_decode_maps_and_unmaps),
 	TEST_CASE(test_bar_overlap_refused),
+	TEST_CASE(test_rom_bar),
+	TEST_CASE(test_rom_errors_and_no_room),
 	TEST_CASE(test_conf1),
 	TEST_CASE(test_ecam),
 	TEST_CASE(test_nonexistent_functions),
