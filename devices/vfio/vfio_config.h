@@ -9,8 +9,10 @@
  * emulated and its writable bits are also forwarded to the device, so
  * memory decode and bus mastering reach the hardware. The status
  * register and every other capability are passed through. The expansion
- * ROM is not offered: its BAR reads as zero. MSI's per-vector masking is
- * hidden, so a guest never relies on it.
+ * ROM BAR is emulated by the PCI bus (pci_device_add_rom, which
+ * vfio_rom.h's ROM uses; it reads as zero without one), never the
+ * device's own. MSI's per-vector masking is hidden, so a guest never
+ * relies on it.
  *
  * The device's config region is reached through vfio_config_io, which
  * tests replace with a byte array. */

@@ -32,6 +32,7 @@ struct vfio_host_device {
 	bool mdev;               /* a mediated device */
 	int group;               /* its IOMMU group */
 	char group_path[PATH_MAX];  /* /dev/vfio/GROUP */
+	bool hide_rom;           /* the option's rom=off, carried to the device */
 };
 
 /* Finds the device opt names and checks, in this order, that it exists,

@@ -8,6 +8,8 @@
 #include "../../vmm/error_text.h"
 
 #define SYSFSDEV_KEY "sysfsdev="
+#define ROM_KEY      "rom="
+#define DEVICE_MAX   (sizeof(SYSFSDEV_KEY) + VFIO_OPTION_PATH_MAX)
 
 /* Reads exactly digits hex digits from *text, advancing it; fails on
  * fewer (or on more, when a hex digit follows). */
@@ -55,9 +57,39 @@ static bool parse_bdf(const char *text, char out[VFIO_BDF_LEN + 1])
 	return true;
 }
 
-int vfio_option_parse(const char *arg, struct vfio_option *out, char *err, size_t errlen)
+/* Whether the len bytes at text are exactly word. */
+static bool is_word(const char *text, size_t len, const char *word)
 {
-	memset(out, 0, sizeof(*out));
+	return len == strlen(word) && !strncmp(text, word, len);
+}
+
+/* The options after the device's comma: rom=on|off, comma separated. */
+static int parse_options(const char *text, struct vfio_option *out, char *err, size_t errlen)
+{
+	for (;;) {
+		size_t len = strcspn(text, ",");
+
+		if (is_word(text, len, ROM_KEY "on"))
+			out->hide_rom = false;
+		else if (is_word(text, len, ROM_KEY "off"))
+			out->hide_rom = true;
+		else if (len >= strlen(ROM_KEY) && !strncmp(text, ROM_KEY, strlen(ROM_KEY)))
+			return write_error(err, errlen, "rom= takes on or off, not '%.*s'",
+					   (int)(len - strlen(ROM_KEY)), text + strlen(ROM_KEY));
+		else if (!len)
+			return write_error(err, errlen, "an empty option (a stray comma)");
+		else
+			return write_error(err, errlen, "unknown option '%.*s' (the one there is: "
+					   "rom=on|off)", (int)len, text);
+		if (!text[len])
+			return 0;
+		text += len + 1;
+	}
+}
+
+/* The device part: a PCI address or sysfsdev=PATH. */
+static int parse_device(const char *arg, struct vfio_option *out, char *err, size_t errlen)
+{
 	if (!strncmp(arg, SYSFSDEV_KEY, strlen(SYSFSDEV_KEY))) {
 		const char *path = arg + strlen(SYSFSDEV_KEY);
 
@@ -69,15 +101,33 @@ int vfio_option_parse(const char *arg, struct vfio_option *out, char *err, size_
 		if (strlen(path) >= sizeof(out->sysfs_path))
 			return write_error(err, errlen, "the sysfsdev= path is longer than %zu bytes",
 					   sizeof(out->sysfs_path) - 1);
-		if (strchr(path, ','))
-			return write_error(err, errlen, "sysfsdev= takes one path and no other options");
-		snprintf(out->sysfs_path, sizeof(out->sysfs_path), "%s", path);
+		memcpy(out->sysfs_path, path, strlen(path) + 1);
 		return 0;
 	}
 	if (!parse_bdf(arg, out->bdf))
 		return write_error(err, errlen,
 				   "expected a PCI address like 0000:01:00.0 (or 01:00.0), "
 				   "or sysfsdev=PATH");
+	return 0;
+}
+
+int vfio_option_parse(const char *arg, struct vfio_option *out, char *err, size_t errlen)
+{
+	/* The device ends at the first comma: sysfs paths have none. One too
+	 * long to copy whole is still too long for parse_device once cut. */
+	size_t device_len = strcspn(arg, ",");
+	size_t copied = device_len < DEVICE_MAX ? device_len : DEVICE_MAX - 1;
+	char device[DEVICE_MAX];
+
+	memset(out, 0, sizeof(*out));
+	memcpy(device, arg, copied);
+	device[copied] = '\0';
+	if (parse_device(device, out, err, errlen) < 0)
+		return -1;
+	if (arg[device_len] && parse_options(arg + device_len + 1, out, err, errlen) < 0) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
 	return 0;
 }
 

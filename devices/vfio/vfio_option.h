@@ -6,6 +6,11 @@
  *                              device, or a mediated device
  *                              (/sys/bus/mdev/devices/UUID)
  *
+ * followed by options, each after a comma:
+ *
+ *   rom=on|off                 offer the device's expansion ROM to the
+ *                              guest (the default) or hide it
+ *
  * A pure parser: nothing is opened or looked up here (vfio_host.h does
  * that). */
 #ifndef GVMM_VFIO_OPTION_H
@@ -22,6 +27,7 @@ struct vfio_option {
 	/* Exactly one of the two is set. */
 	char bdf[VFIO_BDF_LEN + 1];              /* normalised, lower-case hex */
 	char sysfs_path[VFIO_OPTION_PATH_MAX];   /* as given */
+	bool hide_rom;                           /* rom=off */
 };
 
 /* Parses one --vfio value. Returns 0, or -1 with one line in err (without

@@ -63,7 +63,7 @@ int vfio_passthrough_create(struct vfio_passthrough *p, const struct vfio_host_d
 			return write_error(err, errlen, "out of memory");
 		}
 		p->devices[p->nr_devices++] = d;
-		if (vfio_pci_create(d, fd, devs[i].name, env, err, errlen) < 0)
+		if (vfio_pci_create(d, fd, devs[i].name, devs[i].hide_rom, env, err, errlen) < 0)
 			return -1;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 #include "../../vmm/log.h"
 
 #define CONFIG_REGION   VFIO_PCI_CONFIG_REGION_INDEX
+#define ROM_REGION      VFIO_PCI_ROM_REGION_INDEX
 #define REGION_INFO_MAX 4096   /* region info with its capability chain */
 
 static struct vfio_pci *of(struct pci_device *pci)
@@ -202,6 +203,35 @@ static void bar_changed(struct pci_device *pci, unsigned i)
 	}
 }
 
+/* ---- the expansion ROM ---- */
+
+static int rom_io_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
+{
+	return region_io(ctx, ROM_REGION, offset, buf, len, false);
+}
+
+/* A ROM that cannot be offered is no reason to refuse the device: the
+ * guest's ROM BAR then reads as zero, as for a device without one. */
+static void setup_rom(struct vfio_pci *d, bool hide_rom)
+{
+	const struct vfio_rom_io io = { rom_io_read, d };
+	const struct vfio_pci_region *r = &d->regions[ROM_REGION];
+	unsigned nr;
+	int ret = read_region(d, ROM_REGION, NULL, &nr);
+
+	if (ret < 0) {
+		log_debug("vfio %s: no expansion ROM (its region: %s)", d->name, strerror(-ret));
+		return;
+	}
+	if (!vfio_rom_init(&d->rom, d->name, r->size, r->flags & VFIO_REGION_INFO_FLAG_READ,
+			   hide_rom, &io))
+		return;
+	ret = pci_device_add_rom(&d->pci, d->rom.bar_size, vfio_rom_access, &d->rom);
+	if (ret < 0)
+		log_warn("vfio %s: its expansion ROM (0x%" PRIx64 " bytes) cannot be offered to "
+			 "the guest: %s", d->name, d->rom.bar_size, strerror(-ret));
+}
+
 /* ---- interrupts ---- */
 
 static int irq_trigger(void *ctx, unsigned index, unsigned count, const int *fds)
@@ -338,7 +368,7 @@ static void reset(struct vfio_pci *d)
 		log_warn("vfio %s: reset failed: %s", d->name, strerror(errno));
 }
 
-int vfio_pci_create(struct vfio_pci *d, int device_fd, const char *name,
+int vfio_pci_create(struct vfio_pci *d, int device_fd, const char *name, bool hide_rom,
 		    const struct vfio_pci_env *env, char *err, size_t errlen)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
@@ -387,6 +417,7 @@ int vfio_pci_create(struct vfio_pci *d, int device_fd, const char *name,
 			return write_error(err, errlen, "%s: %s", name, why);
 		}
 	}
+	setup_rom(d, hide_rom);
 	return 0;
 }
 

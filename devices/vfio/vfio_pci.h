@@ -3,7 +3,9 @@
  * follow vfio_bar.h: their mmap-able pages become KVM memory slots while
  * the guest has the BAR mapped (no exits), the rest is trapped and
  * forwarded to the device's region with pread/pwrite, and the MSI-X table
- * and PBA are emulated (vfio_msix.h). Interrupts follow vfio_irq.h. The
+ * and PBA are emulated (vfio_msix.h). The expansion ROM, when there is
+ * one, is offered behind the guest's ROM BAR (vfio_rom.h). Interrupts
+ * follow vfio_irq.h. The
  * device is reset when it is created and when it is destroyed, so a
  * guest reboot (a new VM) gets it fresh. */
 #ifndef GVMM_VFIO_PCI_H
@@ -18,6 +20,7 @@
 #include "vfio_config.h"
 #include "vfio_irq.h"
 #include "vfio_msix.h"
+#include "vfio_rom.h"
 
 /* What the device needs from the VM. */
 struct vfio_pci_env {
@@ -60,6 +63,7 @@ struct vfio_pci {
 	struct vfio_bar_layout bars[PCI_NUM_BARS];
 	struct vfio_pci_piece pieces[PCI_NUM_BARS][VFIO_BAR_MAX_PIECES];
 	struct vfio_pci_bar_ctx bar_ctx[PCI_NUM_BARS];
+	struct vfio_rom rom;
 	bool has_msix;
 	struct vfio_msix msix;
 	struct vfio_msi msi;
@@ -68,9 +72,9 @@ struct vfio_pci {
 };
 
 /* Takes device_fd (closed by vfio_pci_destroy, even on failure), resets
- * the device and builds its PCI function. Returns 0, or -1 with one line
- * in err. */
-int vfio_pci_create(struct vfio_pci *dev, int device_fd, const char *name,
+ * the device and builds its PCI function; hide_rom keeps its expansion
+ * ROM from the guest. Returns 0, or -1 with one line in err. */
+int vfio_pci_create(struct vfio_pci *dev, int device_fd, const char *name, bool hide_rom,
 		    const struct vfio_pci_env *env, char *err, size_t errlen);
 /* After pci_bus_add_device: wires INTx to the slot's GSI. */
 int vfio_pci_start(struct vfio_pci *dev, char *err, size_t errlen);

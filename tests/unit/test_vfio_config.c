@@ -1,18 +1,20 @@
 /* Config space of a passed-through function against a fake config
  * region: what is emulated and what reaches the device, BAR sizing,
- * the command register, MSI and MSI-X capability masking, and hostile
- * accesses. */
+ * the expansion ROM BAR (with a fake ROM region behind it), the command
+ * register, MSI and MSI-X capability masking, and hostile accesses. */
 #include "check.h"
 
 #include <errno.h>
 
 #include "../../devices/vfio/vfio_bar.h"
 #include "../../devices/vfio/vfio_config.h"
+#include "../../devices/vfio/vfio_rom.h"
 
 #define MSI_CAP    0x40
 #define PM_CAP     0x58
 #define MSIX_CAP   0x60
 #define BAR0_SIZE  0x10000ull
+#define ROM_SIZE   0x8000ull
 
 struct fake_device {
 	uint8_t config[256];
@@ -77,6 +79,8 @@ static void make_edu_like(struct fake_device *f)
 
 struct rig {
 	struct fake_device fake;
+	uint8_t rom_region[ROM_SIZE];
+	struct vfio_rom rom;
 	struct vfio_config vc;
 	struct pci_device dev;
 	struct bus pio, mmio;
@@ -116,8 +120,22 @@ static void bar_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 	memset(data, 0, len);
 }
 
-static int rig_start(struct rig *r)
+static int rom_region_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
 {
+	struct rig *r = ctx;
+
+	if (offset > ROM_SIZE || len > ROM_SIZE - offset)
+		return -EINVAL;
+	memcpy(buf, r->rom_region + offset, len);
+	return 0;
+}
+
+/* rom_size: the device's ROM region (0: none); hide_rom: rom=off. As
+ * vfio_pci does: config, BARs, then the ROM. */
+static int rig_start_with_rom(struct rig *r, uint64_t rom_size, bool hide_rom)
+{
+	const struct vfio_rom_io rom_io = { rom_region_read, r };
+
 	const struct pci_windows win = {
 		.io_start = 0xc000, .io_end = 0x10000,
 		.mem32_start = 0xc0000000ull, .mem32_end = 0xe0000000ull,
@@ -136,9 +154,17 @@ static int rig_start(struct rig *r)
 			    err, sizeof(err)) ||
 	    pci_device_add_bar(&r->dev, 0, bar.kind, bar.prefetchable, bar.size, bar_access, NULL))
 		return -1;
+	if (vfio_rom_init(&r->rom, "edu", rom_size, true, hide_rom, &rom_io) &&
+	    pci_device_add_rom(&r->dev, r->rom.bar_size, vfio_rom_access, &r->rom))
+		return -1;
 	r->dev.ops = &ops;
 	r->dev.opaque = r;
 	return pci_bus_add_device(&r->pb, &r->dev);
+}
+
+static int rig_start(struct rig *r)
+{
+	return rig_start_with_rom(r, 0, false);
 }
 
 static void rig_stop(struct rig *r)
@@ -179,7 +205,7 @@ static void test_identity_and_passthrough(void)
 	CHECK_EQ(rig.fake.config[PM_CAP + 4], 3);
 	/* Extended config space is hidden. */
 	CHECK_EQ(guest_read(&rig, 0x100, 4), 0);
-	/* No expansion ROM is offered. */
+	/* Without a ROM region, the ROM BAR reads as zero. */
 	guest_write(&rig, 0x30, 0xffffffff, 4);
 	CHECK_EQ(guest_read(&rig, 0x30, 4), 0);
 	rig_stop(&rig);
@@ -202,6 +228,87 @@ static void test_bar_sizing_stays_emulated(void)
 	CHECK_EQ(rig.fake.writes, writes);
 	CHECK_EQ(rig.fake.config[PCI_BAR0 + 3], 0);
 	rig_stop(&rig);
+}
+
+/* A guest read of len bytes at guest-physical addr; false if nothing
+ * answers there. */
+static bool mmio_read(struct rig *r, uint64_t addr, unsigned len, uint32_t *value)
+{
+	uint8_t data[4] = { 0 };
+	bool claimed = bus_dispatch(&r->mmio, addr, data, len, false);
+
+	*value = 0;
+	for (unsigned i = 0; i < len; i++)
+		*value |= (uint32_t)data[i] << (8 * i);
+	return claimed;
+}
+
+static void test_rom_bar(void)
+{
+	uint32_t addr, value;
+	int writes;
+	uint8_t poke[4] = { 0 };
+
+	memset(rig.rom_region, 0, sizeof(rig.rom_region));
+	rig.rom_region[0] = 0x55;
+	rig.rom_region[1] = 0xaa;
+	rig.rom_region[ROM_SIZE - 1] = 0x42;
+	CHECK_EQ(rig_start_with_rom(&rig, ROM_SIZE, false), 0);
+	writes = rig.fake.writes;
+	/* Placed by gvmm as firmware, disabled. */
+	addr = guest_read(&rig, PCI_ROM_ADDRESS, 4);
+	CHECK(addr >= 0xc0000000u && addr < 0xe0000000u);
+	CHECK_EQ(addr % ROM_SIZE, 0);
+	CHECK(!mmio_read(&rig, addr, 2, &value));
+
+	/* Sizing: all ones but the enable bit reads back the size. */
+	guest_write(&rig, PCI_ROM_ADDRESS, ~PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK_EQ(guest_read(&rig, PCI_ROM_ADDRESS, 4), (uint32_t)~(ROM_SIZE - 1));
+
+	/* Enabled, with memory decode on: the ROM region answers there. */
+	guest_write(&rig, PCI_ROM_ADDRESS, addr | PCI_ROM_ADDRESS_ENABLE, 4);
+	CHECK_EQ(guest_read(&rig, PCI_ROM_ADDRESS, 4), addr | PCI_ROM_ADDRESS_ENABLE);
+	CHECK(mmio_read(&rig, addr, 2, &value));
+	CHECK_EQ(value, 0xaa55);
+	CHECK(mmio_read(&rig, addr + ROM_SIZE - 4, 4, &value));
+	CHECK_EQ(value, 0x42000000);
+	/* Writes do not change it. */
+	bus_dispatch(&rig.mmio, addr, poke, 4, true);
+	CHECK(mmio_read(&rig, addr, 2, &value));
+	CHECK_EQ(value, 0xaa55);
+
+	/* Memory decode off hides it; the enable bit is kept. */
+	guest_write(&rig, PCI_COMMAND, 0, 2);
+	CHECK(!mmio_read(&rig, addr, 2, &value));
+	CHECK_EQ(guest_read(&rig, PCI_ROM_ADDRESS, 4), addr | PCI_ROM_ADDRESS_ENABLE);
+	guest_write(&rig, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	CHECK(mmio_read(&rig, addr, 2, &value));
+	/* Its own enable bit off hides it too. */
+	guest_write(&rig, PCI_ROM_ADDRESS, addr, 4);
+	CHECK(!mmio_read(&rig, addr, 2, &value));
+
+	/* The device's own ROM BAR never saw any of it. */
+	CHECK_EQ(rig.fake.config[PCI_ROM_ADDRESS], 0);
+	CHECK_EQ(rig.fake.writes, writes + 2);   /* the two command writes */
+	rig_stop(&rig);
+}
+
+static void test_rom_bar_absent(void)
+{
+	/* No ROM, a hidden one, and one refused for its size: the ROM BAR
+	 * reads as zero and takes nothing. */
+	const struct { uint64_t size; bool hide; } cases[] = {
+		{ 0, false }, { ROM_SIZE, true }, { 0x6000, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_EQ(rig_start_with_rom(&rig, cases[i].size, cases[i].hide), 0);
+		CHECK_EQ(guest_read(&rig, PCI_ROM_ADDRESS, 4), 0);
+		guest_write(&rig, PCI_ROM_ADDRESS, 0xffffffff, 4);
+		CHECK_EQ(guest_read(&rig, PCI_ROM_ADDRESS, 4), 0);
+		CHECK(rig.dev.rom.kind == PCI_BAR_UNUSED);
+		rig_stop(&rig);
+	}
 }
 
 static void test_command_forwarded_keeping_device_bits(void)
@@ -327,6 +434,8 @@ static void test_broken_capability_lists(void)
 TEST_MAIN("vfio_config",
 	  TEST_CASE(test_identity_and_passthrough),
 	  TEST_CASE(test_bar_sizing_stays_emulated),
+	  TEST_CASE(test_rom_bar),
+	  TEST_CASE(test_rom_bar_absent),
 	  TEST_CASE(test_command_forwarded_keeping_device_bits),
 	  TEST_CASE(test_msix_capability_masking),
 	  TEST_CASE(test_msi_capability),

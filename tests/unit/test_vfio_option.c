@@ -1,5 +1,5 @@
-/* The --vfio parser: PCI addresses in both forms, sysfsdev=PATH, and the
- * one-line message each bad value earns. */
+/* The --vfio parser: PCI addresses in both forms, sysfsdev=PATH, the
+ * rom= option, and the one-line message each bad value earns. */
 #include "check.h"
 
 #include "../../devices/vfio/vfio_option.h"
@@ -52,15 +52,43 @@ static void test_bad_values(void)
 {
 	const char *bad[] = {
 		"", "0000:01:00", "01:00", "0000:01:00.8", "0000:01:20.0", "00000:01:00.0",
-		"0000:001:00.0", "0000:01:00.0,x", "g000:01:00.0", "0000:01:00.0 ", "1:0.0",
-		"0000:01:00.00",
+		"0000:001:00.0", "g000:01:00.0", "0000:01:00.0 ", "1:0.0",
+		"0000:01:00.00", ",rom=off", "0000:01:00,rom=off",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(refused_mentioning(bad[i], "expected a PCI address like 0000:01:00.0"));
 	CHECK(refused_mentioning("sysfsdev=relative/path", "absolute path"));
 	CHECK(refused_mentioning("sysfsdev=", "absolute path"));
-	CHECK(refused_mentioning("sysfsdev=/sys/x,ro", "no other options"));
+	CHECK(refused_mentioning("sysfsdev=,rom=off", "absolute path"));
+}
+
+static void test_rom_option(void)
+{
+	CHECK_EQ(parse("0000:01:00.0"), 0);
+	CHECK(!opt.hide_rom);
+	CHECK_EQ(parse("0000:01:00.0,rom=off"), 0);
+	CHECK(!strcmp(opt.bdf, "0000:01:00.0"));
+	CHECK(opt.hide_rom);
+	CHECK_EQ(parse("01:00.0,rom=on"), 0);
+	CHECK(!opt.hide_rom);
+	/* The last one given wins. */
+	CHECK_EQ(parse("01:00.0,rom=on,rom=off"), 0);
+	CHECK(opt.hide_rom);
+	CHECK_EQ(parse("sysfsdev=/sys/bus/pci/devices/0000:01:00.0,rom=off"), 0);
+	CHECK(!strcmp(opt.sysfs_path, "/sys/bus/pci/devices/0000:01:00.0"));
+	CHECK(opt.hide_rom);
+
+	CHECK(refused_mentioning("0000:01:00.0,x", "unknown option 'x'"));
+	CHECK(refused_mentioning("sysfsdev=/sys/x,ro", "unknown option 'ro'"));
+	CHECK(refused_mentioning("0000:01:00.0,rom=maybe", "rom= takes on or off, not 'maybe'"));
+	CHECK(refused_mentioning("0000:01:00.0,rom=", "rom= takes on or off, not ''"));
+	CHECK(refused_mentioning("0000:01:00.0,rom=offf", "not 'offf'"));
+	CHECK(refused_mentioning("0000:01:00.0,", "empty option"));
+	CHECK(refused_mentioning("0000:01:00.0,rom=off,", "empty option"));
+	CHECK(refused_mentioning("0000:01:00.0,,rom=off", "empty option"));
+	/* A bad device is named before bad options. */
+	CHECK(refused_mentioning("0000:01:00,x", "expected a PCI address"));
 }
 
 static void test_long_path_refused(void)
@@ -69,6 +97,11 @@ static void test_long_path_refused(void)
 
 	snprintf(arg, sizeof(arg), "sysfsdev=/%0*d", VFIO_OPTION_PATH_MAX, 0);
 	CHECK(refused_mentioning(arg, "longer than"));
+	/* Just short enough, with an option after it. */
+	snprintf(arg, sizeof(arg), "sysfsdev=/%0*d,rom=off", VFIO_OPTION_PATH_MAX - 2, 0);
+	CHECK_EQ(parse(arg), 0);
+	CHECK_EQ(strlen(opt.sysfs_path), VFIO_OPTION_PATH_MAX - 1);
+	CHECK(opt.hide_rom);
 }
 
 static void test_same(void)
@@ -80,6 +113,9 @@ static void test_same(void)
 	CHECK(vfio_option_same(&a, &b));
 	vfio_option_parse("0000:01:00.1", &b, err, sizeof(err));
 	CHECK(!vfio_option_same(&a, &b));
+	/* Options do not make another device. */
+	vfio_option_parse("01:00.0,rom=off", &b, err, sizeof(err));
+	CHECK(vfio_option_same(&a, &b));
 }
 
 TEST_MAIN("vfio_option",
@@ -87,5 +123,6 @@ TEST_MAIN("vfio_option",
 	  TEST_CASE(test_short_address_gets_domain_zero),
 	  TEST_CASE(test_sysfsdev),
 	  TEST_CASE(test_bad_values),
+	  TEST_CASE(test_rom_option),
 	  TEST_CASE(test_long_path_refused),
 	  TEST_CASE(test_same))
