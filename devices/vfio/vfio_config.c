@@ -31,9 +31,14 @@
 #define MSI_ADDR_HI            8
 #define MSI_DATA_32            8
 #define MSI_DATA_64            12
+#define MSI_MASK_32            12      /* with per-vector masking */
+#define MSI_MASK_64            16
+#define MSI_PENDING_32         16
+#define MSI_PENDING_64         20
 #define MSI_LEN_32             10
 #define MSI_LEN_64             14
-#define MSI_LEN_MASKABLE_MAX   24      /* 64-bit with mask and pending */
+#define MSI_LEN_MASKABLE_32    20
+#define MSI_LEN_MASKABLE_64    24
 
 /* MSI-X capability (PCI 3.0, 6.8.2). */
 #define MSIX_CONTROL           2
@@ -52,6 +57,11 @@ static uint32_t get_le(const uint8_t *p, unsigned len)
 	for (unsigned i = 0; i < len; i++)
 		v |= (uint32_t)p[i] << (8 * i);
 	return v;
+}
+
+static bool overlaps(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
+{
+	return a < b + blen && b < a + alen;
 }
 
 static void mark_emulated(struct vfio_config *vc, uint32_t start, uint32_t len, uint8_t how)
@@ -75,36 +85,62 @@ static void copy_bytes(struct pci_device *dev, const uint8_t *hw, uint32_t offse
 		pci_config_write_raw(dev, offset + i, hw[offset + i], 1);
 }
 
+/* The capability's length and its mask and pending registers' offsets. */
+static unsigned msi_length(const struct vfio_msi_cap *msi)
+{
+	if (msi->maskable)
+		return msi->addr64 ? MSI_LEN_MASKABLE_64 : MSI_LEN_MASKABLE_32;
+	return msi->addr64 ? MSI_LEN_64 : MSI_LEN_32;
+}
+
+static uint32_t msi_mask_offset(const struct vfio_msi_cap *msi)
+{
+	return msi->offset + (msi->addr64 ? MSI_MASK_64 : MSI_MASK_32);
+}
+
+static uint32_t msi_pending_offset(const struct vfio_msi_cap *msi)
+{
+	return msi->offset + (msi->addr64 ? MSI_PENDING_64 : MSI_PENDING_32);
+}
+
+/* One bit per vector the device offers: the others' mask and pending
+ * bits are reserved (read as zero). */
+static uint32_t msi_vector_bits(const struct vfio_msi_cap *msi)
+{
+	return msi->max_vectors >= 32 ? 0xffffffffu : (1u << msi->max_vectors) - 1;
+}
+
 static int setup_msi(struct vfio_config *vc, const uint8_t *hw, uint16_t cap,
 		     char *err, size_t errlen)
 {
 	struct pci_device *dev = vc->dev;
 	uint16_t control = (uint16_t)get_le(hw + cap + MSI_CONTROL, 2);
-	bool addr64 = control & MSI_CONTROL_64BIT;
-	unsigned len = addr64 ? MSI_LEN_64 : MSI_LEN_32;
 	unsigned mmc = (control >> MSI_CONTROL_MMC_SHIFT) & MSI_CONTROL_MM_MASK;
-	unsigned span = control & MSI_CONTROL_MASKABLE ? MSI_LEN_MASKABLE_MAX : len;
-
-	if (cap + span > STD_CONFIG_SIZE)
-		return write_error(err, errlen, "its MSI capability at 0x%x runs past config space",
-				   cap);
-	vc->msi = (struct vfio_msi_cap){
-		.offset = cap, .addr64 = addr64,
+	struct vfio_msi_cap msi = {
+		.offset = cap, .addr64 = control & MSI_CONTROL_64BIT,
+		.maskable = control & MSI_CONTROL_MASKABLE,
 		.max_vectors = 1u << (mmc > 5 ? 5 : mmc),
 	};
-	/* The mask and pending registers, if any, are hidden with the bit
-	 * that announces them. */
-	mark_emulated(vc, cap, span, 1);
+
+	if (cap + msi_length(&msi) > STD_CONFIG_SIZE)
+		return write_error(err, errlen, "its MSI capability at 0x%x runs past config space",
+				   cap);
+	vc->msi = msi;
+	/* All of it is the guest's; the mask starts clear and the pending
+	 * register is filled in at each read. */
+	mark_emulated(vc, cap, msi_length(&msi), 1);
 	copy_bytes(dev, hw, cap, 2);
 	pci_config_write_raw(dev, cap + MSI_CONTROL,
-			     (control & ~(MSI_CONTROL_ENABLE | MSI_CONTROL_MASKABLE |
+			     (control & ~(MSI_CONTROL_ENABLE |
 					  (MSI_CONTROL_MM_MASK << MSI_CONTROL_MME_SHIFT))), 2);
 	set_wmask(dev, cap + MSI_CONTROL,
 		  MSI_CONTROL_ENABLE | (MSI_CONTROL_MM_MASK << MSI_CONTROL_MME_SHIFT), 2);
 	set_wmask(dev, cap + MSI_ADDR_LO, 0xfffffffc, 4);
-	if (addr64)
+	if (msi.addr64)
 		set_wmask(dev, cap + MSI_ADDR_HI, 0xffffffff, 4);
-	set_wmask(dev, cap + (addr64 ? MSI_DATA_64 : MSI_DATA_32), 0xffff, 2);
+	set_wmask(dev, cap + (msi.addr64 ? MSI_DATA_64 : MSI_DATA_32), 0xffff, 2);
+	if (msi.maskable)
+		set_wmask(dev, msi_mask_offset(&msi), msi_vector_bits(&msi), 4);
 	return 0;
 }
 
@@ -189,6 +225,26 @@ int vfio_config_init(struct vfio_config *vc, struct pci_device *dev, const char 
 	return setup_capabilities(vc, hw, err, errlen);
 }
 
+/* Puts the MSI pending bits into the bytes of a read that cover the
+ * pending register. */
+static uint32_t with_msi_pending(const struct vfio_config *vc, uint32_t offset, unsigned len,
+				 uint32_t value)
+{
+	uint32_t at = msi_pending_offset(&vc->msi), pending = 0;
+
+	if (!vc->msi.offset || !vc->msi.maskable || !overlaps(offset, len, at, 4))
+		return value;
+	if (vc->msi_pending.read)
+		pending = vc->msi_pending.read(vc->msi_pending.ctx) & msi_vector_bits(&vc->msi);
+	for (unsigned i = 0; i < len; i++) {
+		if (offset + i < at || offset + i >= at + 4)
+			continue;
+		value &= ~(0xffu << (8 * i));
+		value |= ((pending >> (8 * (offset + i - at))) & 0xff) << (8 * i);
+	}
+	return value;
+}
+
 uint32_t vfio_config_read(struct vfio_config *vc, uint32_t offset, unsigned len, uint32_t value)
 {
 	uint8_t hw[4];
@@ -196,6 +252,7 @@ uint32_t vfio_config_read(struct vfio_config *vc, uint32_t offset, unsigned len,
 
 	if (len < 1 || len > 4 || offset >= PCI_CONFIG_SIZE || len > PCI_CONFIG_SIZE - offset)
 		return 0xffffffffu;
+	value = with_msi_pending(vc, offset, len, value);
 	for (unsigned i = 0; i < len; i++)
 		any |= !vc->emulated[offset + i];
 	if (!any)
@@ -231,11 +288,6 @@ void vfio_config_write(struct vfio_config *vc, uint32_t offset, uint32_t value, 
 	}
 }
 
-static bool overlaps(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
 static void forward_command(struct vfio_config *vc)
 {
 	uint16_t guest = (uint16_t)pci_config_read(vc->dev, PCI_COMMAND, 2);
@@ -256,7 +308,7 @@ unsigned vfio_config_written(struct vfio_config *vc, uint32_t offset, unsigned l
 
 	if (overlaps(offset, len, PCI_COMMAND, 2))
 		forward_command(vc);
-	if (vc->msi.offset && overlaps(offset, len, vc->msi.offset, MSI_LEN_64))
+	if (vc->msi.offset && overlaps(offset, len, vc->msi.offset, msi_length(&vc->msi)))
 		changed |= VFIO_CONFIG_CHANGED_MSI;
 	if (vc->msix.offset && overlaps(offset, len, vc->msix.offset + MSIX_CONTROL, 2))
 		changed |= VFIO_CONFIG_CHANGED_MSIX;
@@ -295,6 +347,13 @@ uint16_t vfio_config_msi_data(const struct vfio_config *vc)
 {
 	return (uint16_t)pci_config_read(vc->dev, vc->msi.offset +
 					 (vc->msi.addr64 ? MSI_DATA_64 : MSI_DATA_32), 2);
+}
+
+uint32_t vfio_config_msi_mask(const struct vfio_config *vc)
+{
+	if (!vc->msi.offset || !vc->msi.maskable)
+		return 0;
+	return pci_config_read(vc->dev, msi_mask_offset(&vc->msi), 4);
 }
 
 static uint16_t msix_control(const struct vfio_config *vc)

@@ -11,8 +11,15 @@
  * register and every other capability are passed through. The expansion
  * ROM BAR is emulated by the PCI bus (pci_device_add_rom, which
  * vfio_rom.h's ROM uses; it reads as zero without one), never the
- * device's own. MSI's per-vector masking is hidden, so a guest never
- * relies on it.
+ * device's own.
+ *
+ * MSI's per-vector masking is offered when the device has it: the mask
+ * register is the guest's (only the bits of vectors the device offers),
+ * and is never written to the device (VFIO owns its MSI capability): a
+ * masked vector is held back by the interrupt code (vfio_irq.h). The
+ * pending register is read-only and comes from that code too, through
+ * vfio_msi_pending_source. Without the capability bit neither register
+ * exists: the bytes after the capability are the device's.
  *
  * The device's config region is reached through vfio_config_io, which
  * tests replace with a byte array. */
@@ -39,7 +46,15 @@ struct vfio_config_io {
 struct vfio_msi_cap {
 	uint16_t offset;          /* 0: none */
 	bool addr64;
+	bool maskable;            /* per-vector masking: mask and pending registers */
 	unsigned max_vectors;     /* what the device offers, 1 to 32 */
+};
+
+/* The MSI pending bits, bit i for vector i; read at each guest read of
+ * the pending register. */
+struct vfio_msi_pending_source {
+	uint32_t (*read)(void *ctx);
+	void *ctx;
 };
 
 struct vfio_msix_cap {
@@ -57,6 +72,7 @@ struct vfio_config {
 	bool has_intx;
 	struct vfio_msi_cap msi;
 	struct vfio_msix_cap msix;
+	struct vfio_msi_pending_source msi_pending;   /* set after init; none: 0 */
 };
 
 /* What a guest config write changed, for the interrupt code to follow. */
@@ -87,6 +103,8 @@ bool vfio_config_msi_enabled(const struct vfio_config *vc);
 unsigned vfio_config_msi_vectors(const struct vfio_config *vc);  /* enabled by the guest */
 uint64_t vfio_config_msi_address(const struct vfio_config *vc);
 uint16_t vfio_config_msi_data(const struct vfio_config *vc);
+/* The guest's per-vector mask bits; 0 without per-vector masking. */
+uint32_t vfio_config_msi_mask(const struct vfio_config *vc);
 /* The guest's MSI-X enable and function mask bits. */
 bool vfio_config_msix_enabled(const struct vfio_config *vc);
 bool vfio_config_msix_masked(const struct vfio_config *vc);

@@ -56,6 +56,16 @@ void vfio_vector_disconnect(struct vfio_vector *v, const struct vfio_irq_router 
 	v->irqfd_on = false;
 }
 
+int vfio_vector_follow_mask(struct vfio_vector *v, const struct vfio_irq_router *r, bool masked,
+			    uint64_t address, uint32_t data)
+{
+	if (masked) {
+		vfio_vector_disconnect(v, r);
+		return 0;
+	}
+	return vfio_vector_connect(v, r, address, data);
+}
+
 void vfio_vector_close(struct vfio_vector *v, const struct vfio_irq_router *r)
 {
 	vfio_vector_disconnect(v, r);
@@ -68,7 +78,8 @@ bool vfio_vector_pending(const struct vfio_vector *v)
 {
 	struct pollfd p = { .fd = v->eventfd, .events = POLLIN };
 
-	return v->eventfd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+	/* While the irqfd is bound, KVM takes the count as it comes. */
+	return v->eventfd >= 0 && !v->irqfd_on && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 /* ---- MSI ---- */
@@ -100,7 +111,7 @@ static uint32_t msi_vector_data(uint32_t data, unsigned nr, unsigned i)
 
 int vfio_msi_update(struct vfio_msi *m, const struct vfio_irq_router *r,
 		    const struct vfio_irq_device *d, bool enabled, unsigned nr,
-		    uint64_t address, uint32_t data)
+		    uint64_t address, uint32_t data, uint32_t mask)
 {
 	int fds[VFIO_MSI_MAX_VECTORS];
 	int ret;
@@ -115,8 +126,8 @@ int vfio_msi_update(struct vfio_msi *m, const struct vfio_irq_router *r,
 	for (unsigned i = 0; i < nr; i++) {
 		ret = vfio_vector_open(&m->vectors[i]);
 		if (ret == 0)
-			ret = vfio_vector_connect(&m->vectors[i], r, address,
-						  msi_vector_data(data, nr, i));
+			ret = vfio_vector_follow_mask(&m->vectors[i], r, mask & (1u << i), address,
+						      msi_vector_data(data, nr, i));
 		if (ret < 0)
 			return ret;
 		fds[i] = m->vectors[i].eventfd;
@@ -128,6 +139,16 @@ int vfio_msi_update(struct vfio_msi *m, const struct vfio_irq_router *r,
 		return ret;
 	m->nr_enabled = nr;
 	return 0;
+}
+
+uint32_t vfio_msi_pending(const struct vfio_msi *m)
+{
+	uint32_t pending = 0;
+
+	for (unsigned i = 0; i < m->nr_enabled; i++)
+		if (vfio_vector_pending(&m->vectors[i]))
+			pending |= 1u << i;
+	return pending;
 }
 
 void vfio_msi_destroy(struct vfio_msi *m, const struct vfio_irq_router *r)

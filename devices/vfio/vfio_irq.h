@@ -2,8 +2,10 @@
  * each MSI or MSI-X vector; that eventfd is a KVM irqfd whose GSI routes
  * to the guest's message, so an interrupt reaches the guest without a
  * trip through gvmm. A masked vector keeps its eventfd at VFIO but loses
- * its irqfd: interrupts then accumulate in the eventfd's count, and KVM
- * delivers one as soon as the irqfd is assigned again (at unmask).
+ * its irqfd: interrupts then accumulate in the eventfd's count (the
+ * vector's pending bit), and KVM delivers one as soon as the irqfd is
+ * assigned again (at unmask). MSI-X (vfio_msix.h) and MSI with
+ * per-vector masking share this through vfio_vector_follow_mask.
  * INTx is an eventfd too, with a resample eventfd that KVM signals at the
  * guest's EOI so that VFIO unmasks the line.
  *
@@ -53,8 +55,13 @@ int vfio_vector_connect(struct vfio_vector *v, const struct vfio_irq_router *r,
 			uint64_t address, uint32_t data);
 /* Unbinds the irqfd; interrupts wait in the eventfd (mask). */
 void vfio_vector_disconnect(struct vfio_vector *v, const struct vfio_irq_router *r);
+/* The guest's mask bit for an open vector: connects it to the message
+ * when unmasked, disconnects it when masked. Returns 0 or -errno. */
+int vfio_vector_follow_mask(struct vfio_vector *v, const struct vfio_irq_router *r, bool masked,
+			    uint64_t address, uint32_t data);
 void vfio_vector_close(struct vfio_vector *v, const struct vfio_irq_router *r);
-/* An interrupt is waiting in the eventfd. */
+/* The pending bit: the vector is disconnected (masked) and an interrupt
+ * waits in its eventfd. */
 bool vfio_vector_pending(const struct vfio_vector *v);
 
 struct vfio_msi {
@@ -64,10 +71,14 @@ struct vfio_msi {
 
 void vfio_msi_init(struct vfio_msi *m);
 /* Follows the guest's MSI capability: enabled with nr vectors, each with
- * data's low bits replaced by its number. Returns 0 or -errno. */
+ * data's low bits replaced by its number; vector i is masked while bit i
+ * of mask is set (always 0 for a device without per-vector masking).
+ * Returns 0 or -errno. */
 int vfio_msi_update(struct vfio_msi *m, const struct vfio_irq_router *r,
 		    const struct vfio_irq_device *d, bool enabled, unsigned nr,
-		    uint64_t address, uint32_t data);
+		    uint64_t address, uint32_t data, uint32_t mask);
+/* The pending bits: bit i for a masked vector i that was signalled. */
+uint32_t vfio_msi_pending(const struct vfio_msi *m);
 void vfio_msi_destroy(struct vfio_msi *m, const struct vfio_irq_router *r);
 
 struct vfio_intx {

@@ -107,12 +107,8 @@ static int sync_vectors(struct vfio_msix *m)
 	for (unsigned i = 0; i < m->nr_programmed; i++) {
 		const struct vfio_msix_entry *e = &m->table[i];
 
-		if (!vector_live(m, i)) {
-			vfio_vector_disconnect(&m->vectors[i], &m->router);
-			continue;
-		}
-		ret = vfio_vector_connect(&m->vectors[i], &m->router,
-					  (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
+		ret = vfio_vector_follow_mask(&m->vectors[i], &m->router, !vector_live(m, i),
+					      (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
 		if (ret < 0)
 			return ret;
 	}
@@ -165,8 +161,7 @@ void vfio_msix_pba_access(struct vfio_msix *m, uint64_t offset, uint8_t *data, u
 		for (unsigned bit = 0; bit < 8; bit++) {
 			uint64_t v = (offset + b) * 8 + bit;
 
-			if (v < m->nr_programmed && !vector_live(m, (unsigned)v) &&
-			    vfio_vector_pending(&m->vectors[v]))
+			if (v < m->nr_programmed && vfio_vector_pending(&m->vectors[v]))
 				byte |= (uint8_t)(1u << bit);
 		}
 		data[b] = byte;

@@ -287,7 +287,7 @@ static void irq_mode_off(struct vfio_pci *d)
 		vfio_intx_disable(&d->intx, &d->env.router, &d->irq_device);
 		break;
 	case VFIO_IRQ_MSI:
-		vfio_msi_update(&d->msi, &d->env.router, &d->irq_device, false, 0, 0, 0);
+		vfio_msi_update(&d->msi, &d->env.router, &d->irq_device, false, 0, 0, 0, 0);
 		break;
 	case VFIO_IRQ_MSIX:
 		vfio_msix_set_control(&d->msix, false, false);
@@ -315,7 +315,8 @@ static void irq_update(struct vfio_pci *d)
 		ret = vfio_msi_update(&d->msi, &d->env.router, &d->irq_device, true,
 				      vfio_config_msi_vectors(&d->cfg),
 				      vfio_config_msi_address(&d->cfg),
-				      vfio_config_msi_data(&d->cfg));
+				      vfio_config_msi_data(&d->cfg),
+				      vfio_config_msi_mask(&d->cfg));
 		break;
 	case VFIO_IRQ_MSIX:
 		ret = vfio_msix_set_control(&d->msix, true, vfio_config_msix_masked(&d->cfg));
@@ -329,6 +330,20 @@ static void irq_update(struct vfio_pci *d)
 }
 
 /* ---- config space hooks ---- */
+
+/* The MSI pending register's bits (vfio_msi_pending_source): which masked
+ * vectors VFIO signalled. Called under the PCI bus lock, like
+ * config_written, which also takes d->lock inside it. */
+static uint32_t msi_pending_read(void *ctx)
+{
+	struct vfio_pci *d = ctx;
+	uint32_t pending;
+
+	pthread_mutex_lock(&d->lock);
+	pending = vfio_msi_pending(&d->msi);
+	pthread_mutex_unlock(&d->lock);
+	return pending;
+}
 
 static uint32_t config_read_through(struct pci_device *pci, uint32_t offset, unsigned len,
 				    uint32_t value)
@@ -399,6 +414,7 @@ int vfio_pci_create(struct vfio_pci *d, int device_fd, const char *name, bool hi
 		snprintf(why, sizeof(why), "%s", err);
 		return write_error(err, errlen, "%s: %s", name, why);
 	}
+	d->cfg.msi_pending = (struct vfio_msi_pending_source){ msi_pending_read, d };
 	d->pci.ops = &vfio_pci_ops;
 	d->pci.opaque = d;
 	if (d->cfg.msix.offset) {

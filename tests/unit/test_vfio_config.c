@@ -1,13 +1,19 @@
 /* Config space of a passed-through function against a fake config
  * region: what is emulated and what reaches the device, BAR sizing,
  * the expansion ROM BAR (with a fake ROM region behind it), the command
- * register, MSI and MSI-X capability masking, and hostile accesses. */
+ * register, the MSI and MSI-X capabilities (MSI's per-vector mask and
+ * pending registers with the interrupt code and a fake KVM behind them),
+ * and hostile accesses. */
 #include "check.h"
 
 #include <errno.h>
+#include <linux/vfio.h>
+
+#include "fake_vfio_irq.h"
 
 #include "../../devices/vfio/vfio_bar.h"
 #include "../../devices/vfio/vfio_config.h"
+#include "../../devices/vfio/vfio_irq.h"
 #include "../../devices/vfio/vfio_rom.h"
 
 #define MSI_CAP    0x40
@@ -86,6 +92,12 @@ struct rig {
 	struct bus pio, mmio;
 	struct pci_bus pb;
 	unsigned changed;
+	/* MSI as vfio_pci follows it, when follow_msi is set. */
+	bool follow_msi;
+	struct vfio_msi msi;
+	struct fake_irq irq;
+	struct vfio_irq_router router;
+	struct vfio_irq_device irq_device;
 };
 
 static struct rig *rig_of(struct pci_device *dev)
@@ -105,7 +117,20 @@ static void write_through(struct pci_device *dev, uint32_t offset, uint32_t valu
 
 static void written(struct pci_device *dev, uint32_t offset, uint32_t len)
 {
-	rig_of(dev)->changed |= vfio_config_written(&rig_of(dev)->vc, offset, len);
+	struct rig *r = rig_of(dev);
+	unsigned changed = vfio_config_written(&r->vc, offset, len);
+
+	r->changed |= changed;
+	if (r->follow_msi && (changed & VFIO_CONFIG_CHANGED_MSI))
+		CHECK_EQ(vfio_msi_update(&r->msi, &r->router, &r->irq_device,
+					 vfio_config_msi_enabled(&r->vc), vfio_config_msi_vectors(&r->vc),
+					 vfio_config_msi_address(&r->vc), vfio_config_msi_data(&r->vc),
+					 vfio_config_msi_mask(&r->vc)), 0);
+}
+
+static uint32_t msi_pending(void *ctx)
+{
+	return vfio_msi_pending(&((struct rig *)ctx)->msi);
 }
 
 static const struct pci_device_ops ops = {
@@ -130,9 +155,10 @@ static int rom_region_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
 	return 0;
 }
 
-/* rom_size: the device's ROM region (0: none); hide_rom: rom=off. As
- * vfio_pci does: config, BARs, then the ROM. */
-static int rig_start_with_rom(struct rig *r, uint64_t rom_size, bool hide_rom)
+/* Starts the rig with the device r->fake holds. rom_size: the device's
+ * ROM region (0: none); hide_rom: rom=off. As vfio_pci does: config,
+ * BARs, then the ROM. */
+static int rig_boot(struct rig *r, uint64_t rom_size, bool hide_rom)
 {
 	const struct vfio_rom_io rom_io = { rom_region_read, r };
 
@@ -145,7 +171,6 @@ static int rig_start_with_rom(struct rig *r, uint64_t rom_size, bool hide_rom)
 	struct vfio_bar_layout bar;
 	char err[256];
 
-	make_edu_like(&r->fake);
 	bus_init(&r->pio, "pio");
 	bus_init(&r->mmio, "mmio");
 	if (pci_bus_init(&r->pb, &r->pio, &r->mmio, 0xe0000000ull, 0x10000000ull, &win, NULL) ||
@@ -162,13 +187,36 @@ static int rig_start_with_rom(struct rig *r, uint64_t rom_size, bool hide_rom)
 	return pci_bus_add_device(&r->pb, &r->dev);
 }
 
+static int rig_start_with_rom(struct rig *r, uint64_t rom_size, bool hide_rom)
+{
+	make_edu_like(&r->fake);
+	return rig_boot(r, rom_size, hide_rom);
+}
+
 static int rig_start(struct rig *r)
 {
 	return rig_start_with_rom(r, 0, false);
 }
 
+/* The rig with MSI followed into a fake KVM. */
+static int rig_boot_following_msi(struct rig *r)
+{
+	int ret = rig_boot(r, 0, false);
+
+	fake_irq_init(&r->irq);
+	r->router = fake_irq_router(&r->irq);
+	r->irq_device = fake_irq_device(&r->irq);
+	vfio_msi_init(&r->msi);
+	r->vc.msi_pending = (struct vfio_msi_pending_source){ msi_pending, r };
+	r->follow_msi = true;
+	return ret;
+}
+
 static void rig_stop(struct rig *r)
 {
+	if (r->follow_msi)
+		vfio_msi_destroy(&r->msi, &r->router);
+	r->follow_msi = false;
 	pci_bus_destroy(&r->pb);
 	bus_destroy(&r->pio);
 	bus_destroy(&r->mmio);
@@ -355,8 +403,9 @@ static void test_msi_capability(void)
 	CHECK_EQ(rig.vc.msi.offset, MSI_CAP);
 	CHECK(rig.vc.msi.addr64);
 	CHECK_EQ(rig.vc.msi.max_vectors, 4);
-	/* Per-vector masking is hidden; 64-bit and 4 vectors are shown. */
-	CHECK_EQ(guest_read(&rig, MSI_CAP + 2, 2), 0x0080 | (2 << 1));
+	CHECK(rig.vc.msi.maskable);
+	/* 64-bit, 4 vectors and per-vector masking are shown. */
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 2, 2), 0x0180 | (2 << 1));
 	rig.changed = 0;
 	guest_write(&rig, MSI_CAP + 4, 0xfee01004, 4);
 	guest_write(&rig, MSI_CAP + 8, 0x1, 4);
@@ -367,10 +416,107 @@ static void test_msi_capability(void)
 	CHECK_EQ(vfio_config_msi_vectors(&rig.vc), 4);
 	CHECK_EQ(vfio_config_msi_address(&rig.vc), 0x1fee01004ull & ~3ull);
 	CHECK_EQ(vfio_config_msi_data(&rig.vc), 0x4041);
-	/* The mask register the device has stays out of reach. */
+	/* The mask register is the guest's, for the 4 vectors there are;
+	 * the device's own is never written (VFIO owns it). */
+	rig.changed = 0;
 	guest_write(&rig, MSI_CAP + 16, 0xffffffff, 4);
+	CHECK(rig.changed & VFIO_CONFIG_CHANGED_MSI);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 16, 4), 0xf);
+	CHECK_EQ(vfio_config_msi_mask(&rig.vc), 0xf);
 	CHECK_EQ(rig.fake.config[MSI_CAP + 16], 0);
+	guest_write(&rig, MSI_CAP + 16, 0x5, 1);
+	CHECK_EQ(vfio_config_msi_mask(&rig.vc), 0x5);
+	/* Pending is read-only, and 0 with nothing behind it. */
+	guest_write(&rig, MSI_CAP + 20, 0xffffffff, 4);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 20, 4), 0);
+	CHECK_EQ(rig.fake.config[MSI_CAP + 20], 0);
+	/* The masking bit itself is read-only. */
+	guest_write(&rig, MSI_CAP + 2, 0x0001, 2);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 2, 2), 0x0181 | (2 << 1));
+	rig_stop(&rig);
+}
+
+/* The guest masks an MSI vector: it is held back, the pending register
+ * says so, and unmasking delivers it. */
+static void test_msi_per_vector_masking(void)
+{
+	const uint64_t addr = 0xfee01000;
+	uint32_t pending;
+
+	make_edu_like(&rig.fake);
+	CHECK_EQ(rig_boot_following_msi(&rig), 0);
+	guest_write(&rig, MSI_CAP + 4, (uint32_t)addr, 4);
+	guest_write(&rig, MSI_CAP + 12, 0x4040, 2);
+	guest_write(&rig, MSI_CAP + 16, 1u << 2, 4);
+	guest_write(&rig, MSI_CAP + 2, 0x0001 | (2 << 4), 2);   /* 4 vectors */
+	CHECK_EQ(rig.irq.nr_vectors[VFIO_PCI_MSI_IRQ_INDEX], 4);
+	CHECK(fake_irq_bound(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 1));
+	CHECK(!fake_irq_bound(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 2));
+
+	CHECK(fake_irq_signal(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 2));
+	CHECK(fake_irq_signal(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 1));
+	CHECK_EQ(fake_irq_delivered(&rig.irq, addr, 0x4042), 0);
+	CHECK_EQ(fake_irq_delivered(&rig.irq, addr, 0x4041), 1);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 20, 4), 1u << 2);
+	/* Byte and word reads see the same bits. */
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 20, 1), 1u << 2);
+	pending = guest_read(&rig, MSI_CAP + 20, 2);
+	CHECK_EQ(pending, 1u << 2);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 22, 2), 0);
+
+	guest_write(&rig, MSI_CAP + 16, 0, 4);
+	CHECK(fake_irq_bound(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 2));
+	CHECK_EQ(fake_irq_delivered(&rig.irq, addr, 0x4042), 1);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 20, 4), 0);
+	rig_stop(&rig);
+}
+
+/* 32-bit MSI with masking: the registers sit 4 bytes lower. */
+static void test_msi_per_vector_masking_32bit(void)
+{
+	make_edu_like(&rig.fake);
+	put(rig.fake.config, MSI_CAP + 2, 0x0100 | (1 << 1), 2);   /* 2 vectors */
+	CHECK_EQ(rig_boot_following_msi(&rig), 0);
+	CHECK(!rig.vc.msi.addr64 && rig.vc.msi.maskable);
+	guest_write(&rig, MSI_CAP + 4, 0xfee00000, 4);
+	guest_write(&rig, MSI_CAP + 8, 0x4050, 2);
+	guest_write(&rig, MSI_CAP + 12, 0xffffffff, 4);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 12, 4), 0x3);
+	guest_write(&rig, MSI_CAP + 2, 0x0001 | (1 << 4), 2);
+	CHECK(fake_irq_signal(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 1));
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 16, 4), 1u << 1);
+	/* The pending register is past the mask: the PM capability after it
+	 * is still the device's. */
+	CHECK_EQ(guest_read(&rig, PM_CAP, 2), 0x01 | MSIX_CAP << 8);
+	guest_write(&rig, MSI_CAP + 12, 0x1, 4);
+	CHECK_EQ(fake_irq_delivered(&rig.irq, 0xfee00000, 0x4051), 1);
 	CHECK_EQ(guest_read(&rig, MSI_CAP + 16, 4), 0);
+	rig_stop(&rig);
+}
+
+/* A device without per-vector masking has no mask or pending register:
+ * the bytes after its capability are the device's, and what the guest
+ * writes there masks nothing. */
+static void test_msi_without_masking(void)
+{
+	make_edu_like(&rig.fake);
+	put(rig.fake.config, MSI_CAP + 2, 0x0080, 2);   /* 64-bit, 1 vector: edu */
+	put(rig.fake.config, MSI_CAP + 16, 0x12345678, 4);
+	CHECK_EQ(rig_boot_following_msi(&rig), 0);
+	CHECK(!rig.vc.msi.maskable);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 2, 2), 0x0080);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 16, 4), 0x12345678);
+	guest_write(&rig, MSI_CAP + 4, 0xfee00000, 4);
+	guest_write(&rig, MSI_CAP + 12, 0x4060, 2);
+	guest_write(&rig, MSI_CAP + 16, 0xffffffff, 4);
+	guest_write(&rig, MSI_CAP + 2, 0x0001, 2);
+	CHECK_EQ(vfio_config_msi_mask(&rig.vc), 0);
+	CHECK(fake_irq_bound(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 0));
+	CHECK(fake_irq_signal(&rig.irq, VFIO_PCI_MSI_IRQ_INDEX, 0));
+	CHECK_EQ(fake_irq_delivered(&rig.irq, 0xfee00000, 0x4060), 1);
+	/* The masking bit cannot be turned on either. */
+	guest_write(&rig, MSI_CAP + 2, 0x0101, 2);
+	CHECK_EQ(guest_read(&rig, MSI_CAP + 2, 2), 0x0081);
 	rig_stop(&rig);
 }
 
@@ -389,7 +535,7 @@ static void test_hostile_accesses(void)
 	CHECK_EQ(guest_read(&rig, 0xfff, 4), 0xffffffffu);
 	/* A write that spans emulated and passed-through bytes reaches the
 	 * device only for its own bytes. */
-	guest_write(&rig, PM_CAP - 4, 0xaabbccdd, 4);   /* MSI mask register: emulated */
+	guest_write(&rig, PM_CAP - 4, 0xaabbccdd, 4);   /* MSI pending register: emulated */
 	CHECK_EQ(rig.fake.config[PM_CAP - 4], 0);
 	rig_stop(&rig);
 }
@@ -439,5 +585,8 @@ TEST_MAIN("vfio_config",
 	  TEST_CASE(test_command_forwarded_keeping_device_bits),
 	  TEST_CASE(test_msix_capability_masking),
 	  TEST_CASE(test_msi_capability),
+	  TEST_CASE(test_msi_per_vector_masking),
+	  TEST_CASE(test_msi_per_vector_masking_32bit),
+	  TEST_CASE(test_msi_without_masking),
 	  TEST_CASE(test_hostile_accesses),
 	  TEST_CASE(test_broken_capability_lists))
