@@ -28,19 +28,26 @@ static void fakes_init(void)
 
 /* ---- MSI ---- */
 
-static int msi_update(struct vfio_msi *m, bool enabled, uint64_t address, uint32_t mask)
+static struct vfio_msi msi;
+
+/* Fresh fakes and MSI, enabled with 4 vectors and mask. */
+static int msi_start(uint32_t mask)
 {
-	return vfio_msi_update(m, &router, &device, enabled, 4, address, MSG_DATA, mask);
+	fakes_init();
+	vfio_msi_init(&msi);
+	return vfio_msi_update(&msi, &router, &device, true, 4, MSG_ADDR, MSG_DATA, mask);
+}
+
+static int msi_update(bool enabled, uint64_t address, uint32_t mask)
+{
+	return vfio_msi_update(&msi, &router, &device, enabled, 4, address, MSG_DATA, mask);
 }
 
 static void test_msi_masked_vector_waits_then_is_delivered(void)
 {
-	struct vfio_msi m;
 	unsigned triggers;
 
-	fakes_init();
-	vfio_msi_init(&m);
-	CHECK_EQ(msi_update(&m, true, MSG_ADDR, 1u << 1), 0);
+	CHECK_EQ(msi_start(1u << 1), 0);
 	CHECK_EQ(fake.nr_vectors[MSI], 4);
 	CHECK(fake_irq_bound(&fake, MSI, 0));
 	CHECK(!fake_irq_bound(&fake, MSI, 1));
@@ -52,54 +59,46 @@ static void test_msi_masked_vector_waits_then_is_delivered(void)
 	CHECK(fake_irq_signal(&fake, MSI, 0));
 	CHECK_EQ(fake_irq_delivered(&fake, MSG_ADDR, MSG_DATA | 1), 0);
 	CHECK_EQ(fake_irq_delivered(&fake, MSG_ADDR, MSG_DATA), 1);
-	CHECK_EQ(vfio_msi_pending(&m), 1u << 1);
+	CHECK_EQ(vfio_msi_pending(&msi), 1u << 1);
 	/* More while masked: still one pending bit. */
 	CHECK(fake_irq_signal(&fake, MSI, 1));
-	CHECK_EQ(vfio_msi_pending(&m), 1u << 1);
+	CHECK_EQ(vfio_msi_pending(&msi), 1u << 1);
 
 	/* Unmasked: delivered once, no longer pending, and then as usual. */
-	CHECK_EQ(msi_update(&m, true, MSG_ADDR, 0), 0);
+	CHECK_EQ(msi_update(true, MSG_ADDR, 0), 0);
 	CHECK_EQ(fake_irq_delivered(&fake, MSG_ADDR, MSG_DATA | 1), 1);
-	CHECK_EQ(vfio_msi_pending(&m), 0);
+	CHECK_EQ(vfio_msi_pending(&msi), 0);
 	CHECK(fake_irq_signal(&fake, MSI, 1));
 	CHECK_EQ(fake_irq_delivered(&fake, MSG_ADDR, MSG_DATA | 1), 2);
 	/* Masking is ours alone: VFIO was never set up again for it. */
 	CHECK_EQ(fake.triggers, triggers);
-	vfio_msi_destroy(&m, &router);
+	vfio_msi_destroy(&msi, &router);
 }
 
 static void test_msi_all_masked_at_enable(void)
 {
-	struct vfio_msi m;
-
-	fakes_init();
-	vfio_msi_init(&m);
-	CHECK_EQ(msi_update(&m, true, MSG_ADDR, 0xffffffff), 0);
+	CHECK_EQ(msi_start(0xffffffff), 0);
 	for (unsigned i = 0; i < 4; i++)
 		CHECK(!fake_irq_bound(&fake, MSI, i));
 	CHECK(fake_irq_signal(&fake, MSI, 3));
-	CHECK_EQ(vfio_msi_pending(&m), 1u << 3);
+	CHECK_EQ(vfio_msi_pending(&msi), 1u << 3);
 	/* The message moved while masked: delivered where it points now. */
-	CHECK_EQ(msi_update(&m, true, MSG_ADDR + 0x1000, 0), 0);
+	CHECK_EQ(msi_update(true, MSG_ADDR + 0x1000, 0), 0);
 	CHECK_EQ(fake_irq_delivered(&fake, MSG_ADDR + 0x1000, MSG_DATA | 3), 1);
 	CHECK_EQ(fake_irq_delivered(&fake, MSG_ADDR, MSG_DATA | 3), 0);
-	vfio_msi_destroy(&m, &router);
+	vfio_msi_destroy(&msi, &router);
 }
 
 static void test_msi_disabled_has_nothing_pending(void)
 {
-	struct vfio_msi m;
-
-	fakes_init();
-	vfio_msi_init(&m);
-	CHECK_EQ(msi_update(&m, true, MSG_ADDR, 1), 0);
+	CHECK_EQ(msi_start(1), 0);
 	CHECK(fake_irq_signal(&fake, MSI, 0));
-	CHECK_EQ(vfio_msi_pending(&m), 1);
-	CHECK_EQ(msi_update(&m, false, MSG_ADDR, 1), 0);
+	CHECK_EQ(vfio_msi_pending(&msi), 1);
+	CHECK_EQ(msi_update(false, MSG_ADDR, 1), 0);
 	CHECK_EQ(fake.nr_vectors[MSI], 0);
-	CHECK_EQ(vfio_msi_pending(&m), 0);
+	CHECK_EQ(vfio_msi_pending(&msi), 0);
 	CHECK_EQ(fake_irq_delivered(&fake, MSG_ADDR, MSG_DATA), 0);
-	vfio_msi_destroy(&m, &router);
+	vfio_msi_destroy(&msi, &router);
 }
 
 /* ---- MSI-X: the same rules through the table ---- */
