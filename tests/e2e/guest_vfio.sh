@@ -9,11 +9,13 @@
 # identification and liveness registers, the factorial unit, a DMA round
 # trip through guest RAM, and two MSIs that edu raises, each counted once
 # by the guest's kernel. bochs-display: the guest's bochs DRM driver binds
-# it and gives it a framebuffer, and a pattern the guest shows through
-# that driver is in the device's BAR 0, where the device's registers say
-# it scans out from (bochstest). It also checks that gvmm refuses, in
-# one line and with exit status 2, a device that is not bound to
-# vfio-pci and one that does not exist. Without GVMM_RIG_EDU it skips;
+# it and gives it a framebuffer, the guest reads the device's expansion
+# ROM (SeaBIOS's VGA BIOS, which QEMU gives it) through sysfs from the ROM
+# BAR gvmm emulates, and a pattern the guest shows through that driver is
+# in the device's BAR 0, where the device's registers say it scans out
+# from (bochstest). It also checks that gvmm refuses, in one line and
+# with exit status 2, a device that is not bound to vfio-pci, one that
+# does not exist (rom=off or not), and a bad rom= value. Without GVMM_RIG_EDU it skips;
 # without GVMM_RIG_BOCHS only the bochs-display checks skip.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -52,6 +54,17 @@ expect vfio.missing-refused "exit $status: $(cat "$E2E_WORK/missing.err")" \
 	[ "$status" = 2 ]
 expect vfio.missing-one-line "$(cat "$E2E_WORK/missing.err")" \
 	[ "$(grep -c 'no such device' "$E2E_WORK/missing.err")" = 1 ]
+# rom=off is taken (the device is what is missing); rom=maybe is not.
+"$GVMM" run --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" --memory 256M \
+	--serial none --vfio 0000:7f:1f.7,rom=off </dev/null 2>"$E2E_WORK/rom-off.err"
+status=$?
+expect vfio.rom-off-parsed "exit $status: $(cat "$E2E_WORK/rom-off.err")" \
+	[ "$status" = 2 -a "$(grep -c 'no such device' "$E2E_WORK/rom-off.err")" = 1 ]
+"$GVMM" run --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" --memory 256M \
+	--serial none --vfio "$EDU,rom=maybe" </dev/null 2>"$E2E_WORK/rom-bad.err"
+status=$?
+expect vfio.rom-bad-value-refused "exit $status: $(cat "$E2E_WORK/rom-bad.err")" \
+	[ "$status" = 2 -a "$(grep -c "rom= takes on or off" "$E2E_WORK/rom-bad.err")" = 1 ]
 
 # bind_vfio BDF: binds the device to vfio-pci, as gvmm's error message
 # says, and prints the driver it has afterwards.
@@ -121,14 +134,26 @@ unsupported:*)
 	;;
 esac
 
-# bochs-display: the guest's driver, its framebuffer, and the pattern
-# bochstest showed through the driver, found in BAR 0 where the device's
-# scanout registers point.
+# bochs-display: the guest's driver, its framebuffer, its expansion ROM,
+# and the pattern bochstest showed through the driver, found in BAR 0
+# where the device's scanout registers point.
 
 # The guest found a framebuffer of the device, and fbdev named it after
 # the bochs DRM driver (bochs-drmdrmfb).
 bochs_fb_ok() {
 	[ -n "$fb" ] && [ "$fb" != none ] && [ "${fb_id#*bochs}" != "$fb_id" ]
+}
+# The ROM the guest read: a signed image, whole 512-byte blocks that fit
+# the ROM BAR (a power of two), whose PCI data structure names the
+# bochs-display (1234:1111). Its exact size is the nested host's SeaBIOS's.
+bochs_rom_ok() {
+	case $rom_size in ''|*[!0-9]*) return 1 ;; esac
+	case $rom_bar in ''|*[!0-9]*) return 1 ;; esac
+	[ "$(report vfio bochs.rom-signature)" = 55aa ] &&
+		[ "$(report vfio bochs.rom-pcir)" = PCIR ] &&
+		[ "$(report vfio bochs.rom-ids)" = 1234:1111 ] &&
+		[ "$rom_size" -gt 0 ] && [ $((rom_size % 512)) = 0 ] &&
+		[ "$rom_size" -le "$rom_bar" ] && [ $((rom_bar & (rom_bar - 1))) = 0 ]
 }
 if [ -n "$bochs_skip" ]; then
 	skip vfio.bochs "$bochs_skip"
@@ -141,6 +166,9 @@ else
 	fb=$(report vfio bochs.fb) fb_id=$(report vfio bochs.fb-id)
 	expect vfio.bochs-framebuffer "framebuffer '$fb', fbdev id '$fb_id', $(report vfio bochs.fb-width)x$(report vfio bochs.fb-height)" \
 		bochs_fb_ok
+	rom_size=$(report vfio bochs.rom-size) rom_bar=$(report vfio bochs.rom-bar-size)
+	expect vfio.bochs-rom "ROM of '$rom_size' bytes in a ROM BAR of '$rom_bar', signature '$(report vfio bochs.rom-signature)', PCI data '$(report vfio bochs.rom-pcir)' for '$(report vfio bochs.rom-ids)'; gvmm said: '$(grep -m1 'expansion ROM' "$E2E_WORK/vfio.err")'" \
+		bochs_rom_ok
 	pattern=$(report vfio bochs.pattern) at=$(report vfio bochs.pattern-offset)
 	wrong=$(report vfio bochs.pattern-wrong)
 	expect vfio.bochs-pattern "pattern '$pattern' at '$at' of BAR 0 (${wrong:-?} pixels wrong), mode '$(report vfio bochs.mode)', unbind '$(report vfio bochs.unbind)'" \

@@ -3,8 +3,9 @@
 # sees on PCI, then runs edutest on the edu device (its registers, DMA and
 # two MSIs), which reports each check. When the host passed a
 # bochs-display through as well, the kernel's bochs driver must have bound
-# it and made a framebuffer of it; bochstest then shows a pattern through
-# the driver and reads it back through the device's BAR 0.
+# it and made a framebuffer of it; the guest reads the device's expansion
+# ROM through sysfs; bochstest then shows a pattern through the driver and
+# reads it back through the device's BAR 0.
 for d in /sys/bus/pci/devices/*; do
 	echo "REPORT pci_device=$(basename "$d") $(cat "$d/vendor"):$(cat "$d/device")"
 done
@@ -38,6 +39,33 @@ bochs_real=$(readlink -f "$bochs")
 wait_until 30 [ -e "$bochs/driver" ]
 driver=$(basename "$(readlink "$bochs/driver" 2>/dev/null)" 2>/dev/null)
 echo "REPORT bochs.driver=${driver:-none}"
+
+# Its expansion ROM: QEMU's bochs-display carries SeaBIOS's VGA BIOS, and
+# gvmm offers the device's ROM behind the ROM BAR. The kernel turns the
+# BAR's enable bit on while sysfs reads it ("echo 1" allows the read).
+# Reported: the BAR's size (resource line 7), the image's size, its
+# 55 aa signature, and the PCI data structure it points to (at 0x18),
+# which names the device.
+bochs_rom() {
+	rom=/tmp/bochs.rom
+	if [ ! -e "$bochs/rom" ]; then
+		echo "REPORT bochs.rom-size=none"
+		return
+	fi
+	set -- $(sed -n 7p "$bochs/resource")
+	[ $# -ge 2 ] && echo "REPORT bochs.rom-bar-size=$(($2 - $1 + 1))"
+	echo 1 >"$bochs/rom"
+	cat "$bochs/rom" >"$rom" 2>/dev/null
+	echo 0 >"$bochs/rom"
+	echo "REPORT bochs.rom-size=$(wc -c <"$rom")"
+	echo "REPORT bochs.rom-signature=$(od -An -tx1 -N2 "$rom" | tr -d ' ')"
+	pcir=$(od -An -tu2 -j 24 -N2 "$rom" | tr -d ' ')
+	[ -n "$pcir" ] || return
+	echo "REPORT bochs.rom-pcir=$(od -An -c -j "$pcir" -N4 "$rom" | tr -d ' ')"
+	set -- $(od -An -tx2 -j $((pcir + 4)) -N4 "$rom")
+	echo "REPORT bochs.rom-ids=${1:-}:${2:-}"
+}
+bochs_rom
 
 # The fbdev emulation's framebuffer of this device: the fb whose device
 # is the bochs-display, with its /dev node.
