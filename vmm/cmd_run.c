@@ -164,7 +164,8 @@ static void print_run_usage(FILE *out)
 		"          [,password-file=PATH|,password=SECRET|,disable-ticketing]\n"
 		"          [,connect-file=PATH][,tls-port=PORT,x509-dir=DIR][,plaintext=on|off]\n"
 		"          [,video-codec=LIST][,streaming-video=off|all|filter][,refresh-rate=HZ]\n"
-		"                     show the GPU's outputs to SPICE clients (remote-viewer)\n"
+		"                     show the GPU's outputs (then the displays of --vfio\n"
+		"                     mediated devices) to SPICE clients (remote-viewer)\n"
 		"                     and take their keyboard, pointer and window size; adds\n"
 		"                     --gpu 2d if no --gpu is given, and a virtio keyboard,\n"
 		"                     tablet and mouse. :PORT listens on 127.0.0.1.\n"
@@ -193,7 +194,9 @@ static void print_run_usage(FILE *out)
 		"                     it is reset at start, at reboot and at exit. Its\n"
 		"                     expansion ROM (up to 16 MiB) is offered read-only\n"
 		"                     behind its ROM BAR; rom=off hides it. A mediated\n"
-		"                     device's display is not shown. 'gvmm check' lists\n"
+		"                     device's display (VFIO_DEVICE_QUERY_GFX_PLANE: a\n"
+		"                     vGPU, mbochs) is shown through --spice, one display\n"
+		"                     after the GPU's. 'gvmm check' lists\n"
 		"                     the host's IOMMU groups\n"
 		"  --no-rng           leave out the virtio-rng entropy device\n"
 		"  --api-socket PATH  a control socket (JSON lines: status, pause, resume,\n"
@@ -575,6 +578,19 @@ static int check_vfio_devices(const struct run_options *opt, struct vfio_host_de
 	return EXIT_SUCCESS;
 }
 
+/* The display's outputs: the GPU's, then one for each mediated device
+ * (only opening one tells whether it has a display: the VM does that),
+ * as many as the display can have. */
+static unsigned display_outputs(const struct run_options *opt,
+				const struct vfio_host_device *devs)
+{
+	unsigned n = opt->gpu.nr_outputs;
+
+	for (unsigned i = 0; i < opt->nr_vfio; i++)
+		n += devs[i].mdev;
+	return n < DISPLAY_MAX_OUTPUTS ? n : DISPLAY_MAX_OUTPUTS;
+}
+
 static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
 			     const struct run_options *opt, struct event_loop *loop,
 			     struct serial_console *console, struct run_state *state)
@@ -728,7 +744,8 @@ files_ready:
 		goto out_loop;
 	}
 	if (opt.spice_given) {
-		if (spice_display_create(&display, &opt.spice, &loop, opt.gpu.nr_outputs,
+		if (spice_display_create(&display, &opt.spice, &loop,
+					 display_outputs(&opt, vfio_devices),
 					 opt.gpu.width, opt.gpu.height, err, sizeof(err)) < 0) {
 			status = usage_error("--spice: %s", err);
 			goto out_loop;
@@ -758,6 +775,7 @@ files_ready:
 		.gpu = opt.gpu_given ? &opt.gpu : NULL,
 		.display = display,
 		.vfio_devices = vfio_devices, .nr_vfio_devices = opt.nr_vfio,
+		.vfio_first_output = opt.gpu.nr_outputs,
 	};
 	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
 	if (display)

@@ -230,6 +230,53 @@ static void vm_memslot_remove(void *ctx, unsigned slot)
 	vm_unmap_host_pages(ctx, (int)slot);
 }
 
+/* A mediated device with a display shows it on the display's next output
+ * after the GPU's (cmd_run made room for every mediated device, in the
+ * order of the --vfio options). Without the display, or without an
+ * output left, the device still works; only its picture is not shown. */
+static void vm_setup_vfio_display(struct vm *vm, struct vfio_pci *dev, unsigned output)
+{
+	struct display *display = vm->cfg->display;
+	enum vfio_display_kind kind = vfio_display_probe(&vfio_gfx_device_ops, &dev->fd);
+	struct vfio_display *d;
+	int ret;
+
+	if (kind == VFIO_DISPLAY_NONE) {
+		/* Its output stays off rather than black. */
+		if (display && output < DISPLAY_MAX_OUTPUTS)
+			display_output_resize(display, output, 0, 0);
+		return;
+	}
+	if (!display) {
+		log_info("vfio %s: it has a display (%s planes), shown only with --spice",
+			 dev->name, vfio_display_kind_name(kind));
+		return;
+	}
+	if (output >= DISPLAY_MAX_OUTPUTS) {
+		log_warn("vfio %s: its display is not shown: all %d display outputs are taken",
+			 dev->name, DISPLAY_MAX_OUTPUTS);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		log_warn("vfio %s: its display is not shown: out of memory", dev->name);
+		return;
+	}
+	/* dev->fd outlives the display: vm_destroy takes the display first. */
+	vfio_display_init(d, dev->name, kind, &vfio_gfx_device_ops, &dev->fd, display, output);
+	ret = vfio_display_start(d, vm->loop);
+	if (ret < 0) {
+		log_warn("vfio %s: its display is not shown: no timer to poll it: %s", dev->name,
+			 strerror(-ret));
+		vfio_display_destroy(d);
+		free(d);
+		return;
+	}
+	vm->vfio_displays[vm->nr_vfio_displays++] = d;
+	log_info("vfio %s: its display (%s planes) is display %u on SPICE", dev->name,
+		 vfio_display_kind_name(kind), output);
+}
+
 /* Passed-through devices go on the bus last, after the emulated ones. */
 static int vm_setup_vfio(struct vm *vm, char *err, size_t errlen)
 {
@@ -238,6 +285,7 @@ static int vm_setup_vfio(struct vm *vm, char *err, size_t errlen)
 		.memslot_add = vm_memslot_add, .memslot_remove = vm_memslot_remove,
 		.memslot_ctx = vm,
 	};
+	unsigned output = vm->cfg->vfio_first_output;
 	int ret;
 
 	if (!vm->cfg->nr_vfio_devices)
@@ -264,6 +312,9 @@ static int vm_setup_vfio(struct vm *vm, char *err, size_t errlen)
 		if (vfio_pci_start(d, err, errlen) < 0)
 			return -1;
 	}
+	for (unsigned i = 0; i < vm->vfio->nr_devices; i++)
+		if (vm->cfg->vfio_devices[i].mdev)
+			vm_setup_vfio_display(vm, vm->vfio->devices[i], output++);
 	return 0;
 }
 
@@ -600,6 +651,11 @@ void vm_destroy(struct vm *vm)
 	if (vm->input_attached)
 		display_attach_input(vm->cfg->display, NULL, NULL);
 	vm->input_attached = false;
+	for (unsigned i = 0; i < vm->nr_vfio_displays; i++) {
+		vfio_display_destroy(vm->vfio_displays[i]);
+		free(vm->vfio_displays[i]);
+	}
+	vm->nr_vfio_displays = 0;
 	input_devices_stop(vm->input);
 	if (vm->gpu)
 		virtio_gpu_stop(vm->gpu);

@@ -25,6 +25,7 @@
 #include "../devices/gpu/virtio_gpu.h"
 #include "../devices/net/virtio_net.h"
 #include "../devices/virtio/virtio_rng.h"
+#include "../devices/vfio/vfio_display.h"
 #include "../devices/vfio/vfio_passthrough.h"
 #include "bus.h"
 #include "event_loop.h"
@@ -60,6 +61,9 @@ struct vm_config {
 				   * come a keyboard, a tablet and a mouse */
 	const struct vfio_host_device *vfio_devices;  /* passed through, checked */
 	unsigned nr_vfio_devices;
+	unsigned vfio_first_output;  /* the display output of the first mediated
+				      * device, the next ones after it (after
+				      * the GPU's: the display has that many) */
 };
 
 /* Why a VM stopped; the first reason recorded wins. */
@@ -108,6 +112,8 @@ struct vm {
 	struct input_devices *input;
 	bool input_attached;
 	struct vfio_passthrough *vfio;
+	struct vfio_display *vfio_displays[VFIO_MAX_DEVICES];  /* mediated devices' */
+	unsigned nr_vfio_displays;
 
 
 	/* Pause: vCPUs park outside KVM_RUN while paused is set. */
