@@ -64,6 +64,15 @@ static bool rect_is(const struct display_rect *r, uint32_t x, uint32_t y, uint32
 	return false;
 }
 
+/* A copy of W x H that has sent the frame of seed; r then counts anew. */
+static void first_frame(struct frame_shadow *s, struct receiver *r, uint32_t seed)
+{
+	fill(seed);
+	CHECK_EQ(frame_shadow_resize(s, W, H), 0);
+	frame_shadow_update(s, source, STRIDE, receive, r);
+	r->nr_rects = 0;
+}
+
 static void test_first_frame_whole(void)
 {
 	struct frame_shadow s = { 0 };
@@ -82,10 +91,7 @@ static void test_nothing_changed(void)
 	struct frame_shadow s = { 0 };
 	struct receiver r = { 0 };
 
-	fill(2);
-	CHECK_EQ(frame_shadow_resize(&s, W, H), 0);
-	frame_shadow_update(&s, source, STRIDE, receive, &r);
-	r.nr_rects = 0;
+	first_frame(&s, &r, 2);
 	CHECK_EQ(frame_shadow_update(&s, source, STRIDE, receive, &r), 0);
 	CHECK_EQ(r.nr_rects, 0);
 	/* Invalidated (the output was resized under it): all again. */
@@ -100,12 +106,8 @@ static void test_changes_narrowed(void)
 	struct frame_shadow s = { 0 };
 	struct receiver r = { 0 };
 
-	fill(3);
-	CHECK_EQ(frame_shadow_resize(&s, W, H), 0);
-	frame_shadow_update(&s, source, STRIDE, receive, &r);
-
+	first_frame(&s, &r, 3);
 	/* One pixel. */
-	r.nr_rects = 0;
 	put(10, 20, 0xdeadbeef);
 	CHECK_EQ(frame_shadow_update(&s, source, STRIDE, receive, &r), 1);
 	CHECK(rect_is(&r.rects[0], 10, 20, 1, 1));
@@ -142,9 +144,7 @@ static void test_random_changes_rebuild_the_frame(void)
 	struct receiver r = { 0 };
 	uint32_t rng = 12345;
 
-	fill(4);
-	CHECK_EQ(frame_shadow_resize(&s, W, H), 0);
-	frame_shadow_update(&s, source, STRIDE, receive, &r);
+	first_frame(&s, &r, 4);
 	for (unsigned round = 0; round < 200; round++) {
 		unsigned n = round % 7;
 

@@ -6,7 +6,6 @@
  * with a bounded number of log lines. */
 #include "check.h"
 
-#include <dirent.h>
 #include <drm_fourcc.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "../../display/display_backend.h"
 #include "../../vmm/log.h"
 #include "fake_gfx_device.h"
+#include "open_fds.h"
 
 #define OUTPUT  3
 #define W       96u
@@ -110,19 +110,6 @@ static struct fake_gfx_device dev;
 static struct display *display;
 static struct vfio_display vd;
 
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-
-	if (!d)
-		return 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static void set_up(uint32_t plane_types)
 {
 	free(seen.picture);
@@ -200,6 +187,20 @@ static bool output_off(void)
 	return seen.width == 0 && seen.height == 0;
 }
 
+/* A dma-buf device whose buffer 1, drawn from seed, the output shows. */
+static uint8_t *shown_buffer(uint32_t seed)
+{
+	uint8_t *buf;
+
+	set_up(VFIO_GFX_PLANE_TYPE_DMABUF);
+	buf = fake_gfx_device_add_buffer(&dev, 1, BYTES);
+	draw(buf, seed);
+	show_dmabuf(1, DRM_FORMAT_XRGB8888);
+	vfio_display_refresh(&vd);
+	CHECK(output_shows(buf, false));
+	return buf;
+}
+
 /* ---- tests ---- */
 
 static void test_probe(void)
@@ -270,13 +271,8 @@ static void test_dmabuf_plane_shown_and_only_changes_sent(void)
 	uint8_t *buf;
 	uint32_t v = 0x00123456;
 
-	set_up(VFIO_GFX_PLANE_TYPE_DMABUF);
-	buf = fake_gfx_device_add_buffer(&dev, 1, BYTES);
-	draw(buf, 3);
-	show_dmabuf(1, DRM_FORMAT_XRGB8888);
-	vfio_display_refresh(&vd);
+	buf = shown_buffer(3);
 	CHECK_EQ(seen.resizes, 1);
-	CHECK(output_shows(buf, false));
 	CHECK_EQ(dev.gets[1], 1);
 
 	/* A still picture sends nothing. */
@@ -317,14 +313,8 @@ static void test_flips_between_buffers(void)
 
 static void test_format_change_repaints(void)
 {
-	uint8_t *buf;
+	uint8_t *buf = shown_buffer(6);
 
-	set_up(VFIO_GFX_PLANE_TYPE_DMABUF);
-	buf = fake_gfx_device_add_buffer(&dev, 1, BYTES);
-	draw(buf, 6);
-	show_dmabuf(1, DRM_FORMAT_XRGB8888);
-	vfio_display_refresh(&vd);
-	CHECK(output_shows(buf, false));
 	/* The same bytes as ARGB: alpha now comes from them. */
 	show_dmabuf(1, DRM_FORMAT_ARGB8888);
 	vfio_display_refresh(&vd);
@@ -334,16 +324,9 @@ static void test_format_change_repaints(void)
 
 static void test_bad_planes_turn_the_output_off(void)
 {
-	uint8_t *buf;
+	uint8_t *buf = shown_buffer(7);
 
-	set_up(VFIO_GFX_PLANE_TYPE_DMABUF);
-	buf = fake_gfx_device_add_buffer(&dev, 1, BYTES);
 	fake_gfx_device_add_buffer(&dev, 2, PAGE);
-	draw(buf, 7);
-	show_dmabuf(1, DRM_FORMAT_XRGB8888);
-	vfio_display_refresh(&vd);
-	CHECK(output_shows(buf, false));
-
 	/* A stride too small for a row. */
 	dev.plane.stride = W * 4 - 4;
 	vfio_display_refresh(&vd);
@@ -445,14 +428,8 @@ static void test_dmabuf_refused_then_given(void)
 
 static void test_query_failures(void)
 {
-	uint8_t *buf;
+	uint8_t *buf = shown_buffer(10);
 
-	set_up(VFIO_GFX_PLANE_TYPE_DMABUF);
-	buf = fake_gfx_device_add_buffer(&dev, 1, BYTES);
-	draw(buf, 10);
-	show_dmabuf(1, DRM_FORMAT_XRGB8888);
-	vfio_display_refresh(&vd);
-	CHECK(output_shows(buf, false));
 	/* A failing query leaves the output as it was; a warning only after
 	 * a second of them, and one line when it works again. */
 	dev.query_error = -ENOMEM;

@@ -4,31 +4,17 @@
  * cannot be had or mapped is an error, not an entry. */
 #include "check.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 
 #include "../../devices/vfio/vfio_dmabuf_cache.h"
 #include "fake_gfx_device.h"
+#include "open_fds.h"
 
 #define PAGE 4096u
 
 static struct fake_gfx_device dev;
 static struct vfio_dmabuf_cache cache;
-
-/* File descriptors this process has open now. */
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-
-	if (!d)
-		return 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static const struct vfio_dmabuf *get(uint32_t id, int *error)
 {
