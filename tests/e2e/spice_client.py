@@ -7,12 +7,14 @@ Pythons on PATH). It is a real SPICE client: spice-gtk's SpiceClientGLib
 through GObject introspection, without GTK, so no X server is needed.
 
     spice_client.py [--host H] [--port P | --unix PATH] [--password S]
-                    [--timeout SECONDS] ACTION...
+                    [--timeout SECONDS] [--display N] ACTION...
 
-It connects, then runs the ACTIONs in order; each prints one JSON line on
-stdout ({"action": ..., "ok": true|false, ...}). The action "stdin" reads
-more actions from standard input, one per line, until end of file, so a
-test script can drive one connection step by step (through a FIFO).
+It connects, then runs the ACTIONs in order on display N (the display
+channel with that id, gvmm's output N; default 0); each prints one JSON
+line on stdout ({"action": ..., "ok": true|false, ...}). The action
+"stdin" reads more actions from standard input, one per line, until end
+of file, so a test script can drive one connection step by step (through
+a FIFO).
 
 Actions:
   wait-primary            wait for the display channel's primary surface
@@ -111,6 +113,7 @@ class Client:
             self.session.props.port = str(args.port)
         if args.password is not None:
             self.session.props.password = args.password
+        self.display_id = args.display
         self.main = self.display = self.inputs = None
         self.primary = None  # (width, height, stride, format, address)
         self.updates = 0
@@ -130,7 +133,7 @@ class Client:
         if isinstance(channel, Spice.MainChannel):
             self.main = channel
         elif isinstance(channel, Spice.DisplayChannel):
-            if self.display is None:  # display 0 only
+            if self.display is None and channel.props.channel_id == self.display_id:
                 self.display = channel
                 GObject.Object.connect(channel, "display-primary-create", self._primary_create)
                 GObject.Object.connect(channel, "display-primary-destroy", self._primary_destroy)
@@ -553,6 +556,8 @@ def main():
     parser.add_argument("--unix", help="path of a unix socket instead of host and port")
     parser.add_argument("--password")
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--display", type=int, default=0,
+                        help="the display channel the actions look at (default 0)")
     parser.add_argument("actions", nargs="*")
     args = parser.parse_args()
 
