@@ -2,6 +2,13 @@
  * tests/guest/vfio.sh once the kernel's bochs driver has bound the device:
  *
  *   bochstest PCI-DEVICE-DIR     (e.g. /sys/bus/pci/devices/0000:00:05.0)
+ *   bochstest --show PCI-DEVICE-DIR
+ *
+ * With --show it only does step 1 and keeps the pattern on the screen
+ * (the card open, so that the fbdev console does not take the CRTC back)
+ * until it is killed: for a mediated bochs-display (tests/guest/vfio.sh,
+ * gvmm.vfio=mdev), whose screen the host shows on SPICE and checks there.
+ * It prints bochs.shown=ok once the pattern is up.
  *
  * It shows a position-keyed pattern through the driver, then reads it
  * back through the device's BAR 0, the way a passed-through GPU's memory
@@ -318,14 +325,14 @@ int main(int argc, char **argv)
 	struct shown s = { 0 };
 	const char *why;
 	uint64_t scanout = UINT64_MAX, at = UINT64_MAX, wrong = 0;
-	bool ok;
+	bool ok, show_only = argc == 3 && !strcmp(argv[1], "--show");
 	int fd;
 
 	/* Each line out at once: what was found before a step that kills the
 	 * program (a BAR access can) still reaches the console. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 2 || !realpath(argv[1], pci)) {
-		fprintf(stderr, "usage: bochstest PCI-DEVICE-DIR\n");
+	if (argc != 2 + show_only || !realpath(argv[1 + show_only], pci)) {
+		fprintf(stderr, "usage: bochstest [--show] PCI-DEVICE-DIR\n");
 		return setup_failed("no such PCI device");
 	}
 	if (find_card(pci, card, sizeof(card)) < 0)
@@ -338,6 +345,11 @@ int main(int argc, char **argv)
 	if (why)
 		return setup_failed(why);
 	printf("bochs.mode=%ux%u\nbochs.pitch=%u\n", s.width, s.height, s.pitch);
+	if (show_only) {
+		printf("bochs.shown=ok\n");
+		for (;;)
+			pause();
+	}
 
 	why = unbind(pci);
 	printf("bochs.unbind=%s\n", why ? why : "ok");

@@ -6,10 +6,25 @@
 # it and made a framebuffer of it; the guest reads the device's expansion
 # ROM through sysfs; bochstest then shows a pattern through the driver and
 # reads it back through the device's BAR 0.
+#
+#   gvmm.vfio=mdev      the one device is a mediated bochs-display (an
+#                       instance of the kernel's mbochs sample): after the
+#                       driver check, bochstest --show keeps its pattern on
+#                       the device's screen, which gvmm shows on SPICE,
+#                       until the host's client presses Enter on the virtio
+#                       keyboard ("GVMM-MDEV-SHOWN": the pattern is up)
+#   gvmm.vfio.wait=S    bound of that wait (default 600)
+mode=passthrough wait=600
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	gvmm.vfio=*) mode=${arg#*=} ;;
+	gvmm.vfio.wait=*) wait=${arg#*=} ;;
+	esac
+done
 for d in /sys/bus/pci/devices/*; do
 	echo "REPORT pci_device=$(basename "$d") $(cat "$d/vendor"):$(cat "$d/device")"
 done
-/bin/edutest | sed 's/^/REPORT /'
+[ "$mode" = mdev ] || /bin/edutest | sed 's/^/REPORT /'
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s, bounded.
 wait_until() {
@@ -39,6 +54,43 @@ bochs_real=$(readlink -f "$bochs")
 wait_until 30 [ -e "$bochs/driver" ]
 driver=$(basename "$(readlink "$bochs/driver" 2>/dev/null)" 2>/dev/null)
 echo "REPORT bochs.driver=${driver:-none}"
+
+# The framebuffer console lets go of the framebuffers: before bochstest
+# unbinds the driver under one, and so that its cursor never blinks over
+# a pattern shown.
+release_fbcon() {
+	for v in /sys/class/vtconsole/vtcon*; do
+		grep -q 'frame buffer' "$v/name" 2>/dev/null && echo 0 >"$v/bind"
+	done
+}
+
+# A mediated display: the pattern stays up while the host looks.
+if [ "$mode" = mdev ]; then
+	[ -n "$driver" ] || exit 1
+	kbd=
+	for e in /sys/class/input/event*; do
+		[ "$(cat "$e/device/name")" = "gvmm keyboard" ] && kbd=/dev/input/${e##*/}
+	done
+	echo "REPORT bochs.keyboard=${kbd:-none}"
+	release_fbcon
+	/bin/bochstest --show "$bochs" >/tmp/show.out 2>&1 &
+	show=$!
+	shown() { grep -q '^bochs.shown=ok' /tmp/show.out || ! kill -0 "$show" 2>/dev/null; }
+	wait_until 60 shown
+	sed 's/^/REPORT /' /tmp/show.out
+	grep -q '^bochs.shown=ok' /tmp/show.out || { kill "$show" 2>/dev/null; exit 1; }
+	echo "GVMM-MDEV-SHOWN"
+	rc=0
+	if [ -n "$kbd" ] && evread -t "$wait" -u 1:28:0 "keyboard=$kbd" >/dev/null; then
+		echo "REPORT bochs.go=enter"
+	else
+		echo "REPORT bochs.go=timeout"
+		rc=1
+	fi
+	kill "$show" 2>/dev/null
+	wait "$show" 2>/dev/null
+	exit $rc
+fi
 
 # Its expansion ROM: QEMU's bochs-display carries SeaBIOS's VGA BIOS, and
 # gvmm offers the device's ROM behind the ROM BAR. The kernel turns the
@@ -84,11 +136,7 @@ echo "REPORT bochs.fb=${fb:-none}"
 # What fbdev says of it (fb.id names the driver); the mmap must work.
 [ -n "$fb" ] && fbpaint -d "/dev/$fb" info | sed 's/^REPORT fb\./REPORT bochs.fb-/'
 
-# The framebuffer console lets go of the framebuffer before bochstest
-# unbinds the driver under it.
-for v in /sys/class/vtconsole/vtcon*; do
-	grep -q 'frame buffer' "$v/name" 2>/dev/null && echo 0 >"$v/bind"
-done
+release_fbcon
 if [ -n "$driver" ]; then
 	/bin/bochstest "$bochs" | sed 's/^/REPORT /'
 else
