@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # with-kvm: --vfio
+# host-setup: tests/e2e/mbochs_setup.sh
 # VFIO passthrough of QEMU's edu device (1234:11e8) and, in the same boot,
 # of its bochs-display (1234:1111). tools/rig --vfio gives the nested host
 # an IOMMU and both devices, and names their PCI addresses in
@@ -17,6 +18,12 @@
 # with exit status 2, a device that is not bound to vfio-pci, one that
 # does not exist (rom=off or not), and a bad rom= value. Without GVMM_RIG_EDU it skips;
 # without GVMM_RIG_BOCHS only the bochs-display checks skip.
+# A second boot passes a mediated device through: an instance of the
+# kernel's mbochs sample (build/mbochs/mbochs.ko, built on the host by
+# tests/e2e/mbochs_setup.sh), which the guest's bochs driver binds; the
+# guest shows a pattern on it (tests/guest/vfio.sh, gvmm.vfio=mdev) and a real
+# SPICE client must get that pattern from gvmm's display of the device's
+# dma-buf planes. Without the module it skips, saying why.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,12 +33,16 @@ BOOT_TIMEOUT=${GVMM_BOOT_TIMEOUT:-240}
 EDU=${GVMM_RIG_EDU:-}
 BOCHS=${GVMM_RIG_BOCHS:-}
 
+# The mediated display needs the rig too: it loads a sample kernel
+# module, which a test must not do to a developer's own kernel.
 if [ -z "$EDU" ]; then
 	skip vfio "no edu device to pass through (GVMM_RIG_EDU is set by tools/rig --vfio)"
+	skip vfio.mbochs "it runs only in the nested host of tools/rig --vfio"
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
 	skip vfio "binding a device to vfio-pci needs root"
+	skip vfio.mbochs "loading mbochs and making a mediated device need root"
 	exit 0
 fi
 dev=/sys/bus/pci/devices/$EDU
@@ -186,3 +197,171 @@ echo > "$dev/driver_override"
 if [ -n "$BOCHS" ]; then
 	echo > "/sys/bus/pci/devices/$BOCHS/driver_override"
 fi
+
+# --- A mediated display: mbochs, shown through SPICE ---------------------------------
+
+client=(/usr/bin/python3 "$(dirname "$0")/spice_client.py")
+mbochs_ko=build/mbochs/mbochs.ko
+mbochs_port=${GVMM_E2E_MBOCHS_SPICE_PORT:-15940}
+password=gvmm-e2e-secret
+# gvmm's --spice display: the default GPU's one output, then the
+# mediated device's display.
+mbochs_output=1
+
+# bochstest's pattern (tests/guest-tools/bochstest.c), and the client's
+# picture compared with it.
+mbochs_check=$E2E_WORK/mbochs_check.py
+cat >"$mbochs_check" <<'PY'
+import sys
+
+M = 0xffffffff
+
+def pattern(x, y):
+    """tests/guest-tools/bochstest.c's pattern at (x, y), as (r, g, b)."""
+    v = (((x + 1) * 0x9e3779b1) & M) ^ (((y + 1) * 0x85ebca77) & M)
+    v ^= v >> 13
+    v = (v * 0xc2b2ae35) & M
+    v ^= v >> 16
+    return (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff
+
+def compare(path, w, h):
+    # spice_client.py's dump: "P6\nW H\n255\n", then RGB bytes.
+    magic, size, maxval, pixels = open(path, "rb").read().split(b"\n", 3)
+    pw, ph = map(int, size.split())
+    if (magic, maxval) != (b"P6", b"255") or len(pixels) != 3 * pw * ph:
+        return "not a dump of the client's picture"
+    if (pw, ph) != (w, h):
+        return "the client has %dx%d, the guest showed %dx%d" % (pw, ph, w, h)
+    # Every 8th row and the last, whole: a hash of the position cannot
+    # match in a shifted, mis-strided or stale picture.
+    bad, first = 0, None
+    for y in sorted(set(range(0, h, 8)) | {h - 1}):
+        row = pixels[3 * w * y:3 * w * (y + 1)]
+        for x in range(w):
+            want = pattern(x, y)
+            if tuple(row[3 * x:3 * x + 3]) != want:
+                bad += 1
+                if first is None:
+                    first = "first at (%d,%d): got %s, want %s" % (
+                        x, y, tuple(row[3 * x:3 * x + 3]), want)
+    return "ok" if not bad else "%d checked pixels differ, %s" % (bad, first)
+
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "pixel":
+    print("%02x%02x%02x" % pattern(int(args[0]), int(args[1])))
+elif cmd == "compare":
+    print(compare(args[0], int(args[1]), int(args[2])))
+PY
+
+# mbochs_prepare: loads mdev and mbochs and makes an mbochs instance;
+# MDEV is its sysfs directory. Returns 1 with MBOCHS_SKIP set when the
+# test cannot run here, or with MBOCHS_FAIL set when what should work did
+# not.
+MDEV='' MBOCHS_SKIP='' MBOCHS_FAIL=''
+mbochs_prepare() {
+	local magic types t uuid
+	if [ -s build/e2e-mbochs/why ]; then
+		MBOCHS_SKIP=$(cat build/e2e-mbochs/why)
+		return 1
+	fi
+	if [ ! -f "$mbochs_ko" ]; then
+		MBOCHS_SKIP="no $mbochs_ko: run tools/build-mbochs (as root) before the rig (tests/run does, through tests/e2e/mbochs_setup.sh)"
+		return 1
+	fi
+	magic=$(modinfo -F vermagic "$mbochs_ko" 2>/dev/null)
+	magic=${magic%% *}
+	if [ "$magic" != "$(uname -r)" ]; then
+		MBOCHS_SKIP="$mbochs_ko is for kernel '${magic:-?}', the nested host runs $(uname -r) (same GVMM_KVER for tools/build-mbochs and the rig?)"
+		return 1
+	fi
+	if ! modprobe mdev 2>"$E2E_WORK/mdev.err"; then
+		MBOCHS_SKIP="the kernel's mdev module does not load: $(head -n 1 "$E2E_WORK/mdev.err")"
+		return 1
+	fi
+	if [ ! -d /sys/module/mbochs ] && ! insmod "$mbochs_ko" 2>"$E2E_WORK/insmod.err"; then
+		MBOCHS_FAIL="insmod $mbochs_ko: $(head -n 1 "$E2E_WORK/insmod.err")"
+		return 1
+	fi
+	# The medium type (16 MiB) holds the bochs driver's default mode
+	# with room; any other will do.
+	types=/sys/class/mdev_bus/mbochs/mdev_supported_types
+	for t in "$types/mbochs-medium" "$types"/mbochs-*; do
+		[ "$(cat "$t/available_instances" 2>/dev/null || echo 0)" -gt 0 ] && break
+		t=
+	done
+	if [ -z "$t" ]; then
+		MBOCHS_FAIL="no mbochs type with an instance available in $types: $(ls "$types" 2>&1 | tr "\n" " ")"
+		return 1
+	fi
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	if ! echo "$uuid" 2>"$E2E_WORK/create.err" >"$t/create"; then
+		MBOCHS_FAIL="creating a ${t##*/} instance: $(head -n 1 "$E2E_WORK/create.err")"
+		return 1
+	fi
+	MDEV=/sys/bus/mdev/devices/$uuid
+	[ -d "$MDEV" ] || { MBOCHS_FAIL="no $MDEV after ${t##*/}/create"; return 1; }
+	echo "mbochs: a ${t##*/} instance, $uuid"
+}
+
+# mbochs_client LIMIT ACTION...: one SPICE client on the mediated
+# device's display; CLIENT_OUT holds its JSON lines. Status 0 when every
+# action succeeded.
+mbochs_client() {
+	local limit=$1; shift
+	CLIENT_OUT=$(timeout "$limit" "${client[@]}" --port "$mbochs_port" --password "$password" \
+		--display "$mbochs_output" --timeout "$((limit - 20))" "$@" 2>&1)
+}
+
+if ! mbochs_prepare; then
+	if [ -n "$MBOCHS_FAIL" ]; then
+		fail vfio.mbochs "$MBOCHS_FAIL"
+	else
+		skip vfio.mbochs "$MBOCHS_SKIP"
+	fi
+	exit 0
+fi
+pass vfio.mbochs-instance
+
+# The guest holds its pattern up until Enter, for at most the boot's time.
+GVMM_SPICE_PASSWORD=$password boot_in_background mbochs --kernel "$GUEST_DIR/vmlinuz" \
+	--initrd "$GUEST_DIR/initrd.img" --memory 256M --no-reboot \
+	--cmdline "console=ttyS0 panic=-1 gvmm.test=vfio gvmm.vfio=mdev gvmm.vfio.wait=$BOOT_TIMEOUT" \
+	--vfio "sysfsdev=$MDEV" --spice "127.0.0.1:$mbochs_port,streaming-video=off"
+mbochs_pixels="the guest never showed its pattern"
+if wait_for_console mbochs GVMM-MDEV-SHOWN 1 "$BOOT_TIMEOUT"; then
+	mode=$(report mbochs bochs.mode)
+	W=${mode%x*} H=${mode#*x}
+	corner=$(python3 "$mbochs_check" pixel $((W - 1)) $((H - 1)))
+	# The picture may arrive in pieces: wait for its last pixel and for
+	# quiet, then take it; again if it was not whole yet.
+	for _ in 1 2 3; do
+		if ! mbochs_client 300 "wait-size=$W,$H" "wait-rect=$((W - 1)),$((H - 1)),1,1,$corner" \
+			settle=1 "dump=$E2E_WORK/mbochs.ppm"; then
+			mbochs_pixels="the client failed: $(tail -n 2 <<<"$CLIENT_OUT" | tr '\n' ' ')"
+			continue
+		fi
+		mbochs_pixels=$(python3 "$mbochs_check" compare "$E2E_WORK/mbochs.ppm" "$W" "$H")
+		[ "$mbochs_pixels" = ok ] && break
+		sleep 2
+	done
+fi
+# Enter on the guest's keyboard ends its test.
+mbochs_client 120 key=0x1c sleep=1
+timeout "$BOOT_TIMEOUT" tail --pid="$BOOT_PID" -f /dev/null || kill -KILL "$BOOT_PID" 2>/dev/null
+wait "$BOOT_PID"
+BOOT_STATUS=$?
+
+expect vfio.mbochs-guest-driver "the guest's device '$(report mbochs bochs.device)', driver '$(report mbochs bochs.driver)'" \
+	[ "$(report mbochs bochs.driver)" = bochs-drm ]
+expect vfio.mbochs-guest-shows "bochstest --show: shown '$(report mbochs bochs.shown)', mode '$(report mbochs bochs.mode)', $(report mbochs bochs.pattern)" \
+	[ "$(report mbochs bochs.shown)" = ok ]
+expect vfio.mbochs-display-found "gvmm said: $(grep -m 1 'vfio .*display' "$E2E_WORK/mbochs.err")" \
+	grep -q "its display (dma-buf planes) is display $mbochs_output on SPICE" "$E2E_WORK/mbochs.err"
+expect vfio.mbochs-spice-pixels "the SPICE client's display $mbochs_output vs the guest's pattern: $mbochs_pixels" \
+	[ "$mbochs_pixels" = ok ]
+expect vfio.mbochs-exit-0 "gvmm exited $BOOT_STATUS, the guest's test '$(test_exit mbochs)' (Enter: $(report mbochs bochs.go))" \
+	[ "$BOOT_STATUS" = 0 -a "$(test_exit mbochs)" = 0 ]
+if [ "$BOOT_STATUS" != 0 ] || [ "$mbochs_pixels" != ok ]; then
+	console_tail mbochs
+fi
+echo 1 >"$MDEV/remove" 2>/dev/null
