@@ -38,14 +38,34 @@ static int region_io(struct vfio_pci *d, unsigned index, uint64_t offset, void *
 	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
 }
 
+/* How much of [offset, offset + len) the device's config region holds.
+ * Some devices offer less than the 256-byte header (mbochs: 255 bytes):
+ * what lies past their region reads as zeros and takes no writes, as an
+ * absent register would. */
+static unsigned config_io_span(const struct vfio_pci *d, uint32_t offset, unsigned len)
+{
+	uint64_t size = d->regions[CONFIG_REGION].size;
+
+	if (offset >= size)
+		return 0;
+	return len > size - offset ? (unsigned)(size - offset) : len;
+}
+
 static int config_io_read(void *ctx, uint32_t offset, void *buf, unsigned len)
 {
-	return region_io(ctx, CONFIG_REGION, offset, buf, len, false);
+	struct vfio_pci *d = ctx;
+	unsigned span = config_io_span(d, offset, len);
+
+	memset(buf, 0, len);
+	return span ? region_io(d, CONFIG_REGION, offset, buf, span, false) : 0;
 }
 
 static int config_io_write(void *ctx, uint32_t offset, const void *buf, unsigned len)
 {
-	return region_io(ctx, CONFIG_REGION, offset, (void *)buf, len, true);
+	struct vfio_pci *d = ctx;
+	unsigned span = config_io_span(d, offset, len);
+
+	return span ? region_io(d, CONFIG_REGION, offset, (void *)buf, span, true) : 0;
 }
 
 /* Reads region index's info, and its sparse mmap areas into areas (the
@@ -58,10 +78,23 @@ static int read_region(struct vfio_pci *d, unsigned index, struct vfio_range *ar
 
 	*nr_areas = 0;
 	memset(&u, 0, sizeof(u));
-	info->argsz = sizeof(u);
+	/* VFIO's protocol: ask with the plain structure; a driver with a
+	 * capability chain says how much room it needs in argsz, and only then
+	 * is it asked again with that room. Some drivers (mbochs) refuse an
+	 * argsz larger than what they would write. */
+	info->argsz = sizeof(*info);
 	info->index = index;
 	if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, info) < 0)
 		return -errno;
+	if (info->argsz > sizeof(*info) && info->argsz <= sizeof(u)) {
+		uint32_t want = info->argsz;
+
+		memset(&u, 0, sizeof(u));
+		info->argsz = want;
+		info->index = index;
+		if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, info) < 0)
+			return -errno;
+	}
 	d->regions[index] = (struct vfio_pci_region){ info->offset, info->size, info->flags };
 	if (!(info->flags & VFIO_REGION_INFO_FLAG_MMAP) || !areas)
 		return 0;
