@@ -187,10 +187,14 @@ static void dmabuf_sync(int fd, uint64_t flags)
 
 /* ---- a new plane ---- */
 
+/* The dma-bufs already had stay open (within the cache's bound) while
+ * nothing is shown: the next plane is often one of them again, and a
+ * device may not take giving one back and handing it out anew (the
+ * kernel's mbochs sample frees the buffer's pages at the second release
+ * of the same dma-buf, under the guest's framebuffer). */
 static void show_nothing(struct vfio_display *d)
 {
 	d->showing = false;
-	vfio_dmabuf_cache_clear(&d->dmabufs);
 	region_close(&d->region);
 	frame_shadow_free(&d->shadow);
 	size_output(d, 0, 0);
@@ -368,4 +372,5 @@ void vfio_display_destroy(struct vfio_display *d)
 		event_loop_remove(d->loop, d->timer_fd);
 	d->timer_fd = -1;
 	show_nothing(d);
+	vfio_dmabuf_cache_clear(&d->dmabufs);
 }
