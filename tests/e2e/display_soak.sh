@@ -18,6 +18,14 @@
 #   GVMM_SOAK_LIMIT=S      seconds a boot may run (default 300)
 #   GVMM_SOAK_CPUS=N       vCPUs (default 1)
 #   GVMM_SOAK_VMMS=gvmm|qemu  boot only one of them (default: "gvmm qemu")
+#   GVMM_SOAK_SPICE=off    no SPICE server (and so no virtio input devices)
+#                          for either VMM: the same load with the display's
+#                          host side doing less, which lets the guest run
+#                          faster
+#   GVMM_SOAK_APPEND="..."  more kernel arguments for both (e.g. nokaslr, so
+#                          that the RIPs in GVMM_SOAK_TRACE's events can be
+#                          looked up in the nested host's /proc/kallsyms when
+#                          it runs the same kernel)
 #   GVMM_SOAK_GVMM_ARGS="..." more gvmm run arguments (e.g. --hugepages or
 #                          --memory 256M,shared=on, to compare how guest RAM
 #                          is backed)
@@ -30,6 +38,7 @@
 #                          KVM resets the vCPU on a triple fault, so the
 #                          registers gvmm prints then are the reset state
 #                          and these events are what is left of the cause
+#   GVMM_SOAK_TRACE_LINES=N  how many of those events to show (default 60)
 # Run: make soak (through tools/with-kvm: the rig where KVM is PVM).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -41,7 +50,7 @@ cpus=${GVMM_SOAK_CPUS:-1}
 kernel=$GUEST_DIR/vmlinuz
 initrd=$GUEST_DIR/initrd.img
 port=${GVMM_E2E_SPICE_PORT:-15950}
-cmdline="console=ttyS0 panic=-1 quiet gvmm.test=ttyload gvmm.ttyload.rounds=$rounds"
+cmdline="console=ttyS0 panic=-1 quiet gvmm.test=ttyload gvmm.ttyload.rounds=$rounds ${GVMM_SOAK_APPEND:-}"
 qemu=$(command -v qemu-system-x86_64 || true)
 
 # died NAME: the guest died (rather than finished or ran out of time).
@@ -56,18 +65,25 @@ died() {
 	[ "${1%%-*}" = qemu ] && [ "$2" = 0 ] && ! grep -q 'REPORT ttyload=done' "$log" 2>/dev/null
 }
 
+gvmm_spice=(--spice "127.0.0.1:$port,disable-ticketing")
+qemu_spice=(-device virtio-keyboard-pci -device virtio-tablet-pci -device virtio-mouse-pci
+	-spice "port=$port,addr=127.0.0.1,disable-ticketing=on")
+case ${GVMM_SOAK_SPICE:-on} in
+on) ;;
+off) gvmm_spice=() qemu_spice=(); echo "note: GVMM_SOAK_SPICE=off: no SPICE server" ;;
+*) echo "display_soak: GVMM_SOAK_SPICE must be on or off" >&2; exit 2 ;;
+esac
+
 run_gvmm() {
 	boot "$1" "$limit" --kernel "$kernel" --initrd "$initrd" --memory 256M --cpus "$cpus" \
-		--no-reboot --cmdline "$cmdline" --gpu 2d --spice "127.0.0.1:$port,disable-ticketing" \
-		${GVMM_SOAK_GVMM_ARGS:-}
+		--no-reboot --cmdline "$cmdline" --gpu 2d "${gvmm_spice[@]}" ${GVMM_SOAK_GVMM_ARGS:-}
 }
 run_qemu() {
 	BOOT_START=$(date +%s)
 	timeout --kill-after=10 "$limit" "$qemu" -M q35 -enable-kvm -cpu host -m 256M \
 		-smp "$cpus" -no-reboot -nodefaults -vga none -display none \
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
-		-device virtio-gpu-pci -device virtio-keyboard-pci -device virtio-tablet-pci \
-		-device virtio-mouse-pci -spice "port=$port,addr=127.0.0.1,disable-ticketing=on" \
+		-device virtio-gpu-pci "${qemu_spice[@]}" \
 		-serial "file:$E2E_WORK/$1.log" ${GVMM_SOAK_QEMU_ARGS:-} </dev/null >/dev/null 2>"$E2E_WORK/$1.err"
 	BOOT_STATUS=$?
 	BOOT_END=$(date +%s)
@@ -83,7 +99,7 @@ if [ "${GVMM_SOAK_TRACE:-0}" = 1 ]; then
 		# VMX's triple fault), what KVM injected, and the MSR accesses
 		# KVM served: the last ones before a death tell what the guest
 		# was doing when it could no longer run.
-		for e in kvm_inj_exception kvm_exit kvm_msr kvm_page_fault kvm_inj_virq; do
+		for e in kvm_inj_exception kvm_exit kvm_msr kvm_page_fault kvm_inj_virq kvm_cr; do
 			echo 1 >$trace/events/kvm/$e/enable 2>/dev/null
 		done
 	else
@@ -96,7 +112,7 @@ trace_show() {
 	[ -z "$trace" ] && return
 	echo 0 >$trace/tracing_on
 	echo "---- last KVM events of $1 (host kernel trace):"
-	grep -v '^#' $trace/trace | tail -n 60 | sed 's/^/  | /'
+	grep -v '^#' $trace/trace | tail -n "${GVMM_SOAK_TRACE_LINES:-60}" | sed 's/^/  | /'
 }
 
 # Huge pages for --hugepages (256 MiB of guest RAM, and some to spare).
