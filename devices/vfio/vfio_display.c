@@ -104,11 +104,19 @@ static void size_output(struct vfio_display *d, uint32_t width, uint32_t height)
 
 /* ---- where the pixels are ---- */
 
-static void region_close(struct vfio_display_region *r)
+/* Lets go of the region's pixels (its mapping or the buffer polls fill). */
+static void region_drop_pixels(struct vfio_display_region *r)
 {
 	if (r->map)
 		munmap((void *)r->map, r->map_size);
 	free(r->copy);
+	r->map = NULL;
+	r->copy = NULL;
+}
+
+static void region_close(struct vfio_display_region *r)
+{
+	region_drop_pixels(r);
 	*r = (struct vfio_display_region){ 0 };
 }
 
@@ -137,11 +145,7 @@ static int region_prepare(struct vfio_display_region *r, uint64_t bytes)
 	size_t size = (size_t)((bytes + (uint64_t)page - 1) & ~((uint64_t)page - 1));
 	void *map;
 
-	if (r->map)
-		munmap((void *)r->map, r->map_size);
-	free(r->copy);
-	r->map = NULL;
-	r->copy = NULL;
+	region_drop_pixels(r);
 	if (r->info.mappable && size <= r->info.size) {
 		map = mmap(NULL, size, PROT_READ, MAP_SHARED, r->info.fd, (off_t)r->info.offset);
 		if (map != MAP_FAILED) {
