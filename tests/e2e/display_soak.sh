@@ -39,6 +39,9 @@
 #                          registers gvmm prints then are the reset state
 #                          and these events are what is left of the cause
 #   GVMM_SOAK_TRACE_LINES=N  how many of those events to show (default 60)
+#   GVMM_SOAK_CRASH_DUMPS=DIR  a gvmm guest that dies leaves its RAM in
+#                          DIR/gvmm-N.ram (gvmm run --crash-dump), for
+#                          tools/guest-pagetables to read its page tables
 # Run: make soak (through tools/with-kvm: the rig where KVM is PVM).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -75,8 +78,11 @@ off) gvmm_spice=() qemu_spice=(); echo "note: GVMM_SOAK_SPICE=off: no SPICE serv
 esac
 
 run_gvmm() {
+	local dump=()
+	[ -z "${GVMM_SOAK_CRASH_DUMPS:-}" ] || dump=(--crash-dump "$GVMM_SOAK_CRASH_DUMPS/$1.ram")
 	boot "$1" "$limit" --kernel "$kernel" --initrd "$initrd" --memory 256M --cpus "$cpus" \
-		--no-reboot --cmdline "$cmdline" --gpu 2d "${gvmm_spice[@]}" ${GVMM_SOAK_GVMM_ARGS:-}
+		--no-reboot --cmdline "$cmdline" --gpu 2d "${gvmm_spice[@]}" "${dump[@]}" \
+		${GVMM_SOAK_GVMM_ARGS:-}
 }
 run_qemu() {
 	BOOT_START=$(date +%s)
