@@ -39,6 +39,9 @@
 #                          registers gvmm prints then are the reset state
 #                          and these events are what is left of the cause
 #   GVMM_SOAK_TRACE_LINES=N  how many of those events to show (default 60)
+#   GVMM_SOAK_CPUID=1      the guest also runs CPUID in a loop meanwhile
+#                          (gvmm.ttyload.cpuid=1): exits at the same high
+#                          rate under either VMM, whatever its devices do
 #   GVMM_SOAK_CRASH_DUMPS=DIR  a gvmm guest that dies leaves its RAM in
 #                          DIR/gvmm-N.ram (gvmm run --crash-dump), for
 #                          tools/guest-pagetables to read its page tables
@@ -53,7 +56,7 @@ cpus=${GVMM_SOAK_CPUS:-1}
 kernel=$GUEST_DIR/vmlinuz
 initrd=$GUEST_DIR/initrd.img
 port=${GVMM_E2E_SPICE_PORT:-15950}
-cmdline="console=ttyS0 panic=-1 quiet gvmm.test=ttyload gvmm.ttyload.rounds=$rounds ${GVMM_SOAK_APPEND:-}"
+cmdline="console=ttyS0 panic=-1 quiet gvmm.test=ttyload gvmm.ttyload.rounds=$rounds gvmm.ttyload.cpuid=${GVMM_SOAK_CPUID:-0} ${GVMM_SOAK_APPEND:-}"
 qemu=$(command -v qemu-system-x86_64 || true)
 
 # died NAME: the guest died (rather than finished or ran out of time).
@@ -101,6 +104,9 @@ if [ "${GVMM_SOAK_TRACE:-0}" = 1 ]; then
 	[ -e $trace/events ] || mount -t tracefs tracefs $trace 2>/dev/null
 	if [ -w $trace/events/kvm/kvm_inj_exception/enable ]; then
 		echo 65536 >$trace/buffer_size_kb
+		# Only these events: others left on would crowd them out of
+		# the tail shown.
+		echo 0 >$trace/events/enable
 		# Every exit (with the shutdown one, SVM_EXIT_SHUTDOWN 0x7f or
 		# VMX's triple fault), what KVM injected, and the MSR accesses
 		# KVM served: the last ones before a death tell what the guest

@@ -5,14 +5,18 @@
 #
 #   gvmm.ttyload.rounds=N   how many times the text is written (default 20)
 #   gvmm.ttyload.kib=K      the text's size in KiB (default 60)
+#   gvmm.ttyload.cpuid=1    meanwhile, leave the guest as often as possible
+#                           (cpuidstorm: CPUID in a loop), the same rate of
+#                           exits under any VMM
 #
 # Prints "TTYLOAD ROUND k" before each round and "REPORT ttyload=done"
 # at the end; exits non-zero when there is no framebuffer console.
-rounds=20 kib=60
+rounds=20 kib=60 cpuid=0
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	gvmm.ttyload.rounds=*) rounds=${arg#*=} ;;
 	gvmm.ttyload.kib=*) kib=${arg#*=} ;;
+	gvmm.ttyload.cpuid=*) cpuid=${arg#*=} ;;
 	esac
 done
 n=0
@@ -27,10 +31,16 @@ fi
 # Printable text only (base64 lines), so no escape sequence changes the
 # console's state: the load is scrolling alone.
 head -c $((kib * 768)) /dev/urandom | base64 >/tmp/text
+storm=
+if [ "$cpuid" = 1 ]; then
+	cpuidstorm 86400 &
+	storm=$!
+fi
 k=1
 while [ $k -le "$rounds" ]; do
 	echo "TTYLOAD ROUND $k"
 	cat /tmp/text >/dev/tty1
 	k=$((k + 1))
 done
+[ -z "$storm" ] || kill $storm
 echo "REPORT ttyload=done"
