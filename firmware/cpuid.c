@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR   (1u << 31)
 #define CPUID_1_EDX_HTT          (1u << 28)
 #define CPUID_80000001_ECX_CMP_LEGACY (1u << 1)
@@ -44,7 +45,8 @@ static void topology_leaf(struct kvm_cpuid_entry2 *e, unsigned cpu_index,
 }
 
 void cpuid_apply_policy(struct kvm_cpuid_entry2 *entries, unsigned nent,
-			unsigned cpu_index, unsigned nr_cpus)
+			unsigned cpu_index, unsigned nr_cpus,
+			const struct cpuid_host_caps *caps)
 {
 	for (unsigned i = 0; i < nent; i++) {
 		struct kvm_cpuid_entry2 *e = &entries[i];
@@ -54,6 +56,10 @@ void cpuid_apply_policy(struct kvm_cpuid_entry2 *entries, unsigned nent,
 			e->ebx = (e->ebx & 0x0000ffffu) | (cpu_index << 24) |
 				 ((nr_cpus & 0xff) << 16);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			if (caps->tsc_deadline)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
+			else
+				e->ecx &= ~CPUID_1_ECX_TSC_DEADLINE;
 			if (nr_cpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
 			else

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <linux/kvm.h>
 
+#include "../firmware/cpuid.h"
+
 enum kvm_flavour {
 	KVM_FLAVOUR_HARDWARE,  /* VT-x or AMD-V: stock kernels boot */
 	KVM_FLAVOUR_PVM,       /* software PVM: only PVM-built guest kernels */
@@ -19,6 +21,7 @@ struct kvm {
 	int vcpu_mmap_size;
 	int max_vcpus;
 	struct kvm_cpuid2 *supported_cpuid;
+	struct cpuid_host_caps cpuid_caps;  /* offered beyond supported_cpuid */
 	enum kvm_flavour flavour;
 };
 

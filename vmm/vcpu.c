@@ -90,7 +90,8 @@ static int vcpu_set_cpuid(struct vcpu *vcpu, unsigned nr_cpus)
 	if (!cpuid)
 		return -ENOMEM;
 	memcpy(cpuid, supported, size);
-	cpuid_apply_policy(cpuid->entries, cpuid->nent, vcpu->index, nr_cpus);
+	cpuid_apply_policy(cpuid->entries, cpuid->nent, vcpu->index, nr_cpus,
+			   &vcpu->vm->kvm->cpuid_caps);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
 		ret = -errno;
 	free(cpuid);

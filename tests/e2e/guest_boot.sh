@@ -28,6 +28,8 @@ check_report() {
 	expect "$name.memtotal" "guest MemTotal ${mem:-?} kB for ${MEM_MIB} MiB" \
 		[ -n "$mem" ] && [ "$mem" -le $((MEM_MIB * 1024)) ] && [ "$mem" -ge $(((MEM_MIB - 64) * 1024)) ]
 	expect "$name.madt" "the guest found no ACPI MADT" [ "$(report "$name" madt)" = yes ]
+	expect "$name.tsc-deadline-timer" "the guest's CPU has no TSC-deadline timer" \
+		[ "$(report "$name" tsc_deadline)" = yes ]
 	expect "$name.acpi-clean" "the guest logged $(report "$name" acpi_errors) ACPI errors/warnings" \
 		[ "$(report "$name" acpi_errors)" = 0 ]
 	# 4 is PORT_16550A in Linux's serial core.

@@ -9,6 +9,12 @@ if [ -e /sys/firmware/acpi/tables/APIC ]; then
 else
 	echo "REPORT madt=no"
 fi
+# The timer the kernel programs: KVM's LAPIC offers TSC-deadline.
+if grep -q -w tsc_deadline_timer /proc/cpuinfo; then
+	echo "REPORT tsc_deadline=yes"
+else
+	echo "REPORT tsc_deadline=no"
+fi
 echo "REPORT acpi_errors=$(dmesg | grep -c -E 'ACPI (BIOS )?(Error|Warning)')"
 echo "REPORT ttyS0_type=$(cat /sys/class/tty/ttyS0/type 2>/dev/null)"
 echo "REPORT ttyS0_dmesg=$(dmesg | grep -o 'ttyS0 at I/O 0x3f8 (irq = 4[^)]*) is a [0-9A-Z]*' | sed 's/.* is a //')"

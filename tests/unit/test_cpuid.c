@@ -1,6 +1,8 @@
 #include "check.h"
 #include "../../firmware/cpuid.h"
 
+static const struct cpuid_host_caps no_caps;
+
 /* A small stand-in for KVM_GET_SUPPORTED_CPUID on an AMD-like host. */
 static unsigned fake_supported(struct kvm_cpuid_entry2 *e)
 {
@@ -44,7 +46,7 @@ static void leaf1_has_apic_id_and_hypervisor_bit(void)
 	unsigned n = fake_supported(e);
 	struct kvm_cpuid_entry2 *l1;
 
-	cpuid_apply_policy(e, n, 3, 4);
+	cpuid_apply_policy(e, n, 3, 4, &no_caps);
 	l1 = find(e, n, 1, 0);
 	CHECK_EQ(l1->ebx >> 24, 3);            /* APIC id */
 	CHECK_EQ((l1->ebx >> 16) & 0xff, 4);   /* logical processors */
@@ -59,7 +61,7 @@ static void single_cpu_has_no_htt(void)
 	struct kvm_cpuid_entry2 e[32];
 	unsigned n = fake_supported(e);
 
-	cpuid_apply_policy(e, n, 0, 1);
+	cpuid_apply_policy(e, n, 0, 1, &no_caps);
 	CHECK(!(find(e, n, 1, 0)->edx & (1u << 28)));
 	CHECK_EQ(find(e, n, 0x80000008, 0)->ecx & 0xff, 0);
 	CHECK(!(find(e, n, 0x80000001, 0)->ecx & (1u << 1)));
@@ -71,7 +73,7 @@ static void topology_leaves_describe_n_cores(void)
 	unsigned n = fake_supported(e);
 	struct kvm_cpuid_entry2 *smt, *core, *end;
 
-	cpuid_apply_policy(e, n, 5, 6);
+	cpuid_apply_policy(e, n, 5, 6, &no_caps);
 	smt = find(e, n, 0xb, 0);
 	core = find(e, n, 0xb, 1);
 	end = find(e, n, 0xb, 2);
@@ -101,7 +103,7 @@ static void kvm_signature_is_present(void)
 	struct kvm_cpuid_entry2 *sig;
 	char text[13] = { 0 };
 
-	cpuid_apply_policy(e, n, 0, 1);
+	cpuid_apply_policy(e, n, 0, 1, &no_caps);
 	sig = find(e, n, 0x40000000, 0);
 	memcpy(text, &sig->ebx, 4);
 	memcpy(text + 4, &sig->ecx, 4);
@@ -111,7 +113,24 @@ static void kvm_signature_is_present(void)
 	CHECK_EQ(find(e, n, 0x40000001, 0)->eax, 0x01007afb);
 }
 
+/* KVM's LAPIC has the TSC-deadline timer when it says so; then the guest
+ * is told, else the bit stays clear even if a supported CPUID had it. */
+static void tsc_deadline_follows_the_capability(void)
+{
+	struct kvm_cpuid_entry2 e[32];
+	unsigned n = fake_supported(e);
+	const struct cpuid_host_caps caps = { .tsc_deadline = true };
+
+	cpuid_apply_policy(e, n, 0, 1, &caps);
+	CHECK(find(e, n, 1, 0)->ecx & (1u << 24));
+	n = fake_supported(e);
+	find(e, n, 1, 0)->ecx |= 1u << 24;
+	cpuid_apply_policy(e, n, 0, 1, &no_caps);
+	CHECK(!(find(e, n, 1, 0)->ecx & (1u << 24)));
+}
+
 TEST_MAIN("cpuid",
+	TEST_CASE(tsc_deadline_follows_the_capability),
 	TEST_CASE(leaf1_has_apic_id_and_hypervisor_bit),
 	TEST_CASE(single_cpu_has_no_htt),
 	TEST_CASE(topology_leaves_describe_n_cores),
