@@ -177,7 +177,9 @@ bl_failures() {
 
 # bl_failure_total: the number of failures of every kind.
 bl_failure_total() {
-	cat "$BL_WORK"/fails/* 2>/dev/null | wc -l | tr -d ' '
+	# No failure file at all is the good case: cat's complaint about the
+	# unmatched glob must not fail the pipeline (the callers use pipefail).
+	{ cat "$BL_WORK"/fails/* 2>/dev/null || true; } | wc -l | tr -d ' '
 }
 
 # bl_smaps_beyond_ram PID RAM_KIB: memory of process PID outside its guest

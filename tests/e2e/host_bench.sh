@@ -136,3 +136,10 @@ check dry-run-gpu-stub 1 "$(grep -c '^| 5 GPU | not measured yet: ' "$work/dry.o
 check dry-run-failure-listed 1 "$(grep -c '^- boot, qemu: run 1 failed$' "$work/dry.out")"
 check dry-run-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/dry.out")"
 check dry-run-no-report "$before" "$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)"
+
+# A run in which nothing failed (the usual case) finishes with status 0
+# and writes its report where BENCH_OUT says, "failures: 0".
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,memory BENCH_OUT="$work/clean.md" \
+	TMPDIR=$work tools/bench >"$work/clean.out" 2>"$work/clean.err"
+check clean-run-status 0 "$?"
+check clean-run-report 1 "$(grep -c '\*\*failures: 0\*\*' "$work/clean.md" 2>/dev/null || echo 0)"
