@@ -9,8 +9,8 @@
 #include "guest_memory.h"
 
 /* Writes all of guest RAM to a new file at path (mode 0600; an existing
- * file is replaced, a symbolic link refused), region after region in
- * guest-physical order: byte N of the file is byte N of RAM, so RAM below
+ * file or symbolic link there is removed first, a link never followed),
+ * region after region in guest-physical order: byte N of the file is byte N of RAM, so RAM below
  * the PCI hole is at its guest address and RAM above 4 GiB follows it.
  * Pages of zeros are left as holes. Returns 0, or -errno with err set. */
 int crash_dump_write(const struct guest_memory *mem, const char *path,

@@ -92,11 +92,11 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 	if (kvm->max_vcpus <= 0)
 		kvm->max_vcpus = 4;  /* the documented minimum when neither is reported */
 	kvm->supported_cpuid = kvm_get_supported_cpuid(kvm->fd);
-	kvm->cpuid_caps.tsc_deadline = kvm_check_cap(kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (!kvm->supported_cpuid) {
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
 		goto fail;
 	}
+	kvm->cpuid_caps.tsc_deadline = kvm_check_cap(kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	return 0;
 fail:
 	close(kvm->fd);
