@@ -56,7 +56,13 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CHECK_OBJ) $(TEST_HELPER_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-unit-tests: $(UNIT_BINS)
+# Programs of the end-to-end tests that run beside gvmm, not in a guest.
+E2E_BINS  := $(BUILD)/tests/e2e/gather_check
+
+$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+unit-tests: $(UNIT_BINS) $(E2E_BINS)
 
 asan:
 	$(MAKE) SAN=1

@@ -3,6 +3,8 @@
 # judged by what the guest's Mesa did (tests/guest/gl.sh on the GL
 # initramfs, tools/mkguest --gl) and by what a real SPICE client got
 # (tests/e2e/spice_client.py):
+#   - first, without a guest: the CPU gvmm runs on loads AVX2 gathers right
+#     (tests/e2e/gather_check.c; llvmpipe's texture fetches use them);
 #   - the guest's virtio_gpu driver reports +virgl;
 #   - Mesa's renderer in the guest is virgl;
 #   - glprobe renders and page-flips its frames (each flip waits for the
@@ -27,6 +29,17 @@ W=640 H=480          # the GPU's mode: small, the host renders with llvmpipe
 frames=${GVMM_E2E_GL_FRAMES:-20}             # glprobe's frames
 kmscube_frames=${GVMM_E2E_GL_KMSCUBE:-30}    # 0 leaves kmscube out
 wait=120             # the guest's bound for kmscube and for the host's Enter
+
+# The CPU this runs on must gather right, or llvmpipe (virgl's host GL
+# here) draws garbage and faults: the rig's emulated CPU (QEMU 7.2's TCG)
+# gets AVX2 gathers with index ymm4 wrong, so tools/rig gives L1 no AVX2.
+gather_check=$GVMM_BUILD/tests/e2e/gather_check
+if [ -x "$gather_check" ]; then
+	out=$("$gather_check" 2>&1)
+	expect gl.cpu-gathers-right "gather_check: $out" [ $? = 0 ]
+else
+	fail gl.cpu-gathers-right "no $gather_check: make unit-tests builds it"
+fi
 
 if [ ! -f "$initrd" ]; then
 	skip gl "no $initrd: build it with tools/mkguest --gl $GUEST_DIR (make test does)"
