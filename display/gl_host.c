@@ -200,25 +200,11 @@ static int set_up_display(struct gl_host *gl, const char *where, char *err, size
 	return read_info(gl, where, err, errlen);
 }
 
-/* Without a render node Mesa renders with llvmpipe. Its rasterizer threads
- * crashed gvmm (SIGSEGV in llvmpipe's generated code, on one of those
- * threads, with no sanitizer report before it) as soon as a second guest
- * GL client drew beside the compositor that shows it; with rasterizing on
- * the calling thread, the GPU thread, the same desktop runs. So unless the
- * user chose otherwise, llvmpipe gets no threads of its own. Read when the
- * display initialises. */
-static void software_rasterizer_on_calling_thread(void)
-{
-	if (!getenv("LP_NUM_THREADS"))
-		setenv("LP_NUM_THREADS", "0", 0);
-}
-
 static int open_surfaceless(struct gl_host *gl, char *err, size_t errlen)
 {
 	if (!epoxy_has_egl_extension(EGL_NO_DISPLAY, "EGL_MESA_platform_surfaceless"))
 		return write_error(err, errlen, "surfaceless: EGL has no surfaceless platform "
 				   "(EGL_MESA_platform_surfaceless)");
-	software_rasterizer_on_calling_thread();
 	gl->display = eglGetPlatformDisplayEXT(EGL_PLATFORM_SURFACELESS_MESA,
 					       EGL_DEFAULT_DISPLAY, NULL);
 	return set_up_display(gl, "surfaceless", err, errlen);
