@@ -213,9 +213,9 @@ if [ -n "$terminal_box" ]; then
 	say "for i in \$(seq 60); do [ \$(pgrep -c -u $guest_uid weston-termina) -ge 2 ] && break; sleep 1; done; g terminals \"\$(pgrep -c -u $guest_uid weston-termina)\""
 	wait_report terminals 120 && terminals=$(guest_report terminals)
 	step "terminals after the click on the launcher: '$terminals'"
-	# weston's own GL renderer, as it logged it. Not "-u weston": PAM's
-	# login session moves weston out of weston.service into a session
-	# scope, and its lines are not the service's in the journal.
+	# weston's own GL renderer, as it logged it. From the whole boot's
+	# journal: "journalctl -u weston" had none of weston's own lines (its
+	# PAM login session is the likely reason; not looked into further).
 	say "g renderer \"\$(journalctl -b --no-pager | grep -m1 'GL renderer:')\""
 	wait_report renderer 120 && renderer=$(guest_report renderer)
 

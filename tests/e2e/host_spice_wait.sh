@@ -82,8 +82,7 @@ for auth in disable-ticketing=on password-secret=pw; do
 	expect "$name" "status 0, got $status; server: $(tail -3 "$work/qemu.log")" [ $status = 0 ]
 	expect "$name-quiet" "nothing in the server's log: $(tail -3 "$work/qemu.log")" \
 		[ ! -s "$work/qemu.log" ]
-	kill "${pids[-1]}" 2>/dev/null
-	pkill -f "port=$port,addr=127.0.0.1" 2>/dev/null
+	kill "${pids[-1]}" 2>/dev/null    # QEMU itself: the subshell exec'd it
 done
 
 tools/spice-wait 127.0.0.1 70000 2>/dev/null
