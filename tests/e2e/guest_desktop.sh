@@ -14,7 +14,8 @@
 #   - a click on the panel's terminal launcher starts a second terminal;
 #     weston's GL renderer (its log) is virgl with --gpu virgl;
 #   - a click on the panel's GL launcher starts es2gears_wayland, and the
-#     client sees its window move;
+#     client sees its window move; with virgl, es2gears itself renders on
+#     Mesa's virgl driver (the driver in its memory map);
 #   - `poweroff` ends gvmm with status 0, and e2fsck of the image after it
 #     finds nothing to fix.
 # The image is built by `make test` (tools/mkimage build/debian.img, cached
@@ -181,7 +182,7 @@ PY
 # What the client saw is kept beside the image (build/e2e-desktop/*.ppm,
 # on this machine also after a run in the rig), to look at after a failure.
 shots=$dir
-desktop_seen=0 terminal_box= typed= terminals= gears= renderer= moved= still=
+desktop_seen=0 terminal_box= typed= terminals= gears= gears_dri= renderer= moved= still=
 token=$RANDOM$RANDOM
 if [ $booted = 1 ] && act wait-primary && act "wait-size=$W,$H" && act wait-mouse-mode=client; then
 	step "the client has the ${W}x$H display and the tablet"
@@ -232,6 +233,11 @@ if [ -n "$terminal_box" ]; then
 		[ "${moved:-0}" -gt $(( ${still:-0} + 2000 )) ] && break
 	done
 	step "the GL demo changed $moved pixels in 2 s (the quiet desktop: $still)"
+	# The Mesa driver the GL demo itself loaded (its memory map): Mesa's
+	# virgl driver is virtio_gpu_dri.so, software GL kms_swrast/swrast.
+	say "g gearsdri \"\$(grep -o '[a-z_]*_dri\.so' /proc/\$(pgrep -u $guest_uid -o es2gears)/maps | sort -u | tr '\\n' ' ')\""
+	wait_report gearsdri 60 && gears_dri=$(guest_report gearsdri)
+	step "the GL demo's Mesa driver: '$gears_dri'"
 fi
 exec 8>&-
 timeout 30 tail --pid="$client_pid" -f /dev/null || kill "$client_pid" 2>/dev/null
@@ -289,6 +295,12 @@ else
 fi
 check desktop.click-starts-gl-demo "the guest's es2gears processes after the click on the panel: '$gears'" \
 	[ -n "$gears" ]
+if [ "$gpu" = virgl ]; then
+	check desktop.gl-demo-on-virgl "the Mesa driver es2gears loaded: '$gears_dri' (want virtio_gpu_dri.so)" \
+		grep -q 'virtio_gpu_dri\.so' <<<"$gears_dri"
+else
+	skip desktop.gl-demo-on-virgl "the desktop ran on --gpu $gpu; es2gears loaded '$gears_dri'"
+fi
 check desktop.gl-demo-draws "pixels that changed in 2 s with the demo running: '${moved:-none}' (without it: '${still:-?}')" \
 	[ "${moved:-0}" -gt $(( ${still:-0} + 2000 )) ]
 check desktop.poweroff-exit-0 "gvmm exited $BOOT_STATUS after the guest's poweroff" \
