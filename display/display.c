@@ -3,6 +3,7 @@
 #include "display_backend.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,12 @@ struct display {
 	pthread_mutex_t input_lock;
 	const struct display_input_ops *input_ops;
 	void *input_opaque;
+
+	/* The stats (display_output_stats): written by the GPU's threads,
+	 * read by the control socket's. */
+	_Atomic uint32_t widths[DISPLAY_MAX_OUTPUTS], heights[DISPLAY_MAX_OUTPUTS];
+	_Atomic uint64_t updates[DISPLAY_MAX_OUTPUTS];
+	atomic_uint nr_outputs_used;
 };
 
 struct display *display_new(const struct display_backend_ops *ops, void *impl)
@@ -65,7 +72,14 @@ int display_output_resize(struct display *d, unsigned output, uint32_t width,
 	/* Off is 0 x 0; a picture with one side empty is neither. */
 	if ((width == 0) != (height == 0))
 		return -1;
-	return d->ops->output_resize(d->impl, output, width, height);
+	if (d->ops->output_resize(d->impl, output, width, height) < 0)
+		return -1;
+	atomic_store(&d->widths[output], width);
+	atomic_store(&d->heights[output], height);
+	for (unsigned used = atomic_load(&d->nr_outputs_used); used <= output;)
+		if (atomic_compare_exchange_weak(&d->nr_outputs_used, &used, output + 1))
+			break;
+	return 0;
 }
 
 uint64_t display_output_bytes(const struct display *d, uint32_t width, uint32_t height)
@@ -98,6 +112,24 @@ void display_output_update(struct display *d, unsigned output,
 	if (stride / 4 < rect->width)
 		return;
 	d->ops->output_update(d->impl, output, rect, pixels, stride, format);
+	atomic_fetch_add(&d->updates[output], 1);
+}
+
+unsigned display_nr_outputs_used(const struct display *d)
+{
+	return d ? atomic_load(&d->nr_outputs_used) : 0;
+}
+
+bool display_output_stats(const struct display *d, unsigned output,
+			  struct display_output_stats *out)
+{
+	if (!d || output >= DISPLAY_MAX_OUTPUTS)
+		return false;
+	out->width = atomic_load(&d->widths[output]);
+	out->height = atomic_load(&d->heights[output]);
+	out->updates = atomic_load(&d->updates[output]);
+	out->sent = d->ops->output_sent ? d->ops->output_sent(d->impl, output) : 0;
+	return true;
 }
 
 void display_cursor_define(struct display *d, unsigned output, uint32_t width,

@@ -71,6 +71,22 @@ void display_output_update(struct display *d, unsigned output,
  * backend that cannot tell; false without a display. */
 bool display_has_viewers(const struct display *d);
 
+/* What has gone through an output so far, for the control socket's
+ * status: a viewer that sees nothing new can tell a guest that stopped
+ * drawing (no updates) from a picture that never reached it. */
+struct display_output_stats {
+	uint32_t width, height;   /* as the GPU last sized it; 0 x 0: off */
+	uint64_t updates;         /* rectangles the GPU handed over */
+	uint64_t sent;            /* pictures the backend took to show (SPICE: draw
+	                           * commands spice-server pulled) */
+};
+
+/* The outputs the GPU has sized so far: those below this index. */
+unsigned display_nr_outputs_used(const struct display *d);
+/* False without a display or for an output beyond DISPLAY_MAX_OUTPUTS. */
+bool display_output_stats(const struct display *d, unsigned output,
+			  struct display_output_stats *out);
+
 /* The cursor image (width, height <= DISPLAY_CURSOR_MAX, hot spot inside
  * it), copied. */
 void display_cursor_define(struct display *d, unsigned output, uint32_t width,

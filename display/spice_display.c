@@ -213,6 +213,13 @@ static bool backend_has_viewers(void *impl)
 	return false;
 }
 
+static uint64_t backend_output_sent(void *impl, unsigned output)
+{
+	struct spice_display *sd = impl;
+
+	return output < sd->nr_outputs ? spice_output_draws_pulled(sd->outputs[output]) : 0;
+}
+
 static const struct display_backend_ops spice_backend_ops = {
 	.output_resize = backend_output_resize,
 	.output_bytes = backend_output_bytes,
@@ -220,6 +227,7 @@ static const struct display_backend_ops spice_backend_ops = {
 	.cursor_define = backend_cursor_define,
 	.cursor_move = backend_cursor_move,
 	.has_viewers = backend_has_viewers,
+	.output_sent = backend_output_sent,
 };
 
 /* ---- the unix socket (loop thread) ---- */

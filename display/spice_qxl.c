@@ -122,6 +122,7 @@ struct spice_output {
 	uint64_t queued_bytes;           /* of draw commands not yet pulled */
 	uint64_t held_bytes;             /* of draw commands not yet given back */
 	uint64_t epoch_bytes;            /* of those made since the last flush */
+	uint64_t draws_pulled;           /* ever, for the display's stats */
 	uint32_t epoch;                  /* flushes queued so far */
 	struct qxl_block *flush;         /* the update command not yet given back */
 	bool cursor_kick;                /* cursor commands queued off the loop thread */
@@ -693,6 +694,16 @@ void spice_output_draw_bytes(struct spice_output *o, uint64_t *queued, uint64_t 
 	pthread_mutex_unlock(&o->queue_lock);
 }
 
+uint64_t spice_output_draws_pulled(struct spice_output *o)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&o->queue_lock);
+	n = o->draws_pulled;
+	pthread_mutex_unlock(&o->queue_lock);
+	return n;
+}
+
 uint64_t spice_output_bytes(uint32_t width, uint32_t height)
 {
 	uint64_t frame = (uint64_t)width * height * 4;
@@ -759,8 +770,10 @@ static int pull(struct spice_output *o, struct command_queue *q, struct QXLComma
 
 	pthread_mutex_lock(&o->queue_lock);
 	b = queue_pop(q);
-	if (b && b->kind == BLOCK_DRAW)
+	if (b && b->kind == BLOCK_DRAW) {
 		o->queued_bytes -= b->bytes;
+		o->draws_pulled++;
+	}
 	if (b && q == &o->draws)
 		wake = caught_up(o);
 	pthread_mutex_unlock(&o->queue_lock);

@@ -76,6 +76,8 @@ void spice_output_send(struct spice_output *o);
 /* Bytes of draw commands not yet pulled, and of those not yet given back
  * (pulled or not). */
 void spice_output_draw_bytes(struct spice_output *o, uint64_t *queued, uint64_t *held);
+/* Draw commands spice-server has pulled so far (any thread). */
+uint64_t spice_output_draws_pulled(struct spice_output *o);
 /* The newest size a client asked for since the last call, if any. */
 bool spice_output_take_mode_request(struct spice_output *o, uint32_t *width,
 				    uint32_t *height);

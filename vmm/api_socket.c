@@ -182,6 +182,36 @@ static void api_reply_done(struct api_client *c)
 	api_client_send_line(c, "{\"ok\":true,\"result\":{}}");
 }
 
+/* "display": {"viewers": B, "outputs": [{"width": W, "height": H,
+ * "updates": N, "sent": N}, ...]} */
+static void api_write_display(struct json_writer *w, const struct api_status *st)
+{
+	size_t nr = st->nr_outputs < API_STATUS_MAX_OUTPUTS ? st->nr_outputs : API_STATUS_MAX_OUTPUTS;
+
+	json_write_key(w, "display");
+	json_write_object_begin(w);
+	json_write_key(w, "viewers");
+	json_write_bool(w, st->viewers);
+	json_write_key(w, "outputs");
+	json_write_array_begin(w);
+	for (size_t i = 0; i < nr; i++) {
+		const struct api_output *o = &st->outputs[i];
+
+		json_write_object_begin(w);
+		json_write_key(w, "width");
+		json_write_uint(w, o->width);
+		json_write_key(w, "height");
+		json_write_uint(w, o->height);
+		json_write_key(w, "updates");
+		json_write_uint(w, o->updates);
+		json_write_key(w, "sent");
+		json_write_uint(w, o->sent);
+		json_write_object_end(w);
+	}
+	json_write_array_end(w);
+	json_write_object_end(w);
+}
+
 static void api_do_status(struct api_client *c)
 {
 	const struct api_ops *ops = &c->server->ops;
@@ -221,6 +251,8 @@ static void api_do_status(struct api_client *c)
 		json_write_object_end(&w);
 	}
 	json_write_array_end(&w);
+	if (st.display)
+		api_write_display(&w, &st);
 	json_write_object_end(&w);
 	json_write_object_end(&w);
 	text = json_writer_finish(&w);

@@ -27,6 +27,7 @@
 
 #define API_SOCKET_MAX_CLIENTS  16
 #define API_STATUS_MAX_DEVICES  32
+#define API_STATUS_MAX_OUTPUTS  16
 #define API_CLIENT_OUT_MAX      16384  /* unread response bytes before a drop */
 
 enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED };
@@ -36,12 +37,23 @@ struct api_device {
 	char pci[16];   /* "00:02.0" */
 };
 
+/* One output of the display: its size (0 x 0: off), the rectangles the
+ * GPU handed it and the pictures it passed on to be shown. */
+struct api_output {
+	uint32_t width, height;
+	uint64_t updates, sent;
+};
+
 struct api_status {
 	enum api_vm_state state;
 	unsigned vcpus;
 	uint64_t memory_bytes;
 	size_t nr_devices;  /* at most API_STATUS_MAX_DEVICES */
 	struct api_device devices[API_STATUS_MAX_DEVICES];
+	bool display;       /* false: gvmm shows no display; the rest is unset */
+	bool viewers;       /* a client watches now */
+	size_t nr_outputs;  /* at most API_STATUS_MAX_OUTPUTS */
+	struct api_output outputs[API_STATUS_MAX_OUTPUTS];
 };
 
 /* The VM's side. Each action returns 0 once it is done or under way

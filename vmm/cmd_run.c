@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../display/display.h"
 #include "../display/spice_display.h"
 #include "../display/spice_ticket.h"
 #include "../firmware/boot.h"
@@ -516,6 +517,26 @@ static int api_quit(void *ctx)
 	return 0;
 }
 
+/* The display's outputs as far as the GPU has used them. */
+static void api_status_display(const struct display *display, struct api_status *out)
+{
+	struct display_output_stats stats;
+	unsigned nr = display_nr_outputs_used(display);
+
+	if (!display)
+		return;
+	out->display = true;
+	out->viewers = display_has_viewers(display);
+	for (unsigned i = 0; i < nr && out->nr_outputs < API_STATUS_MAX_OUTPUTS; i++) {
+		if (!display_output_stats(display, i, &stats))
+			break;
+		out->outputs[out->nr_outputs++] = (struct api_output){
+			.width = stats.width, .height = stats.height,
+			.updates = stats.updates, .sent = stats.sent,
+		};
+	}
+}
+
 static void api_status(void *ctx, struct api_status *out)
 {
 	struct run_state *state = ctx;
@@ -536,6 +557,7 @@ static void api_status(void *ctx, struct api_status *out)
 		snprintf(d->name, sizeof(d->name), "%s", dev->name ? dev->name : "pci");
 		snprintf(d->pci, sizeof(d->pci), "00:%02x.0", slot);
 	}
+	api_status_display(vm->cfg->display, out);
 }
 
 static void on_console_quit(void *opaque)

@@ -27,6 +27,7 @@ struct fake_vm {
 	atomic_int pauses, resumes, powerdowns, quits, statuses;
 	atomic_bool paused;
 	atomic_int pause_error;  /* what pause returns */
+	atomic_bool display;     /* status tells of a display */
 };
 
 struct server {
@@ -88,6 +89,14 @@ static void fake_status(void *ctx, struct api_status *out)
 	snprintf(out->devices[0].pci, sizeof(out->devices[0].pci), "00:02.0");
 	snprintf(out->devices[1].name, sizeof(out->devices[1].name), "virtio-\"net\"");
 	snprintf(out->devices[1].pci, sizeof(out->devices[1].pci), "00:03.0");
+	if (!atomic_load(&vm->display))
+		return;
+	out->display = true;
+	out->viewers = true;
+	out->nr_outputs = 2;
+	out->outputs[0] = (struct api_output){ .width = 1024, .height = 768, .updates = 7,
+					       .sent = 5 };
+	/* outputs[1]: off, nothing shown yet */
 }
 
 static const char status_running[] =
@@ -241,6 +250,30 @@ static void test_status(void)
 	CHECK(strcmp(request(fd, "{\"command\":\"status\"}\n", buf, sizeof(buf)),
 		     status_running) == 0);
 	CHECK_EQ(atomic_load(&srv.vm.statuses), 1);
+	close(fd);
+	server_stop(&srv);
+}
+
+/* With a display, status tells whether a client watches and what went
+ * through each output. */
+static void test_status_with_display(void)
+{
+	static const char expected[] =
+		"{\"ok\":true,\"result\":{\"state\":\"running\",\"vcpus\":2,\"memory_bytes\":536870912,"
+		"\"devices\":[{\"name\":\"virtio-blk\",\"pci\":\"00:02.0\"},"
+		"{\"name\":\"virtio-\\\"net\\\"\",\"pci\":\"00:03.0\"}],"
+		"\"display\":{\"viewers\":true,\"outputs\":["
+		"{\"width\":1024,\"height\":768,\"updates\":7,\"sent\":5},"
+		"{\"width\":0,\"height\":0,\"updates\":0,\"sent\":0}]}}}";
+	struct server srv;
+	char buf[1024];
+	int fd;
+
+	START_SERVER(&srv);
+	atomic_store(&srv.vm.display, true);
+	fd = client_connect(srv.path);
+	CHECK(fd >= 0);
+	CHECK(strcmp(request(fd, "{\"command\":\"status\"}\n", buf, sizeof(buf)), expected) == 0);
 	close(fd);
 	server_stop(&srv);
 }
@@ -684,6 +717,7 @@ static void test_ctl_client(void)
 
 TEST_MAIN("api_socket",
 	  TEST_CASE(test_status),
+	  TEST_CASE(test_status_with_display),
 	  TEST_CASE(test_actions_reach_ops),
 	  TEST_CASE(test_bad_requests_keep_connection),
 	  TEST_CASE(test_pipelined_and_split_requests),

@@ -255,6 +255,63 @@ static void test_update_checks(void)
 	display_free(d);
 }
 
+static uint64_t fake_sent(void *impl, unsigned output)
+{
+	(void)impl;
+	return 1000 + output;
+}
+
+/* The stats count what reached the backend: sizes it took, updates past
+ * the checks; a refused resize leaves the size as it was. */
+static void test_output_stats(void)
+{
+	struct display_backend_ops ops = fake_ops;
+	struct fake_backend b = { 0 };
+	struct display *d = display_new(&fake_ops, &b);
+	struct display_output_stats st;
+	uint32_t pixels[16] = { 0 };
+	struct display_rect r = { 0, 0, 4, 4 };
+
+	CHECK_EQ(display_nr_outputs_used(NULL), 0);
+	CHECK(!display_output_stats(NULL, 0, &st));
+	CHECK_EQ(display_nr_outputs_used(d), 0);
+	CHECK(display_output_stats(d, 0, &st));
+	CHECK_EQ(st.width, 0);
+	CHECK_EQ(st.updates, 0);
+	CHECK_EQ(st.sent, 0);                       /* no output_sent op */
+	CHECK(!display_output_stats(d, DISPLAY_MAX_OUTPUTS, &st));
+
+	CHECK_EQ(display_output_resize(d, 2, 640, 480), 0);
+	CHECK_EQ(display_nr_outputs_used(d), 3);
+	CHECK_EQ(display_output_resize(d, 0, 800, 600), 0);
+	CHECK_EQ(display_nr_outputs_used(d), 3);    /* the highest counts */
+	display_output_update(d, 2, &r, pixels, 16, DISPLAY_BGRX);
+	display_output_update(d, 2, &r, pixels, 16, DISPLAY_BGRX);
+	display_output_update(d, 2, &r, pixels, 15, DISPLAY_BGRX);   /* refused */
+	b.resize_result = -1;
+	CHECK_EQ(display_output_resize(d, 2, 1024, 768), -1);
+	CHECK(display_output_stats(d, 2, &st));
+	CHECK_EQ(st.width, 640);
+	CHECK_EQ(st.height, 480);
+	CHECK_EQ(st.updates, 2);
+	CHECK(display_output_stats(d, 0, &st));
+	CHECK_EQ(st.width, 800);
+	CHECK_EQ(st.updates, 0);
+	b.resize_result = 0;
+	CHECK_EQ(display_output_resize(d, 2, 0, 0), 0);   /* off */
+	CHECK(display_output_stats(d, 2, &st));
+	CHECK_EQ(st.width, 0);
+	CHECK_EQ(st.height, 0);
+	CHECK_EQ(st.updates, 2);
+	display_free(d);
+
+	ops.output_sent = fake_sent;
+	d = display_new(&ops, &b);
+	CHECK(display_output_stats(d, 5, &st));
+	CHECK_EQ(st.sent, 1005);
+	display_free(d);
+}
+
 static void test_cursor_checks(void)
 {
 	struct fake_backend b = { 0 };
@@ -442,6 +499,7 @@ TEST_MAIN("display",
 	TEST_CASE(test_output_bytes),
 	TEST_CASE(test_has_viewers),
 	TEST_CASE(test_update_checks),
+	TEST_CASE(test_output_stats),
 	TEST_CASE(test_cursor_checks),
 	TEST_CASE(test_attach_and_dispatch),
 	TEST_CASE(test_detach_waits_for_call_in_flight))
