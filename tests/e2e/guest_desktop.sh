@@ -73,7 +73,7 @@ log=$E2E_WORK/desktop.log err=$E2E_WORK/desktop.err
 mkfifo "$E2E_WORK/console.in"
 "$GVMM" run --disk "$img" --memory 2G --cpus 2 --no-reboot \
 	--gpu "$gpu,width=$W,height=$H" --spice "127.0.0.1:$port,disable-ticketing" \
-	--net user,host-loopback=on --cmdline quiet \
+	--net user,host-loopback=on --cmdline quiet --api-socket "$E2E_WORK/api.sock" \
 	<"$E2E_WORK/console.in" >"$log" 2>"$err" &
 BOOT_PID=$!
 exec 7>"$E2E_WORK/console.in"
@@ -179,10 +179,46 @@ print(sum(1 for i in range(start, 3 * w * h, 3) if pa[i:i + 3] != pb[i:i + 3]))
 PY
 }
 
+# When the client never sees the desktop, what each side had, printed
+# with the test's output (CI keeps nothing else): the client's picture
+# (its commonest colours), the guest's KMS state and weston's processes,
+# and where each of gvmm's threads is (gdb, where the machine has it).
+no_desktop_diagnostics() {
+	echo "desktop: no desktop in the client; what each side had:"
+	if act "dump=$shots/no-desktop.ppm"; then
+		python3 - "$shots/no-desktop.ppm" <<'PY'
+import collections, sys
+data = open(sys.argv[1], "rb").read()
+_, w, h, _ = data.split(maxsplit=4)[:4]
+w, h = int(w), int(h)
+px = data[len(data) - 3 * w * h:]
+count = collections.Counter(px[i:i + 3] for i in range(0, len(px), 3 * 7))
+total = sum(count.values())
+print("desktop: the client's picture (%dx%d), commonest colours: %s" % (w, h, ", ".join(
+    "#%s %.0f%%" % (c.hex(), 100.0 * n / total) for c, n in count.most_common(3))))
+PY
+	fi
+	say "{ printf 'GVMM-%s\\n' DIAG-BEGIN; head -n 40 /sys/kernel/debug/dri/*/state; ps -eo pid,stat,wchan:28,etimes,comm | grep -E 'weston|Xwayland|seatd'; printf 'GVMM-%s\\n' DIAG-END; } 2>&1"
+	if wait_for_console desktop 'GVMM-DIAG-END' 1 60; then
+		tr -d '\r' <"$log" | sed -n '/^GVMM-DIAG-BEGIN/,/^GVMM-DIAG-END/p' | sed 's/^/desktop: guest: /'
+	fi
+	# Twice, 5 s apart: whether frames still come from the GPU (updates)
+	# and still go on to SPICE (sent).
+	echo "desktop: gvmm: $("$GVMM" ctl "$E2E_WORK/api.sock" status 2>&1)"
+	sleep 5
+	echo "desktop: gvmm 5 s later: $("$GVMM" ctl "$E2E_WORK/api.sock" status 2>&1)"
+	if command -v gdb >/dev/null; then
+		timeout 90 gdb -p "$BOOT_PID" -batch -ex 'thread apply all bt 10' 2>&1 |
+			grep -E '^(Thread|#)' | sed 's/^/desktop: gvmm: /'
+	else
+		echo "desktop: no gdb here for gvmm's threads"
+	fi
+}
+
 # What the client saw is kept beside the image (build/e2e-desktop/*.ppm,
 # on this machine also after a run in the rig), to look at after a failure.
 shots=$dir
-desktop_seen=0 terminal_box= typed= terminals= gears= gears_dri= renderer= moved= still=
+desktop_seen=0 status_seen= terminal_box= typed= terminals= gears= gears_dri= renderer= moved= still=
 token=$RANDOM$RANDOM
 if [ $booted = 1 ] && act wait-primary && act "wait-size=$W,$H" && act wait-mouse-mode=client; then
 	step "the client has the ${W}x$H display and the tablet"
@@ -192,6 +228,9 @@ if [ $booted = 1 ] && act wait-primary && act "wait-size=$W,$H" && act wait-mous
 		desktop_seen=1
 		terminal_box=$(find_black_box "$shots/desktop.ppm")
 		step "the client sees the desktop; the terminal at '$terminal_box'"
+		status_seen=$("$GVMM" ctl "$E2E_WORK/api.sock" status 2>&1)
+	else
+		no_desktop_diagnostics
 	fi
 fi
 if [ -n "$terminal_box" ]; then
@@ -281,6 +320,18 @@ check desktop.weston-running "weston.service is '$(guest_report weston)'" \
 	[ "$(guest_report weston)" = active ]
 check desktop.spice-sees-desktop "the client never saw 30% of the display in #$background: $(client_said)" \
 	[ $desktop_seen = 1 ]
+# gvmm's own account of the display, while the client watched: the
+# output at the desktop's size, frames from the GPU, pictures to SPICE.
+status_display_ok() {
+	python3 - "$W" "$H" "$status_seen" 2>/dev/null <<'PY'
+import json, sys
+w, h = int(sys.argv[1]), int(sys.argv[2])
+d = json.loads(sys.argv[3])["result"]["display"]
+o = d["outputs"][0]
+sys.exit(0 if d["viewers"] and (o["width"], o["height"]) == (w, h) and o["updates"] > 0 and o["sent"] > 0 else 1)
+PY
+}
+check desktop.status-tells-display "gvmm ctl status said: '${status_seen:-nothing}'" status_display_ok
 check desktop.spice-sees-terminal "no terminal window (a box of black) in the client's picture" \
 	[ -n "$terminal_box" ]
 check desktop.typed-into-terminal "the guest's /tmp/typed: '$typed' (want typed-$token); $(client_said)" \
