@@ -96,10 +96,11 @@ clean:
 -include $(shell find build \( -name '.mkimage.*' -o -name mkimage-cache \) -prune \
 	-o -name '*.d' -type f -print 2>/dev/null)
 
-# gvmm beside QEMU (tools/bench): boot, memory, block, network, the Debian
-# desktop, interleaved runs, one table written to docs/BENCHMARKS.md and
-# printed; in the nested rig where KVM is PVM. Knobs: BENCH_RUNS (default
-# 5), BENCH_ROWS (e.g. boot,memory,block,net,desktop), BENCH_FIO_SECONDS,
+# gvmm beside QEMU (tools/bench): boot, memory, block, network, VM exit
+# round trips (PIO and MMIO, timed in the guest), the Debian desktop,
+# interleaved runs, one table written to docs/BENCHMARKS.md and printed; in
+# the nested rig where KVM is PVM. Knobs: BENCH_RUNS (default 5),
+# BENCH_ROWS (e.g. boot,memory,block,net,exits,desktop), BENCH_FIO_SECONDS,
 # BENCH_IPERF_SECONDS. The rig passes only GVMM_* variables on, so the knobs
 # go in through env. The desktop row's image copies, kernel and initrd are
 # made here, before the rig, in build/bench-desktop, which the rig shares

@@ -121,11 +121,11 @@ check timespan-unknown "" "$(bl_timespan_s "2 days")"
 
 # A dry run: BENCH_OUT unset, so no report file may appear.
 before=$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)
-BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,block,gpu,desktop BENCH_DRY_FAIL="qemu:1" \
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,block,gpu,exits,desktop BENCH_DRY_FAIL="qemu:1" \
 	BENCH_DRY_ORDER="$work/order" TMPDIR=$work tools/bench >"$work/dry.out" 2>"$work/dry.err"
 status=$?
 check dry-run-status-says-failure 1 "$status"
-check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvmm,block 1 qemu,block 1 host,block 2 gvmm,block 2 qemu,block 2 host,desktop 1 gvmm,desktop 1 qemu,desktop 2 gvmm,desktop 2 qemu" \
+check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvmm,block 1 qemu,block 1 host,block 2 gvmm,block 2 qemu,block 2 host,exits 1 gvmm,exits 1 qemu,exits 2 gvmm,exits 2 qemu,desktop 1 gvmm,desktop 1 qemu,desktop 2 gvmm,desktop 2 qemu" \
 	"$(paste -sd, "$work/order")"
 check dry-run-banner 1 "$(grep -c '^\*\*DRY RUN' "$work/dry.out")"
 check dry-run-boot-row 1 "$(grep -c '^| 1 boot to init, wall clock (ms; QEMU -M microvm) | [0-9]* ([0-9]*-[0-9]*) | [0-9]* | [0-9.]* | lower | 2 ok; 1 ok, 1 failed |$' "$work/dry.out")"
@@ -133,9 +133,21 @@ check dry-run-block-rows 4 "$(grep -c '^| 3 block .* | higher | 2 ok; 2 ok |$' "
 check dry-run-desktop-rows 2 "$(grep -c '^| 7 desktop, .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-desktop-memory-gvmm-only 2 "$(grep -c '^| 7 .*(MiB) | [0-9.]* ([0-9.]*-[0-9.]*) | not measured .* | - | lower | 2 ok; - |$' "$work/dry.out")"
 check dry-run-gpu-stub 1 "$(grep -c '^| 5 GPU | not measured yet: ' "$work/dry.out")"
+check dry-run-exits-rows 2 "$(grep -c '^| 6 VM exit round trip, \(PIO\|MMIO\): .* (ns; QEMU q35) | [0-9]* ([0-9]*-[0-9]*) | [0-9]* ([0-9]*-[0-9]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
+check dry-run-exits-command-lines 2 "$(grep -c '^exits (\(gvmm\|qemu\)):.*gvmm\.test=exitbench' "$work/dry.out")"
 check dry-run-failure-listed 1 "$(grep -c '^- boot, qemu: run 1 failed$' "$work/dry.out")"
 check dry-run-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/dry.out")"
 check dry-run-no-report "$before" "$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)"
+
+# The exits row: a guest that could not make one of its measures fails
+# that metric alone, with the guest's reason, and the run's status says so.
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=exits BENCH_DRY_FAIL="gvmm:2:mmio" \
+	TMPDIR=$work tools/bench >"$work/exits.out" 2>"$work/exits.err"
+check exits-run-status-says-failure 1 "$?"
+check exits-pio-row 1 "$(grep -c '^| 6 VM exit round trip, PIO: .* | lower | 2 ok; 2 ok |$' "$work/exits.out")"
+check exits-mmio-row-counts-failure 1 "$(grep -c '^| 6 VM exit round trip, MMIO: .* | [0-9]* | [0-9]* ([0-9]*-[0-9]*) | [0-9.]* | lower | 1 ok, 1 failed; 2 ok |$' "$work/exits.out")"
+check exits-failure-reason 1 "$(grep -c '^- exits_mmio_ns, gvmm: no virtio PCI function (vendor 0x1af4)$' "$work/exits.out")"
+check exits-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/exits.out")"
 
 # A run in which nothing failed (the usual case) finishes with status 0
 # and writes its report where BENCH_OUT says, "failures: 0".
