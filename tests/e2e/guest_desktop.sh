@@ -326,7 +326,7 @@ status_display_ok() {
 	python3 - "$W" "$H" "$status_seen" 2>/dev/null <<'PY'
 import json, sys
 w, h = int(sys.argv[1]), int(sys.argv[2])
-d = json.loads(sys.argv[3])["result"]["display"]
+d = json.loads(sys.argv[3])["display"]   # gvmm ctl prints the result object
 o = d["outputs"][0]
 sys.exit(0 if d["viewers"] and (o["width"], o["height"]) == (w, h) and o["updates"] > 0 and o["sent"] > 0 else 1)
 PY
