@@ -69,11 +69,13 @@ trap 'kill "$http_pid" 2>/dev/null; rm -rf "$E2E_WORK"' EXIT
 
 # The serial console is gvmm's stdio: a FIFO in (held open by fd 7, so
 # gvmm never sees its end) and the log out.
+# panic=-1 with --no-reboot: a guest kernel that panics ends gvmm at once,
+# so the waits below end with its console tail instead of running out.
 log=$E2E_WORK/desktop.log err=$E2E_WORK/desktop.err
 mkfifo "$E2E_WORK/console.in"
 "$GVMM" run --disk "$img" --memory 2G --cpus 2 --no-reboot \
 	--gpu "$gpu,width=$W,height=$H" --spice "127.0.0.1:$port,disable-ticketing" \
-	--net user,host-loopback=on --cmdline quiet --api-socket "$E2E_WORK/api.sock" \
+	--net user,host-loopback=on --cmdline "quiet panic=-1" --api-socket "$E2E_WORK/api.sock" \
 	<"$E2E_WORK/console.in" >"$log" 2>"$err" &
 BOOT_PID=$!
 exec 7>"$E2E_WORK/console.in"
