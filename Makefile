@@ -96,23 +96,27 @@ clean:
 -include $(shell find build \( -name '.mkimage.*' -o -name mkimage-cache \) -prune \
 	-o -name '*.d' -type f -print 2>/dev/null)
 
-# gvmm beside QEMU (tools/bench): boot, memory, block, network, VM exit
-# round trips (PIO and MMIO, timed in the guest), the Debian desktop,
-# interleaved runs, one table written to docs/BENCHMARKS.md and printed; in
-# the nested rig where KVM is PVM. Knobs: BENCH_RUNS (default 5),
-# BENCH_ROWS (e.g. boot,memory,block,net,exits,desktop), BENCH_FIO_SECONDS,
-# BENCH_IPERF_SECONDS. The rig passes only GVMM_* variables on, so the knobs
-# go in through env. The desktop row's image copies, kernel and initrd are
-# made here, before the rig, in build/bench-desktop, which the rig shares
-# read-write; its 2 GiB guests want the rig's larger memory.
+# gvmm beside QEMU (tools/bench): boot, memory, block, network, GPU frame
+# rate (glprobe on virgl in the guest), VM exit round trips (PIO and MMIO,
+# timed in the guest), the Debian desktop, interleaved runs, one table
+# written to docs/BENCHMARKS.md and printed; in the nested rig where KVM is
+# PVM. Knobs: BENCH_RUNS (default 5), BENCH_ROWS (e.g.
+# boot,memory,block,net,gpu,exits,desktop), BENCH_FIO_SECONDS,
+# BENCH_IPERF_SECONDS, BENCH_GL_FRAMES. The rig passes only GVMM_* variables
+# on, so the knobs go in through env. The guest's fio and GL initramfs
+# (block and gpu rows) are built here; the rig, which has no GPU, gets its
+# render node from vgem (tools/bench loads it). The desktop row's image
+# copies, kernel and initrd are made here, before the rig, in
+# build/bench-desktop, which the rig shares read-write; its 2 GiB guests
+# want the rig's larger memory.
 bench: deps all desktop-image
-	tools/mkguest --fio build/guest
+	tools/mkguest --fio --gl build/guest
 	tools/bench-desktop-setup build/bench-desktop
 	tools/with-kvm --timeout $$(( 600 + 1800 * $${BENCH_RUNS:-5} )) --mem 6144 \
 		--rw "$(CURDIR)/docs" --rw "$(CURDIR)/build/bench-desktop" -- \
 		env BENCH_RUNS="$${BENCH_RUNS:-5}" BENCH_ROWS="$${BENCH_ROWS:-boot,memory,block,net,gpu,exits,desktop}" \
 		BENCH_FIO_SECONDS="$${BENCH_FIO_SECONDS:-4}" BENCH_IPERF_SECONDS="$${BENCH_IPERF_SECONDS:-4}" \
-		tools/bench
+		BENCH_GL_FRAMES="$${BENCH_GL_FRAMES:-300}" tools/bench
 
 # Many boots of the display under load, gvmm beside QEMU (tests/e2e/
 # display_soak.sh; GVMM_SOAK_BOOTS, GVMM_SOAK_ROUNDS, ... tune it; SOAK_RIG

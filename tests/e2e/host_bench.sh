@@ -125,14 +125,14 @@ BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,block,gpu,exits,desktop BENCH_DRY_F
 	BENCH_DRY_ORDER="$work/order" TMPDIR=$work tools/bench >"$work/dry.out" 2>"$work/dry.err"
 status=$?
 check dry-run-status-says-failure 1 "$status"
-check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvmm,block 1 qemu,block 1 host,block 2 gvmm,block 2 qemu,block 2 host,exits 1 gvmm,exits 1 qemu,exits 2 gvmm,exits 2 qemu,desktop 1 gvmm,desktop 1 qemu,desktop 2 gvmm,desktop 2 qemu" \
+check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvmm,block 1 qemu,block 1 host,block 2 gvmm,block 2 qemu,block 2 host,gpu 1 gvmm,gpu 1 qemu,gpu 2 gvmm,gpu 2 qemu,exits 1 gvmm,exits 1 qemu,exits 2 gvmm,exits 2 qemu,desktop 1 gvmm,desktop 1 qemu,desktop 2 gvmm,desktop 2 qemu" \
 	"$(paste -sd, "$work/order")"
 check dry-run-banner 1 "$(grep -c '^\*\*DRY RUN' "$work/dry.out")"
 check dry-run-boot-row 1 "$(grep -c '^| 1 boot to init, wall clock (ms; QEMU -M microvm) | [0-9]* ([0-9]*-[0-9]*) | [0-9]* | [0-9.]* | lower | 2 ok; 1 ok, 1 failed |$' "$work/dry.out")"
 check dry-run-block-rows 4 "$(grep -c '^| 3 block .* | higher | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-desktop-rows 2 "$(grep -c '^| 7 desktop, .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-desktop-memory-gvmm-only 2 "$(grep -c '^| 7 .*(MiB) | [0-9.]* ([0-9.]*-[0-9.]*) | not measured .* | - | lower | 2 ok; - |$' "$work/dry.out")"
-check dry-run-gpu-stub 1 "$(grep -c '^| 5 GPU | not measured yet: ' "$work/dry.out")"
+check dry-run-gpu-row 1 "$(grep -c '^| 5 GPU, glprobe in the guest on virgl, 1280x800 (frames/s; .*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | higher | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-exits-rows 2 "$(grep -c '^| 6 VM exit round trip, \(PIO\|MMIO\): .* (ns; QEMU q35) | [0-9]* ([0-9]*-[0-9]*) | [0-9]* ([0-9]*-[0-9]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-exits-command-lines 2 "$(grep -c '^exits (\(gvmm\|qemu\)):.*gvmm\.test=exitbench' "$work/dry.out")"
 check dry-run-failure-listed 1 "$(grep -c '^- boot, qemu: run 1 failed$' "$work/dry.out")"
@@ -148,6 +148,31 @@ check exits-pio-row 1 "$(grep -c '^| 6 VM exit round trip, PIO: .* | lower | 2 o
 check exits-mmio-row-counts-failure 1 "$(grep -c '^| 6 VM exit round trip, MMIO: .* | [0-9]* | [0-9]* ([0-9]*-[0-9]*) | [0-9.]* | lower | 1 ok, 1 failed; 2 ok |$' "$work/exits.out")"
 check exits-failure-reason 1 "$(grep -c '^- exits_mmio_ns, gvmm: no virtio PCI function (vendor 0x1af4)$' "$work/exits.out")"
 check exits-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/exits.out")"
+
+# The gpu row: both VMMs boot the GL guest on one render node (gvmm's
+# --gpu virgl, QEMU's egl-headless); a guest whose GL is not virgl
+# (software GL in the guest) fails that run, with the renderer it had;
+# BENCH_GL_FRAMES reaches the guest.
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=gpu BENCH_GL_FRAMES=50 BENCH_DRY_FAIL="qemu:2:llvmpipe" \
+	TMPDIR=$work tools/bench >"$work/gpu.out" 2>"$work/gpu.err"
+check gpu-run-status-says-failure 1 "$?"
+check gpu-row-counts-failure 1 "$(grep -c '^| 5 GPU, glprobe .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | [0-9.]* | higher | 2 ok; 1 ok, 1 failed |$' "$work/gpu.out")"
+check gpu-failure-reason 1 "$(grep -c "^- gpu_fps, qemu: the guest's GL renderer is 'llvmpipe (LLVM 15.0.6, 128 bits)', not virgl$" "$work/gpu.out")"
+check gpu-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/gpu.out")"
+gvmm_line=$(grep '^gpu (gvmm):' "$work/gpu.out")
+qemu_line=$(grep '^gpu (qemu):' "$work/gpu.out")
+check gpu-gvmm-command-line 1 "$(grep -c "gvmm\.test=gl gvmm\.gl\.frames=50 .*'--gpu' 'virgl,.*rendernode=/dev/dri/renderD128" <<<"$gvmm_line")"
+check gpu-qemu-command-line 1 "$(grep -c "'-display' 'egl-headless,rendernode=/dev/dri/renderD128'.* gvmm\.test=gl gvmm\.gl\.frames=50 .*'virtio-gpu-gl-pci," <<<"$qemu_line")"
+check gpu-one-render-node "$(grep -o 'rendernode=[^,'"'"']*' <<<"$gvmm_line")" "$(grep -o 'rendernode=[^,'"'"']*' <<<"$qemu_line")"
+check gpu-initrd-gl 2 "$(grep -c "^gpu (.*/initrd-gl\.img'" "$work/gpu.out")"
+
+# Without a render node the gpu row is not measured, says why, and fails
+# nothing: no run is made.
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=gpu BENCH_GL_NODE="$work/no-such-node" \
+	TMPDIR=$work tools/bench >"$work/nogpu.out" 2>"$work/nogpu.err"
+check gpu-not-measured-status 0 "$?"
+check gpu-not-measured-says-why 1 "$(grep -c "^| 5 GPU (glprobe on virgl) | not measured yet: BENCH_GL_NODE=$work/no-such-node is not a character device | " "$work/nogpu.out")"
+check gpu-not-measured-no-runs 1 "$(grep -c '; 0 runs in all, \*\*failures: 0\*\*' "$work/nogpu.out")"
 
 # A run in which nothing failed (the usual case) finishes with status 0
 # and writes its report where BENCH_OUT says, "failures: 0".

@@ -8,6 +8,11 @@
 #   gvmm.gl.kmscube=N  kmscube's frames (default 60; 0 leaves it out)
 #   gvmm.gl.wait=S     bound of each wait, for kmscube and for the host
 #                      (default 120)
+#   gvmm.gl.hold=S     bound of the hold of glprobe's last frame for the
+#                      host's Enter (default: gvmm.gl.wait); 0 holds
+#                      nothing and waits for no Enter: for tools/bench's
+#                      GPU row, which has no SPICE client and only reads
+#                      glprobe's frames and seconds
 #
 # Steps, each reported as "REPORT gl.KEY=value":
 #   1. /dev/dri/card0 and renderD128 exist; the virtio_gpu driver's
@@ -23,14 +28,16 @@
 # Exit status non-zero when a step failed.
 set -o pipefail
 
-frames=30 kmscube_frames=60 wait=120
+frames=30 kmscube_frames=60 wait=120 hold=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	gvmm.gl.frames=*) frames=${arg#*=} ;;
 	gvmm.gl.kmscube=*) kmscube_frames=${arg#*=} ;;
 	gvmm.gl.wait=*) wait=${arg#*=} ;;
+	gvmm.gl.hold=*) hold=${arg#*=} ;;
 	esac
 done
+[ -n "$hold" ] || hold=$wait
 rc=0
 failed() { echo "gl.sh: $*"; rc=1; }
 # Mesa would write its shader cache under $HOME: nothing to keep here.
@@ -100,14 +107,19 @@ fi
 # --- 3. glprobe, then the host's look at its frame ----------------------------------------
 
 # The host's Enter ends the hold (evread ends on its release, saying
-# "EVREAD-END reason=until"); else glprobe ends it itself after $wait
-# seconds, or ends at once on a failure.
+# "EVREAD-END reason=until"); else glprobe ends it itself after $hold
+# seconds, or ends at once on a failure. Without a hold, no evread: its
+# wait for a keyboard would only delay the end.
 rm -f /tmp/gl-stop
-evread -t $((wait * 2)) -u 1:28:0 "keyboard=gvmm keyboard" >/tmp/evread.out 2>&1 &
-ev=$!
-wait_until 10 grep -q EVREAD-READY /tmp/evread.out ||
-	echo "gl.sh: evread is not ready (no Enter from the host): $(cat /tmp/evread.out)"
-glprobe "$frames" "$wait" /tmp/gl-stop >/tmp/glprobe.out 2>&1 &
+: >/tmp/evread.out
+ev=
+if [ "$hold" -gt 0 ]; then
+	evread -t $((hold * 2)) -u 1:28:0 "keyboard=gvmm keyboard" >/tmp/evread.out 2>&1 &
+	ev=$!
+	wait_until 10 grep -q EVREAD-READY /tmp/evread.out ||
+		echo "gl.sh: evread is not ready (no Enter from the host): $(cat /tmp/evread.out)"
+fi
+glprobe "$frames" "$hold" /tmp/gl-stop >/tmp/glprobe.out 2>&1 &
 gp=$!
 shown=0
 while kill -0 "$gp" 2>/dev/null; do
@@ -121,9 +133,12 @@ done
 : >/tmp/gl-stop
 wait "$gp"
 grc=$?
-kill "$ev" 2>/dev/null
-wait "$ev"
-erc=$?
+erc=
+if [ -n "$ev" ]; then
+	kill "$ev" 2>/dev/null
+	wait "$ev"
+	erc=$?
+fi
 cat /tmp/glprobe.out
 
 echo "REPORT gl.renderer=$(sed -n 's/^GLPROBE renderer=\(.*\) version=.*/\1/p' /tmp/glprobe.out)"
@@ -139,8 +154,10 @@ case $(field /tmp/glprobe.out 'GLPROBE renderer=') in
 esac
 [ "$grc" = 0 ] || failed "glprobe exited with status $grc"
 # evread: 0 Enter came; 1 its own time ran out; 2 no keyboard; killed
-# (143): glprobe ended first.
-if [ "$erc" = 0 ]; then
+# (143): glprobe ended first. None started: no hold was asked for.
+if [ -z "$erc" ]; then
+	echo "REPORT gl.go=skipped"
+elif [ "$erc" = 0 ]; then
 	echo "REPORT gl.go=enter"
 else
 	echo "REPORT gl.go=none status=$erc"
