@@ -132,7 +132,8 @@ act() {
 	printf '%s\n' "$1" >&8
 	acted=$((acted + 1))
 	local deadline=$(($(date +%s) + 300))
-	while [ "$(grep -c '"action"' "$E2E_WORK/client.out" 2>/dev/null)" -lt $acted ]; do
+	# (The client's first line is its connection's, not an answer.)
+	while [ "$(grep -v '"action": "connect"' "$E2E_WORK/client.out" 2>/dev/null | grep -c '"action"')" -lt $acted ]; do
 		if ! kill -0 "$client_pid" 2>/dev/null || [ "$(date +%s)" -ge $deadline ]; then
 			acted=$((acted + 1000)) # no more answers will come
 			return 1
