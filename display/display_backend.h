@@ -33,8 +33,8 @@ struct display_backend_ops {
 	void (*cursor_move)(void *impl, unsigned output, int32_t x, int32_t y, bool visible);
 	/* display_has_viewers; NULL: the backend cannot tell. Any thread. */
 	bool (*has_viewers)(void *impl);
-	/* How many pictures of the output went to viewers so far (the
-	 * display's stats); NULL: 0. Any thread. */
+	/* How many pictures of the output the backend took to show so far
+	 * (display_output_stats' sent); NULL: 0. Any thread. */
 	uint64_t (*output_sent)(void *impl, unsigned output);
 };
 

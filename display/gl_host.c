@@ -181,8 +181,6 @@ static int read_info(struct gl_host *gl, const char *where, char *err, size_t er
 	return 0;
 }
 
-/* From an EGLDisplay got for the device: initialised, able to make
- * contexts current without surfaces, with a root context and the info. */
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -213,6 +211,8 @@ static void pin_gl_driver(void)
 	dl_iterate_phdr(pin_if_dri_driver, NULL);
 }
 
+/* From an EGLDisplay got for the device: initialised, able to make
+ * contexts current without surfaces, with a root context and the info. */
 static int set_up_display(struct gl_host *gl, const char *where, char *err, size_t errlen)
 {
 	EGLint major, minor;
