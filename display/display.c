@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct display {
 	const struct display_backend_ops *ops;
@@ -25,6 +26,7 @@ struct display {
 	 * read by the control socket's. */
 	_Atomic uint32_t widths[DISPLAY_MAX_OUTPUTS], heights[DISPLAY_MAX_OUTPUTS];
 	_Atomic uint64_t updates[DISPLAY_MAX_OUTPUTS];
+	_Atomic uint64_t dmabuf_draws[DISPLAY_MAX_OUTPUTS];
 	atomic_uint nr_outputs_used;
 };
 
@@ -115,6 +117,46 @@ void display_output_update(struct display *d, unsigned output,
 	atomic_fetch_add(&d->updates[output], 1);
 }
 
+enum display_dmabuf_mode display_dmabuf_mode(const struct display *d)
+{
+	if (!d || !d->ops->dmabuf_mode)
+		return DISPLAY_DMABUF_OFF;
+	return d->ops->dmabuf_mode(d->impl);
+}
+
+int display_output_dmabuf(struct display *d, unsigned output, int fd, uint32_t width,
+			  uint32_t height, uint32_t stride, uint32_t fourcc)
+{
+	if (display_dmabuf_mode(d) == DISPLAY_DMABUF_OFF || output >= DISPLAY_MAX_OUTPUTS ||
+	    fd < 0 || !width || !height || width != atomic_load(&d->widths[output]) ||
+	    height != atomic_load(&d->heights[output]) || stride / 4 < width) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return d->ops->output_dmabuf(d->impl, output, fd, width, height, stride, fourcc);
+}
+
+int display_output_dmabuf_draw(struct display *d, unsigned output,
+			       const struct display_rect *rect)
+{
+	if (display_dmabuf_mode(d) == DISPLAY_DMABUF_OFF || output >= DISPLAY_MAX_OUTPUTS ||
+	    !rect || !rect->width || !rect->height)
+		return -1;
+	if (d->ops->output_dmabuf_draw(d->impl, output, rect) < 0)
+		return -1;
+	atomic_fetch_add(&d->dmabuf_draws[output], 1);
+	return 0;
+}
+
+enum display_dmabuf_state display_output_dmabuf_state(const struct display *d,
+						      unsigned output)
+{
+	if (display_dmabuf_mode(d) == DISPLAY_DMABUF_OFF || output >= DISPLAY_MAX_OUTPUTS)
+		return DISPLAY_DMABUF_READY;
+	return d->ops->output_dmabuf_state(d->impl, output);
+}
+
 unsigned display_nr_outputs_used(const struct display *d)
 {
 	return d ? atomic_load(&d->nr_outputs_used) : 0;
@@ -129,6 +171,8 @@ bool display_output_stats(const struct display *d, unsigned output,
 	out->height = atomic_load(&d->heights[output]);
 	out->updates = atomic_load(&d->updates[output]);
 	out->sent = d->ops->output_sent ? d->ops->output_sent(d->impl, output) : 0;
+	out->dmabuf_draws = atomic_load(&d->dmabuf_draws[output]);
+	out->dmabuf_acks = d->ops->dmabuf_mode ? d->ops->output_dmabuf_acks(d->impl, output) : 0;
 	return true;
 }
 

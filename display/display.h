@@ -79,6 +79,8 @@ struct display_output_stats {
 	uint64_t updates;         /* rectangles the GPU handed over */
 	uint64_t sent;            /* pictures the backend took to show (SPICE: draw
 	                           * commands spice-server pulled) */
+	uint64_t dmabuf_draws;    /* rectangles of a dmabuf drawn */
+	uint64_t dmabuf_acks;     /* of those, the ones viewers acknowledged */
 };
 
 /* The outputs the GPU has sized so far: those below this index. */
@@ -86,6 +88,49 @@ unsigned display_nr_outputs_used(const struct display *d);
 /* False without a display or for an output beyond DISPLAY_MAX_OUTPUTS. */
 bool display_output_stats(const struct display *d, unsigned output,
 			  struct display_output_stats *out);
+
+/* ---- from the GPU: frames as dmabufs, for viewers on this host ----
+ *
+ * A backend whose viewers map a buffer themselves (SPICE's GL scanout,
+ * to clients on a unix socket) lets a GPU that renders on a render node
+ * show an output with no copy of its frames in host memory: the GPU names
+ * the output's buffer (display_output_dmabuf), then each rectangle it
+ * changed in it (display_output_dmabuf_draw). A viewer reads the buffer
+ * until it acknowledges the draw, so the GPU writes the buffer again, and
+ * draws again, only while the output is DISPLAY_DMABUF_READY. A draw not
+ * acknowledged within DISPLAY_DMABUF_ACK_TIMEOUT_MS leaves the output
+ * STALLED: the GPU then shows it by pixel updates (display_output_update)
+ * until a viewer comes again, and never waits for the viewer. */
+#define DISPLAY_DMABUF_ACK_TIMEOUT_MS 2000u
+
+enum display_dmabuf_mode {
+	DISPLAY_DMABUF_OFF,      /* the backend takes pixel updates only */
+	DISPLAY_DMABUF_AUTO,     /* dmabufs where the GPU can make them */
+	DISPLAY_DMABUF_ON,       /* the user asked for them: a GPU that cannot
+				  * make them refuses to start */
+};
+enum display_dmabuf_state {
+	DISPLAY_DMABUF_READY,    /* no draw unacknowledged */
+	DISPLAY_DMABUF_BUSY,     /* a viewer still reads the buffer */
+	DISPLAY_DMABUF_STALLED,  /* ... and has for longer than the timeout */
+};
+
+/* OFF without a display. */
+enum display_dmabuf_mode display_dmabuf_mode(const struct display *d);
+/* Output `output` (sized by display_output_resize to width x height
+ * first) shows the dmabuf `fd`: DRM format fourcc, stride bytes a row,
+ * top row first. The display owns fd from now on, on failure too.
+ * Refused (-1) unless the output is READY, and for a size other than the
+ * output's. Content is what the buffer holds; nothing is drawn until
+ * display_output_dmabuf_draw. */
+int display_output_dmabuf(struct display *d, unsigned output, int fd, uint32_t width,
+			  uint32_t height, uint32_t stride, uint32_t fourcc);
+/* Viewers draw `rect` of the output's buffer (clipped to it). Refused
+ * (-1) without a buffer or unless READY. */
+int display_output_dmabuf_draw(struct display *d, unsigned output,
+			       const struct display_rect *rect);
+enum display_dmabuf_state display_output_dmabuf_state(const struct display *d,
+						      unsigned output);
 
 /* The cursor image (width, height <= DISPLAY_CURSOR_MAX, hot spot inside
  * it), copied. */

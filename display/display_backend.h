@@ -36,6 +36,15 @@ struct display_backend_ops {
 	/* How many pictures of the output the backend took to show so far
 	 * (display_output_stats' sent); NULL: 0. Any thread. */
 	uint64_t (*output_sent)(void *impl, unsigned output);
+	/* Frames as dmabufs (display.h): all five, or none. mode NULL: OFF,
+	 * and the other four are never called. output_dmabuf owns fd.
+	 * output_dmabuf_acks: any thread. */
+	enum display_dmabuf_mode (*dmabuf_mode)(void *impl);
+	int (*output_dmabuf)(void *impl, unsigned output, int fd, uint32_t width,
+			     uint32_t height, uint32_t stride, uint32_t fourcc);
+	int (*output_dmabuf_draw)(void *impl, unsigned output, const struct display_rect *rect);
+	enum display_dmabuf_state (*output_dmabuf_state)(void *impl, unsigned output);
+	uint64_t (*output_dmabuf_acks)(void *impl, unsigned output);
 };
 
 /* NULL when out of memory. */

@@ -176,7 +176,6 @@ static int read_info(struct gl_host *gl, const char *where, char *err, size_t er
 	copy_string(info->version, sizeof(info->version), (const char *)glGetString(GL_VERSION));
 	gl_host_make_current(gl, NULL);
 	info->gles = gl->api == EGL_OPENGL_ES_API;
-	info->dmabuf_export = epoxy_has_egl_extension(gl->display, "EGL_MESA_image_dma_buf_export");
 	copy_string(info->device, sizeof(info->device), gl->node_path[0] ? gl->node_path : "surfaceless");
 	return 0;
 }
@@ -347,6 +346,11 @@ int gl_host_drm_fd(struct gl_host *gl)
 void *gl_host_egl_display(struct gl_host *gl)
 {
 	return gl->display;
+}
+
+struct gbm_device *gl_host_gbm(struct gl_host *gl)
+{
+	return gl->gbm;
 }
 
 gl_host_context gl_host_context_create(struct gl_host *gl, gl_host_context shared,

@@ -26,8 +26,6 @@ struct gl_host_info {
 	char device[128];    /* "/dev/dri/renderD128" or "surfaceless" */
 	char renderer[128];  /* GL_RENDERER, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" */
 	char version[128];   /* GL_VERSION */
-	bool dmabuf_export;  /* EGL_MESA_image_dma_buf_export: frames can go to
-			      * a local client by dmabuf, no copies */
 	bool gles;           /* contexts are GLES 3, not desktop GL: virglrenderer
 			      * then needs VIRGL_RENDERER_USE_GLES */
 	char fallback_reason[160]; /* why auto mode fell to surfaceless, e.g.
@@ -51,6 +49,10 @@ const struct gl_host_info *gl_host_info(const struct gl_host *gl);
 int gl_host_drm_fd(struct gl_host *gl);
 /* The EGLDisplay, for code that must name it (dmabuf export). */
 void *gl_host_egl_display(struct gl_host *gl);
+/* The render node's GBM device, which allocates buffers other processes
+ * can map (display/gl_dmabuf.h); NULL on the surfaceless platform. */
+struct gbm_device;
+struct gbm_device *gl_host_gbm(struct gl_host *gl);
 
 /* Contexts, desktop GL core profile of at least major.minor (or GLES where
  * that is all there is: info.gles, and major.minor are then GLES

@@ -4,6 +4,7 @@
  * VIRGL_RENDERER_USE_EGL), which is how gvmm runs it: on one EGL display
  * that the readback also uses. */
 #include "gl_probe.h"
+#include "gl_dmabuf.h"
 #include "../vmm/error_text.h"
 
 #include <stdio.h>
@@ -71,4 +72,25 @@ int gl_probe_virgl(struct gl_host *gl, char *err, size_t errlen)
 				   gl_host_info(gl)->renderer, last_virgl_message[0] ? ": " : "",
 				   last_virgl_message);
 	return 0;
+}
+
+/* The probe's buffer: small, the size does not matter to what fails. */
+#define DMABUF_PROBE_SIDE 16
+
+int gl_probe_dmabuf(struct gl_host *gl, char *err, size_t errlen)
+{
+	bool gles = gl_host_info(gl)->gles;
+	gl_host_context ctx = gl_host_context_create(gl, NULL, 3, gles ? 0 : 2);
+	struct gl_dmabuf *b = NULL;
+
+	if (!ctx)
+		return write_error(err, errlen, "no GL context to try it in");
+	if (gl_host_make_current(gl, ctx) == 0)
+		b = gl_dmabuf_create(gl, DMABUF_PROBE_SIDE, DMABUF_PROBE_SIDE, err, errlen);
+	else
+		write_error(err, errlen, "the probe's GL context cannot be made current");
+	gl_dmabuf_destroy(b);
+	gl_host_make_current(gl, NULL);
+	gl_host_context_destroy(gl, ctx);
+	return b ? 0 : -1;
 }

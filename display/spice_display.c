@@ -66,6 +66,7 @@ struct spice_display {
 	struct spice_output *outputs[DISPLAY_MAX_OUTPUTS];
 	struct output_pacing pacing[DISPLAY_MAX_OUTPUTS];
 	uint64_t period_ns;
+	enum display_dmabuf_mode dmabuf_mode;   /* gl=, and whether clients are local */
 	int wake_fd;
 	char uri[400];
 	struct unix_listener listener;   /* unix: only; fd -1 otherwise */
@@ -220,6 +221,48 @@ static uint64_t backend_output_sent(void *impl, unsigned output)
 	return output < sd->nr_outputs ? spice_output_draws_pulled(sd->outputs[output]) : 0;
 }
 
+static enum display_dmabuf_mode backend_dmabuf_mode(void *impl)
+{
+	struct spice_display *sd = impl;
+
+	return sd->dmabuf_mode;
+}
+
+static int backend_output_dmabuf(void *impl, unsigned output, int fd, uint32_t width,
+				 uint32_t height, uint32_t stride, uint32_t fourcc)
+{
+	struct spice_display *sd = impl;
+
+	if (output >= sd->nr_outputs) {
+		close(fd);
+		return -1;
+	}
+	return spice_output_gl_scanout(sd->outputs[output], fd, width, height, stride, fourcc);
+}
+
+static int backend_output_dmabuf_draw(void *impl, unsigned output,
+				      const struct display_rect *rect)
+{
+	struct spice_display *sd = impl;
+
+	return output < sd->nr_outputs ? spice_output_gl_draw(sd->outputs[output], rect) : -1;
+}
+
+static enum display_dmabuf_state backend_output_dmabuf_state(void *impl, unsigned output)
+{
+	struct spice_display *sd = impl;
+
+	return output < sd->nr_outputs ? spice_output_gl_state(sd->outputs[output])
+				       : DISPLAY_DMABUF_READY;
+}
+
+static uint64_t backend_output_dmabuf_acks(void *impl, unsigned output)
+{
+	struct spice_display *sd = impl;
+
+	return output < sd->nr_outputs ? spice_output_gl_acks(sd->outputs[output]) : 0;
+}
+
 static const struct display_backend_ops spice_backend_ops = {
 	.output_resize = backend_output_resize,
 	.output_bytes = backend_output_bytes,
@@ -228,6 +271,11 @@ static const struct display_backend_ops spice_backend_ops = {
 	.cursor_move = backend_cursor_move,
 	.has_viewers = backend_has_viewers,
 	.output_sent = backend_output_sent,
+	.dmabuf_mode = backend_dmabuf_mode,
+	.output_dmabuf = backend_output_dmabuf,
+	.output_dmabuf_draw = backend_output_dmabuf_draw,
+	.output_dmabuf_state = backend_output_dmabuf_state,
+	.output_dmabuf_acks = backend_output_dmabuf_acks,
 };
 
 /* ---- the unix socket (loop thread) ---- */
@@ -449,6 +497,12 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 	for (unsigned i = 0; i < DISPLAY_MAX_OUTPUTS; i++)
 		sd->pacing[i].timer_fd = -1;
 	sd->period_ns = 1000000000u / (opt->refresh_hz ? opt->refresh_hz : 60);
+	/* GL scanouts reach clients on a unix socket only (the parser
+	 * refuses gl=on elsewhere). */
+	if (!opt->unix_path[0] || opt->gl == SPICE_GL_OFF)
+		sd->dmabuf_mode = DISPLAY_DMABUF_OFF;
+	else
+		sd->dmabuf_mode = opt->gl == SPICE_GL_ON ? DISPLAY_DMABUF_ON : DISPLAY_DMABUF_AUTO;
 	make_uri(sd, opt);
 	describe_listener(opt, where, sizeof(where));
 

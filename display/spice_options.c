@@ -138,7 +138,7 @@ enum {
 	SEEN_PASSWORD = 1 << 0, SEEN_NOTICKET = 1 << 1, SEEN_TLS_PORT = 1 << 2,
 	SEEN_X509 = 1 << 3, SEEN_CODEC = 1 << 4, SEEN_STREAMING = 1 << 5,
 	SEEN_REFRESH = 1 << 6, SEEN_PASSWORD_FILE = 1 << 7, SEEN_CONNECT_FILE = 1 << 8,
-	SEEN_PLAINTEXT = 1 << 9,
+	SEEN_PLAINTEXT = 1 << 9, SEEN_GL = 1 << 10,
 };
 
 /* on or off. */
@@ -183,10 +183,12 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 		bit = SEEN_STREAMING;
 	else if (!strcmp(key, "refresh-rate"))
 		bit = SEEN_REFRESH;
+	else if (!strcmp(key, "gl"))
+		bit = SEEN_GL;
 	else
 		return write_error(err, errlen, "unknown option '%s': known are password-file, password, "
 			    "disable-ticketing, connect-file, tls-port, x509-dir, plaintext, video-codec, "
-			    "streaming-video, refresh-rate", key);
+			    "streaming-video, refresh-rate, gl", key);
 	if (*seen & bit)
 		return write_error(err, errlen, "%s is given twice", key);
 	*seen |= bit;
@@ -220,6 +222,14 @@ static int parse_setting(char *key, struct spice_options *out, unsigned *seen, c
 	case SEEN_CODEC:
 		return copy_value(out->video_codecs, sizeof(out->video_codecs), key, value, err,
 				  errlen);
+	case SEEN_GL: {
+		bool on = false;
+
+		if (parse_switch(key, value, &on, err, errlen) < 0)
+			return -1;
+		out->gl = on ? SPICE_GL_ON : SPICE_GL_OFF;
+		return 0;
+	}
 	case SEEN_STREAMING:
 		if (!strcmp(value, "filter"))
 			out->streaming = SPICE_STREAMING_FILTER;
@@ -268,6 +278,11 @@ static int check_combination(const struct spice_options *o, unsigned seen, char 
 		return write_error(err, errlen, "tls-port needs a TCP address, not unix:");
 	if (!is_unix && o->tls_port == o->port)
 		return write_error(err, errlen, "tls-port must differ from the plain port");
+	/* spice-server sends GL scanouts to clients on a unix socket only,
+	 * and drops any other client while one is shown. */
+	if (o->gl == SPICE_GL_ON && !is_unix)
+		return write_error(err, errlen, "gl=on needs a unix:PATH socket: SPICE hands GL "
+			    "frames (dmabufs) only to clients on this host");
 	if ((seen & SEEN_PLAINTEXT) && !o->tls_port)
 		return write_error(err, errlen, "plaintext= is only used with tls-port=PORT");
 	if (o->plaintext && !o->port)

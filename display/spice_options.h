@@ -14,6 +14,10 @@
  *     [,streaming-video=off|all|filter]      (default filter)
  *     [,refresh-rate=HZ]                     (most updates per second, 1-240,
  *                                            default 60)
+ *     [,gl=on|off]                           (GL frames to local clients as
+ *                                            dmabufs, no copies: unix: only;
+ *                                            default on where the GPU renders
+ *                                            on a render node)
  *
  * ":PORT" means 127.0.0.1. The parser is pure: nothing is opened. Which
  * ticket clients must give (a password file, GVMM_SPICE_PASSWORD, or one
@@ -28,6 +32,8 @@
 #include <stdint.h>
 
 enum spice_streaming { SPICE_STREAMING_FILTER, SPICE_STREAMING_OFF, SPICE_STREAMING_ALL };
+/* gl=: unset (auto), on, off. */
+enum spice_gl { SPICE_GL_AUTO, SPICE_GL_ON, SPICE_GL_OFF };
 
 /* spice-server refuses longer tickets (SPICE_MAX_PASSWORD_LENGTH). */
 #define SPICE_PASSWORD_MAX 60
@@ -56,6 +62,7 @@ struct spice_options {
 	char video_codecs[256];    /* empty: spice-server's default */
 	enum spice_streaming streaming;
 	unsigned refresh_hz;
+	enum spice_gl gl;
 };
 
 /* Returns 0, or -1 with one line in err (the caller adds "--spice 'ARG': ").

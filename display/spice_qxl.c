@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../vmm/log.h"
 
@@ -53,6 +54,9 @@
 #define OUTPUT_OVERHEAD      (64u << 10)
 /* spice-server sizes the client's compression dictionary from this. */
 #define QXL_RAM_SIZE_HINT    (32u << 20)
+
+/* The cookie of every GL draw: one is in flight per output at most. */
+#define GL_DRAW_COOKIE       0x676c64726177ull
 
 enum block_kind { BLOCK_DRAW, BLOCK_UPDATE, BLOCK_CURSOR };
 
@@ -130,6 +134,18 @@ struct spice_output {
 	bool cursor_defined;
 	int32_t cursor_x, cursor_y;
 	bool cursor_visible;
+	/* GL scanout (display.h's dmabufs): what the GPU's thread asked,
+	 * under lock, for the loop thread to hand to spice-server. */
+	int gl_fd;                       /* a buffer not handed over yet; -1: none */
+	uint32_t gl_width, gl_height, gl_stride, gl_fourcc;
+	bool gl_named;                   /* a buffer was named: draws may come */
+	bool gl_draw_queued;             /* gl_draw_rect waits for the loop thread */
+	struct display_rect gl_draw_rect;
+	/* From a draw's queueing to its acknowledgement (spice-server's
+	 * worker thread clears it). */
+	atomic_bool gl_draw_busy;
+	_Atomic uint64_t gl_draw_since_ns;
+	_Atomic uint64_t gl_acks;
 	atomic_bool client_present;      /* set on spice-server's thread */
 	atomic_bool client_arrived;      /* ... and taken on the loop thread */
 	uint64_t cursor_unique;
@@ -309,6 +325,9 @@ int spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height)
 	o->height = height;
 	o->nr_dirty = 0;
 	o->resize_pending = true;
+	/* A GL buffer of the old size is not drawn again: the GPU names one
+	 * of the new size first. */
+	o->gl_named = false;
 	pthread_mutex_unlock(&o->lock);
 	free(old);
 	o->wake(o->wake_opaque);
@@ -462,6 +481,112 @@ static int primary_create(struct spice_output *o, uint32_t width, uint32_t heigh
 	return 0;
 }
 
+/* ---- GL scanout: the output as a dmabuf ----
+ *
+ * The GPU's thread names a buffer and draws (spice_output_gl_*); the loop
+ * thread hands both to spice-server (gl_service), as it does everything
+ * that calls spice-server. spice-server keeps the buffer's fd, sends it
+ * to clients on the unix socket, and answers a draw through
+ * async_complete once each client acknowledged it (at once with none). */
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+int spice_output_gl_scanout(struct spice_output *o, int fd, uint32_t width, uint32_t height,
+			    uint32_t stride, uint32_t fourcc)
+{
+	pthread_mutex_lock(&o->lock);
+	/* spice-server refuses a new buffer while a draw is unanswered.
+	 * Checked under the lock that draws take, so no draw slips in
+	 * between; only the acknowledgement clears it, which is no harm. */
+	if (atomic_load(&o->gl_draw_busy)) {
+		pthread_mutex_unlock(&o->lock);
+		close(fd);
+		return -1;
+	}
+	if (o->gl_fd >= 0)
+		close(o->gl_fd);
+	o->gl_fd = fd;
+	o->gl_width = width;
+	o->gl_height = height;
+	o->gl_stride = stride;
+	o->gl_fourcc = fourcc;
+	o->gl_named = true;
+	pthread_mutex_unlock(&o->lock);
+	o->wake(o->wake_opaque);
+	return 0;
+}
+
+int spice_output_gl_draw(struct spice_output *o, const struct display_rect *rect)
+{
+	struct display_rect r = *rect;
+
+	pthread_mutex_lock(&o->lock);
+	if (!o->gl_named || atomic_load(&o->gl_draw_busy) || r.x >= o->gl_width ||
+	    r.y >= o->gl_height) {
+		pthread_mutex_unlock(&o->lock);
+		return -1;
+	}
+	if (r.width > o->gl_width - r.x)
+		r.width = o->gl_width - r.x;
+	if (r.height > o->gl_height - r.y)
+		r.height = o->gl_height - r.y;
+	o->gl_draw_rect = r;
+	o->gl_draw_queued = true;
+	atomic_store(&o->gl_draw_since_ns, monotonic_ns());
+	atomic_store(&o->gl_draw_busy, true);
+	pthread_mutex_unlock(&o->lock);
+	o->wake(o->wake_opaque);
+	return 0;
+}
+
+enum display_dmabuf_state spice_output_gl_state(struct spice_output *o)
+{
+	uint64_t age;
+
+	if (!atomic_load(&o->gl_draw_busy))
+		return DISPLAY_DMABUF_READY;
+	age = monotonic_ns() - atomic_load(&o->gl_draw_since_ns);
+	return age > (uint64_t)DISPLAY_DMABUF_ACK_TIMEOUT_MS * 1000000u ? DISPLAY_DMABUF_STALLED
+									 : DISPLAY_DMABUF_BUSY;
+}
+
+uint64_t spice_output_gl_acks(struct spice_output *o)
+{
+	return atomic_load(&o->gl_acks);
+}
+
+/* Loop thread: the buffer first, then the draw that shows it. */
+static void gl_service(struct spice_output *o)
+{
+	int fd;
+	uint32_t width, height, stride, fourcc;
+	bool draw;
+	struct display_rect r;
+
+	pthread_mutex_lock(&o->lock);
+	fd = o->gl_fd;
+	o->gl_fd = -1;
+	width = o->gl_width;
+	height = o->gl_height;
+	stride = o->gl_stride;
+	fourcc = o->gl_fourcc;
+	draw = o->gl_draw_queued;
+	o->gl_draw_queued = false;
+	r = o->gl_draw_rect;
+	pthread_mutex_unlock(&o->lock);
+	/* The buffer is always top row first (display.h). */
+	if (fd >= 0)
+		spice_qxl_gl_scanout(&o->qxl, fd, width, height, stride, fourcc, 1);
+	if (draw)
+		spice_qxl_gl_draw_async(&o->qxl, r.x, r.y, r.width, r.height, GL_DRAW_COOKIE);
+}
+
 /* Asks spice-server's worker to pull, if it sleeps waiting for us. */
 static void worker_wake_if_waiting(struct spice_output *o)
 {
@@ -510,6 +635,7 @@ void spice_output_service(struct spice_output *o)
 	pthread_mutex_unlock(&o->queue_lock);
 	if (kick)
 		worker_wake_if_waiting(o);
+	gl_service(o);
 }
 
 bool spice_output_has_dirty(struct spice_output *o)
@@ -869,11 +995,16 @@ static int qxl_flush_resources(QXLInstance *qin)
 	return 0;
 }
 
+/* Only GL draws are asynchronous: every client acknowledged this one
+ * (or none was there to). */
 static void qxl_async_complete(QXLInstance *qin, uint64_t cookie)
 {
-	/* Only the synchronous calls are used. */
-	(void)qin;
-	(void)cookie;
+	struct spice_output *o = output_of(qin);
+
+	if (cookie != GL_DRAW_COOKIE)
+		return;
+	atomic_fetch_add(&o->gl_acks, 1);
+	atomic_store(&o->gl_draw_busy, false);
 }
 
 static void qxl_update_area_complete(QXLInstance *qin, uint32_t surface_id,
@@ -891,7 +1022,12 @@ static void qxl_set_client_capabilities(QXLInstance *qin, uint8_t client_present
 	struct spice_output *o = output_of(qin);
 
 	(void)caps;
-	if (!atomic_exchange(&o->client_present, client_present != 0) && client_present) {
+	atomic_store(&o->client_present, client_present != 0);
+	/* spice-server says so whenever the set of clients changed. A client
+	 * present before may be one that just replaced another (the old one's
+	 * leaving can come after the new one's arrival), so every call with a
+	 * client counts as an arrival: the newcomer is sent everything. */
+	if (client_present) {
 		atomic_store(&o->client_arrived, true);
 		o->wake(o->wake_opaque);
 	}
@@ -979,6 +1115,7 @@ struct spice_output *spice_output_new(unsigned index, uint32_t width, uint32_t h
 	o->wake = wake;
 	o->wake_opaque = wake_opaque;
 	o->blocks.next = o->blocks.prev = &o->blocks;
+	o->gl_fd = -1;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_mutex_init(&o->queue_lock, NULL);
 	o->qxl.base.sif = &qxl_interface.base;
@@ -1025,6 +1162,8 @@ void spice_output_free(struct spice_output *o)
 		block_untrack(b);
 		free(b);
 	}
+	if (o->gl_fd >= 0)
+		close(o->gl_fd);
 	pthread_mutex_destroy(&o->lock);
 	pthread_mutex_destroy(&o->queue_lock);
 	free(o->primary);

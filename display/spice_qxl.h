@@ -54,10 +54,20 @@ void spice_output_cursor_define(struct spice_output *o, uint32_t width, uint32_t
 				uint32_t hot_x, uint32_t hot_y, const uint8_t *pixels,
 				uint32_t stride, enum display_format format);
 void spice_output_cursor_move(struct spice_output *o, int32_t x, int32_t y, bool visible);
+/* GL scanout (display.h's dmabufs; the loop thread hands them to
+ * spice-server). gl_scanout owns fd, and refuses (-1) while a draw is
+ * unacknowledged; gl_draw refuses before a buffer or while one is. */
+int spice_output_gl_scanout(struct spice_output *o, int fd, uint32_t width, uint32_t height,
+			    uint32_t stride, uint32_t fourcc);
+int spice_output_gl_draw(struct spice_output *o, const struct display_rect *rect);
+enum display_dmabuf_state spice_output_gl_state(struct spice_output *o);
+/* Draws clients acknowledged so far. */
+uint64_t spice_output_gl_acks(struct spice_output *o);
 /* Whether a client shows this output now (spice-server says so when one
  * connects or goes). */
 bool spice_output_has_client(const struct spice_output *o);
-/* Whether a client came since the last call (any thread; once per arrival). */
+/* Whether a client came, or the clients changed with one left, since the
+ * last call (any thread; once per change). */
 bool spice_output_take_client_arrival(struct spice_output *o);
 
 /* ---- loop thread ---- */

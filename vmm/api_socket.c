@@ -183,7 +183,7 @@ static void api_reply_done(struct api_client *c)
 }
 
 /* "display": {"viewers": B, "outputs": [{"width": W, "height": H,
- * "updates": N, "sent": N}, ...]} */
+ * "updates": N, "sent": N, "dmabuf_draws": N, "dmabuf_acks": N}, ...]} */
 static void api_write_display(struct json_writer *w, const struct api_status *st)
 {
 	size_t nr = st->nr_outputs < API_STATUS_MAX_OUTPUTS ? st->nr_outputs : API_STATUS_MAX_OUTPUTS;
@@ -206,6 +206,10 @@ static void api_write_display(struct json_writer *w, const struct api_status *st
 		json_write_uint(w, o->updates);
 		json_write_key(w, "sent");
 		json_write_uint(w, o->sent);
+		json_write_key(w, "dmabuf_draws");
+		json_write_uint(w, o->dmabuf_draws);
+		json_write_key(w, "dmabuf_acks");
+		json_write_uint(w, o->dmabuf_acks);
 		json_write_object_end(w);
 	}
 	json_write_array_end(w);

@@ -42,6 +42,7 @@ struct api_device {
 struct api_output {
 	uint32_t width, height;
 	uint64_t updates, sent;
+	uint64_t dmabuf_draws, dmabuf_acks;   /* GL frames handed over as dmabufs */
 };
 
 struct api_status {

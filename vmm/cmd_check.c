@@ -56,9 +56,11 @@ static void print_gl_lines(void)
 		printf("  %-30s %s\n", "GL device", info->device);
 	printf("  %-30s %s\n", "GL renderer", info->renderer);
 	printf("  %-30s %s%s\n", "GL version", info->version, info->gles ? " (GLES)" : "");
-	printf("  %-30s %s\n", "dmabuf export",
-	       info->dmabuf_export ? "yes (EGL_MESA_image_dma_buf_export)"
-				   : "no (frames reach viewers as copies)");
+	if (gl_probe_dmabuf(gl, err, sizeof(err)) == 0)
+		printf("  %-30s yes (local SPICE clients get GL frames with no copies)\n",
+		       "GL frames as dmabufs");
+	else
+		printf("  %-30s no, frames are read back (%s)\n", "GL frames as dmabufs", err);
 	if (gl_probe_virgl(gl, err, sizeof(err)) == 0)
 		printf("  %-30s starts on this GL\n", "virglrenderer");
 	else

@@ -172,6 +172,7 @@ static void print_run_usage(FILE *out)
 		"          [,password-file=PATH|,password=SECRET|,disable-ticketing]\n"
 		"          [,connect-file=PATH][,tls-port=PORT,x509-dir=DIR][,plaintext=on|off]\n"
 		"          [,video-codec=LIST][,streaming-video=off|all|filter][,refresh-rate=HZ]\n"
+		"          [,gl=on|off]\n"
 		"                     show the GPU's outputs (then the displays of --vfio\n"
 		"                     mediated devices) to SPICE clients (remote-viewer)\n"
 		"                     and take their keyboard, pointer and window size; adds\n"
@@ -191,7 +192,13 @@ static void print_run_usage(FILE *out)
 		"                     no password needed; it replaces only a stale socket.\n"
 		"                     tls-port: every channel needs TLS (plaintext=on allows\n"
 		"                     both); ADDR without a port listens on the TLS port only.\n"
-		"                     refresh-rate caps updates per second (default 60)\n"
+		"                     refresh-rate caps updates per second (default 60).\n"
+		"                     gl=on (unix: only): --gpu virgl's frames go to the\n"
+		"                     client as dmabufs on the render node, with no copies\n"
+		"                     in memory; the default where the GPU renders on one.\n"
+		"                     Clients on the socket must then take GL (remote-viewer\n"
+		"                     does; spice-server drops those that do not); gl=off\n"
+		"                     sends pixels as over TCP\n"
 		"  --vfio DDDD:BB:DD.F[,rom=on|off] | --vfio sysfsdev=PATH[,rom=on|off]\n"
 		"                     pass a host PCI device bound to vfio-pci through to\n"
 		"                     the guest (repeat for more, up to 8); sysfsdev= names\n"
@@ -533,6 +540,7 @@ static void api_status_display(const struct display *display, struct api_status 
 		out->outputs[out->nr_outputs++] = (struct api_output){
 			.width = stats.width, .height = stats.height,
 			.updates = stats.updates, .sent = stats.sent,
+			.dmabuf_draws = stats.dmabuf_draws, .dmabuf_acks = stats.dmabuf_acks,
 		};
 	}
 }

@@ -12,6 +12,7 @@
 #define VIRGL_RENDERER_UNSTABLE_APIS
 #include <virgl/virglrenderer.h>
 
+#include "../../display/gl_dmabuf.h"
 #include "../../display/gl_host.h"
 #include "../../vmm/log.h"
 #include "gpu_shm_region.h"
@@ -55,8 +56,12 @@ struct virgl_box {
 #define READBACK_GL_MINOR    2
 #define READBACK_GLES_MINOR  0
 /* What gl_readback holds per output at most: two pixel buffers and the
- * host copy, each a whole frame of 4-byte pixels. */
+ * host copy, each a whole frame of 4-byte pixels; a dmabuf output holds
+ * its buffer besides. */
 #define READBACK_FRAMES      3ull
+#define DMABUF_FRAMES        1ull
+/* The buffer the start-up probe makes to see whether dmabufs work. */
+#define DMABUF_PROBE_SIDE    16
 #define READBACK_PIXEL_BYTES 4ull
 
 /* virglrenderer's state is process-wide. */
@@ -88,6 +93,20 @@ struct gpu3d_scanout {
 					  * no viewer saw the last ones, or the
 					  * scanout changed */
 	bool cursor_visible;
+
+	/* Frames as dmabufs (gpu3d.dmabuf, dmabuf_state SHOWN): the buffer the
+	 * display shows, into which each flushed rectangle is copied. */
+	struct gl_dmabuf *dmabuf;        /* NULL: none made for this size yet */
+	bool dmabuf_named;               /* the display has it */
+	bool copying;                    /* a copy of `copied` is in flight */
+	struct display_rect copied;      /* of the buffer (output coordinates) */
+	bool changed;                    /* `changes` waits for the output */
+	struct display_rect changes;     /* of the resource, within rect */
+	enum { DMABUF_SHOWN, DMABUF_VIEWER_STALLED, DMABUF_BROKEN } dmabuf_state;
+					 /* not SHOWN: read back instead, until
+					  * the viewer acknowledges again
+					  * (STALLED) or a viewer comes */
+	bool warned_stall;               /* since the last viewer came */
 };
 
 struct gpu3d_capset {
@@ -110,6 +129,7 @@ struct gpu3d {
 	bool context_live[GPU3D_MAX_CONTEXTS + 1];
 	struct gpu3d_scanout scanouts[GPU2D_MAX_OUTPUTS];
 	gl_host_context readback_context;   /* NULL: frames are not read back */
+	bool dmabuf;                        /* frames go to the display as dmabufs */
 	struct gpu3d_capset capsets[NR_KNOWN_CAPSETS];
 	uint32_t nr_capsets;
 	uint8_t response[GPU3D_MAX_RESPONSE];   /* built here, then copied out */
@@ -991,25 +1011,63 @@ static void leave_readback(void)
 	virgl_renderer_force_ctx_0();
 }
 
+/* Whether frames can go to the display as dmabufs: it takes them, and a
+ * small buffer can be made and imported here (the readback context is
+ * current). -1, with err, where the user asked for them and they cannot. */
+static int choose_dmabuf(struct gpu3d *g, char *err, size_t errlen)
+{
+	enum display_dmabuf_mode mode = display_dmabuf_mode(g->cfg.display);
+	struct gl_dmabuf *probe;
+	char why[160];
+
+	if (mode == DISPLAY_DMABUF_OFF)
+		return 0;
+	probe = gl_dmabuf_create(g->cfg.readback_gl, DMABUF_PROBE_SIDE, DMABUF_PROBE_SIDE,
+				 why, sizeof(why));
+	if (!probe) {
+		if (mode == DISPLAY_DMABUF_ON) {
+			snprintf(err, errlen, "--spice gl=on: GL frames cannot go to clients as "
+				 "dmabufs on %s: %s", gl_host_info(g->cfg.readback_gl)->device, why);
+			return -1;
+		}
+		log_info("virtio-gpu: GL frames are read back for SPICE clients (no dmabufs on %s: %s)",
+			 gl_host_info(g->cfg.readback_gl)->device, why);
+		return 0;
+	}
+	gl_dmabuf_destroy(probe);
+	g->dmabuf = true;
+	log_info("virtio-gpu: GL frames go to local SPICE clients as dmabufs (%s)",
+		 gl_host_info(g->cfg.readback_gl)->device);
+	return 0;
+}
+
 /* The readback context and a slot per output. Without them the engine
- * runs and flushes show nothing: worth a warning, not refusing 3D. */
-static void make_readback(struct gpu3d *g)
+ * runs and flushes show nothing: worth a warning, not refusing 3D, unless
+ * the user asked for dmabufs (-1, with err). */
+static int make_readback(struct gpu3d *g, char *err, size_t errlen)
 {
 	bool gles = gl_host_info(g->cfg.readback_gl)->gles;
+	int ret;
 
 	g->readback_context = gl_host_context_create(g->cfg.readback_gl, NULL, READBACK_GL_MAJOR,
 						     gles ? READBACK_GLES_MINOR : READBACK_GL_MINOR);
 	if (!g->readback_context || !enter_readback(g)) {
 		gl_host_context_destroy(g->cfg.readback_gl, g->readback_context);
 		g->readback_context = NULL;
+		if (display_dmabuf_mode(g->cfg.display) == DISPLAY_DMABUF_ON) {
+			snprintf(err, errlen, "--spice gl=on: no GL context to show frames in");
+			return -1;
+		}
 		log_warn("virtio-gpu: no GL context to read frames back in; viewers see no 3D frames");
-		return;
+		return 0;
 	}
 	for (unsigned i = 0; i < g->cfg.nr_outputs; i++) {
 		g->scanouts[i].readback = gl_readback_create(g->cfg.readback_gl);
 		g->scanouts[i].send_whole = true;
 	}
+	ret = choose_dmabuf(g, err, errlen);
 	leave_readback();
+	return ret;
 }
 
 static void drop_readback(struct gpu3d *g)
@@ -1023,6 +1081,8 @@ static void drop_readback(struct gpu3d *g)
 		gl_readback_destroy(g->scanouts[i].readback);
 		g->scanouts[i].readback = NULL;
 		g->scanouts[i].reading = false;
+		gl_dmabuf_destroy(g->scanouts[i].dmabuf);
+		g->scanouts[i].dmabuf = NULL;
 	}
 	gl_host_context_destroy(g->cfg.readback_gl, g->readback_context);
 	g->readback_context = NULL;
@@ -1037,10 +1097,16 @@ static void renew_readback(struct gpu3d *g, unsigned i)
 
 	s->reading = false;
 	s->send_whole = true;
+	s->copying = false;
+	s->changed = false;
+	s->dmabuf_named = false;
 	if (!g->readback_context || !enter_readback(g))
 		return;
 	gl_readback_destroy(s->readback);
 	s->readback = gl_readback_create(g->cfg.readback_gl);
+	/* The display lets go of the old buffer when it gets the new one. */
+	gl_dmabuf_destroy(s->dmabuf);
+	s->dmabuf = NULL;
 	leave_readback();
 }
 
@@ -1048,7 +1114,8 @@ static uint64_t readback_bytes(const struct gpu3d *g, uint32_t width, uint32_t h
 {
 	if (!g->readback_context)
 		return 0;
-	return (uint64_t)width * height * READBACK_PIXEL_BYTES * READBACK_FRAMES;
+	return (uint64_t)width * height * READBACK_PIXEL_BYTES *
+	       (READBACK_FRAMES + (g->dmabuf ? DMABUF_FRAMES : 0));
 }
 
 static bool intersect(const struct display_rect *a, const struct display_rect *b,
@@ -1158,6 +1225,168 @@ static void finish_readbacks(struct gpu3d *g)
 			display_output_update(g->cfg.display, i, &at, pixels[i], strides[i],
 					      DISPLAY_BGRA);
 	}
+}
+
+/* ---- frames as dmabufs ----
+ *
+ * Where the display takes dmabufs (a local SPICE client), each output
+ * has a buffer of its size (display/gl_dmabuf.h) that the display shows.
+ * A flushed rectangle is copied into it on the GPU, in the readback
+ * context, and drawn once the copy's fence says it is done. The viewer
+ * reads the buffer until it acknowledges the draw, so rectangles flushed
+ * meanwhile gather in `changes` and go as one copy when the output is
+ * ready again: the guest never waits for the viewer. A viewer that does
+ * not acknowledge within the display's timeout sends the output back to
+ * reading frames back (VIEWER_STALLED) until a flush finds it caught up;
+ * a buffer that cannot be made or shown does so (BROKEN) until a viewer
+ * comes again. */
+
+static bool shows_dmabuf(const struct gpu3d *g, const struct gpu3d_scanout *s)
+{
+	return g->dmabuf && s->dmabuf_state == DMABUF_SHOWN;
+}
+
+/* Gives up on dmabufs for output i for now (state: why): its whole
+ * picture is read back instead. */
+static void stall_dmabuf(struct gpu3d *g, unsigned i, int state, const char *why)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+
+	if (!s->warned_stall)
+		log_warn("virtio-gpu: output %u: %s; its frames are read back %s", i, why,
+			 state == DMABUF_BROKEN ? "until a viewer comes again"
+						: "until the viewer acknowledges again");
+	s->warned_stall = true;
+	s->dmabuf_state = state;
+	s->changed = false;
+	if (s->resource_id)
+		start_readback(g, i, s->rect);
+}
+
+/* The output's buffer, made and named to the display if it is not yet.
+ * In the readback context. */
+static bool dmabuf_ready(struct gpu3d *g, unsigned i)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+	char why[160];
+	uint32_t stride;
+	int fd;
+
+	if (!s->dmabuf) {
+		s->dmabuf = gl_dmabuf_create(g->cfg.readback_gl, s->shown_width, s->shown_height,
+					     why, sizeof(why));
+		if (!s->dmabuf) {
+			log_error("virtio-gpu: output %u: no dmabuf: %s", i, why);
+			return false;
+		}
+	}
+	if (s->dmabuf_named)
+		return true;
+	fd = gl_dmabuf_export(s->dmabuf, &stride);
+	if (fd < 0 || display_output_dmabuf(g->cfg.display, i, fd, s->shown_width,
+					    s->shown_height, stride, GL_DMABUF_FOURCC) < 0) {
+		log_error("virtio-gpu: output %u: the display does not take its dmabuf", i);
+		return false;
+	}
+	s->dmabuf_named = true;
+	return true;
+}
+
+/* Starts copying the gathered changes into the buffer. */
+static void start_copy(struct gpu3d *g, unsigned i)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+	struct virgl_renderer_resource_info info;
+	struct display_rect part = s->changes, texture;
+	bool ok;
+
+	s->changed = false;
+	if (!s->resource_id || virgl_renderer_resource_get_info((int)s->resource_id, &info))
+		return;
+	texture = (struct display_rect){ .width = info.width, .height = info.height };
+	if (!intersect(&part, &texture, &part) || !enter_readback(g))
+		return;
+	ok = dmabuf_ready(g, i);
+	/* part lies within rect, which fits the buffer (its size). */
+	if (ok)
+		ok = gl_dmabuf_copy_start(s->dmabuf, info.tex_id, info.width, info.height,
+					  (info.flags & VIRGL_RESOURCE_Y_0_TOP) != 0,
+					  part.x, part.y, part.width, part.height,
+					  part.x - s->rect.x, part.y - s->rect.y) == 0;
+	leave_readback();
+	if (!ok) {
+		stall_dmabuf(g, i, DMABUF_BROKEN, "GL frames cannot go to the display as a dmabuf");
+		return;
+	}
+	s->copying = true;
+	s->copied = (struct display_rect){
+		.x = part.x - s->rect.x, .y = part.y - s->rect.y,
+		.width = part.width, .height = part.height,
+	};
+}
+
+/* Moves output i on: a finished copy is drawn; gathered changes are
+ * copied once the viewer acknowledged the last draw. Never waits. */
+static void pump_dmabuf(struct gpu3d *g, unsigned i)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+	enum display_dmabuf_state state;
+	bool done;
+
+	if (!shows_dmabuf(g, s))
+		return;
+	if (s->copying) {
+		if (!enter_readback(g))
+			return;
+		done = gl_dmabuf_copy_done(s->dmabuf, false);
+		leave_readback();
+		if (!done)
+			return;
+		s->copying = false;
+		if (display_output_dmabuf_draw(g->cfg.display, i, &s->copied) < 0)
+			stall_dmabuf(g, i, DMABUF_BROKEN, "the display refused a draw of its dmabuf");
+		return;
+	}
+	if (!s->changed)
+		return;
+	state = display_output_dmabuf_state(g->cfg.display, i);
+	if (state == DISPLAY_DMABUF_STALLED)
+		stall_dmabuf(g, i, DMABUF_VIEWER_STALLED,
+			     "the viewer has not acknowledged a GL frame in time");
+	else if (state == DISPLAY_DMABUF_READY)
+		start_copy(g, i);
+}
+
+static size_t dmabufs_in_flight(const struct gpu3d *g)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++)
+		n += shows_dmabuf(g, &g->scanouts[i]) &&
+		     (g->scanouts[i].copying || g->scanouts[i].changed);
+	return n;
+}
+
+/* `part` of the resource (within the scanout) changed: read back, or
+ * gathered for the output's buffer. */
+static void show_part(struct gpu3d *g, unsigned i, struct display_rect part)
+{
+	struct gpu3d_scanout *s = &g->scanouts[i];
+
+	/* A viewer that caught up gets dmabufs again, starting with the
+	 * whole picture: what was read back meanwhile is not in the buffer. */
+	if (g->dmabuf && s->dmabuf_state == DMABUF_VIEWER_STALLED &&
+	    display_output_dmabuf_state(g->cfg.display, i) == DISPLAY_DMABUF_READY) {
+		s->dmabuf_state = DMABUF_SHOWN;
+		part = s->rect;
+	}
+	if (!shows_dmabuf(g, s)) {
+		start_readback(g, i, part);
+		return;
+	}
+	s->changes = s->changed ? bounding(&s->changes, &part) : part;
+	s->changed = true;
+	pump_dmabuf(g, i);
 }
 
 /* ---- scanouts ---- */
@@ -1336,7 +1565,7 @@ static uint32_t resource_flush(struct gpu3d *g, const uint8_t *req, size_t len)
 		    (!s->send_whole && !intersect(&flushed, &s->rect, &part)))
 			continue;
 		s->send_whole = false;
-		start_readback(g, i, part);
+		show_part(g, i, part);
 	}
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -1355,7 +1584,10 @@ void gpu3d_show_again(struct gpu3d *g)
 		if (!r || !r->readable)
 			continue;
 		s->send_whole = false;
-		start_readback(g, i, s->rect);
+		/* The newcomer may take dmabufs where the last one did not. */
+		s->dmabuf_state = DMABUF_SHOWN;
+		s->warned_stall = false;
+		show_part(g, i, s->rect);
 	}
 }
 
@@ -1587,8 +1819,12 @@ int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, 
 	find_capsets(g);
 	gpu_shm_region_init(&g->shm, cfg->window ? cfg->window->size : 0);
 	/* Headless, nothing would look at frames. */
-	if (cfg->readback_gl && cfg->display)
-		make_readback(g);
+	if (cfg->readback_gl && cfg->display && make_readback(g, err, errlen) < 0) {
+		drop_readback(g);
+		virgl_renderer_cleanup(g);
+		gpu2d_destroy(&g->modes);
+		goto fail;
+	}
 	*out = g;
 	return 0;
 fail:
@@ -1611,6 +1847,7 @@ static void drop_everything(struct gpu3d *g)
 		g->scanouts[i].reading = false;
 		g->scanouts[i].send_whole = true;
 		g->scanouts[i].cursor_visible = false;
+		g->scanouts[i].changed = false;
 	}
 }
 
@@ -1672,6 +1909,8 @@ void gpu3d_poll(struct gpu3d *g)
 {
 	virgl_renderer_poll();
 	finish_readbacks(g);
+	for (unsigned i = 0; i < g->cfg.nr_outputs; i++)
+		pump_dmabuf(g, i);
 }
 
 uint64_t gpu3d_host_memory(const struct gpu3d *g)
@@ -1681,7 +1920,7 @@ uint64_t gpu3d_host_memory(const struct gpu3d *g)
 
 size_t gpu3d_pending(const struct gpu3d *g)
 {
-	return gpu_fences_pending(&g->fences) + readbacks_in_flight(g);
+	return gpu_fences_pending(&g->fences) + readbacks_in_flight(g) + dmabufs_in_flight(g);
 }
 
 bool gpu3d_set_preferred_mode(struct gpu3d *g, unsigned output, uint32_t width,

@@ -15,7 +15,7 @@
  * overhead), its backing table, a fixed estimate per context, and for
  * every shown output what the display holds and what reading its frames
  * back takes (gl_readback's two pixel buffers and its host copy, each the
- * size of the output).
+ * size of the output), and its dmabuf where it has one.
  *
  * Blobs (VIRTIO_GPU_F_RESOURCE_BLOB, where the config has a host
  * window): RESOURCE_CREATE_BLOB of guest pages (BLOB_MEM_GUEST) or of a
@@ -56,6 +56,11 @@
  * display. A flush while one is in flight for that output replaces it with
  * the union of both rectangles. The first flush after a time without
  * viewers, or after the scanout changed, sends the whole scanout.
+ * Where the display takes dmabufs (display.h) and the host can make
+ * them, each output is instead a buffer on the render node that the
+ * viewer maps: flushed rectangles are copied into it on the GPU and
+ * drawn, gathered while the viewer has not acknowledged the last draw;
+ * a viewer that stops acknowledging gets read-back frames meanwhile.
  *
  * Threads: everything on one thread, which owns the GL contexts the
  * renderer runs on (the gl ops are called on it alone: no fence thread,

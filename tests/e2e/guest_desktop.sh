@@ -81,10 +81,6 @@ BOOT_PID=$!
 exec 7>"$E2E_WORK/console.in"
 start=$(date +%s)
 
-left() {
-	local n=$((start + BOOT_TIMEOUT - $(date +%s)))
-	echo $((n < 5 ? 5 : n))
-}
 # Progress, for a run that never ends.
 step() { echo "desktop: [$(($(date +%s) - start)) s] $*"; }
 # say LINE: types LINE at the serial console's root shell, while gvmm runs
@@ -96,12 +92,12 @@ say() { kill -0 "$BOOT_PID" 2>/dev/null && printf '%s\n' "$1" >&7; }
 # anchored at the line's start: bash may put a terminal control sequence
 # there.)
 guest_report() { tr -d '\r' <"$log" | sed -n "s/.*GVMM-REPORT $1=//p" | tail -n 1; }
-wait_report() { wait_for_console desktop "GVMM-REPORT $1=" 1 "${2:-$(left)}"; }
+wait_report() { wait_for_console desktop "GVMM-REPORT $1=" 1 "${2:-$(time_left)}"; }
 
 # --- Boot to the root shell on the serial console --------------------------------
 
 booted=0
-if wait_for_console desktop 'root@gvmm-debian' 1 "$(left)"; then
+if wait_for_console desktop 'root@gvmm-debian' 1 "$(time_left)"; then
 	booted=1
 	step "a root shell on the serial console"
 	say "bind 'set enable-bracketed-paste off'"
@@ -121,7 +117,7 @@ fi
 # One client connection, driven step by step through a FIFO; its JSON
 # answers go to client.out.
 mkfifo "$E2E_WORK/client.in"
-timeout "$(left)" "${client[@]}" --port "$port" --timeout 240 stdin \
+timeout "$(time_left)" "${client[@]}" --port "$port" --timeout 240 stdin \
 	<"$E2E_WORK/client.in" >"$E2E_WORK/client.out" 2>"$E2E_WORK/client.err" &
 client_pid=$!
 exec 8>"$E2E_WORK/client.in"
@@ -290,7 +286,7 @@ timeout 30 tail --pid="$client_pid" -f /dev/null || kill "$client_pid" 2>/dev/nu
 [ $booted = 1 ] && wait_report journal 60
 [ $booted = 1 ] && say poweroff
 step "powering off"
-if ! timeout "$(left)" tail --pid="$BOOT_PID" -f /dev/null; then
+if ! timeout "$(time_left)" tail --pid="$BOOT_PID" -f /dev/null; then
 	echo "gvmm still ran ${BOOT_TIMEOUT}s after its start: killed"
 	kill -KILL "$BOOT_PID" 2>/dev/null
 fi

@@ -60,20 +60,6 @@ boot_in_background gl --kernel "$kernel" --initrd "$initrd" --memory 1G --no-reb
 start=$(date +%s)
 log=$E2E_WORK/gl.log err=$E2E_WORK/gl.err
 
-# Every wait below takes what is left of BOOT_TIMEOUT (at least 5 s).
-left() {
-	local n=$((start + BOOT_TIMEOUT - $(date +%s)))
-	echo $((n < 5 ? 5 : n))
-}
-# finish_boot: waits (bounded) for gvmm to end; BOOT_STATUS.
-finish_boot() {
-	if ! timeout "$(left)" tail --pid="$BOOT_PID" -f /dev/null; then
-		echo "gvmm still ran ${BOOT_TIMEOUT}s after its start: killed"
-		kill -KILL "$BOOT_PID" 2>/dev/null
-	fi
-	wait "$BOOT_PID"
-	BOOT_STATUS=$?
-}
 
 # Until SPICE listens on the port, or gvmm is gone (bounded).
 listening=0
@@ -91,7 +77,7 @@ done
 # --gpu virgl before the guest runs: nothing on the console, and a message
 # about virgl or EGL. Anything else that ends it early is a failure.
 if [ $listening = 0 ] && ! kill -0 "$BOOT_PID" 2>/dev/null; then
-	finish_boot
+	wait_boot_end
 	if [ "$BOOT_STATUS" != 0 ] && [ ! -s "$log" ] && grep -q -i -E 'virgl|EGL' "$err"; then
 		skip gl "gvmm has no virgl here (status $BOOT_STATUS): $(head -n 3 "$err" | tr '\n' ' ')"
 		exit 0
@@ -103,7 +89,7 @@ fi
 if [ $listening = 0 ]; then
 	fail gl.spice-listening "nothing accepts on 127.0.0.1:$port after 120 s"
 	kill -KILL "$BOOT_PID" 2>/dev/null
-	finish_boot
+	wait_boot_end
 	console_tail gl
 	exit 0
 fi
@@ -116,46 +102,17 @@ fi
 half=$((W / 2)) strip=$((H / 8))
 pixels_result="the guest never showed its frame"
 client_out=
-if wait_for_console gl GVMM-GL-SHOWN 1 "$(left)"; then
+if wait_for_console gl GVMM-GL-SHOWN 1 "$(time_left)"; then
 	client_out=$(timeout 200 "${client[@]}" --port "$port" --timeout 30 wait-primary \
 		"wait-size=$W,$H" \
 		"wait-rect=0,$strip,$half,$((H - strip)),ff0000" \
 		"wait-rect=$half,$strip,$((W - half)),$((H - strip)),0000ff" \
 		"wait-rect=0,0,$W,$strip,00ff00" \
 		settle=1 "dump=$E2E_WORK/gl.ppm" key=0x1c 2>"$E2E_WORK/client.err")
-	pixels_result=$(python3 - "$E2E_WORK/gl.ppm" "$W" "$H" <<'PY'
-import sys
-
-path, w, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-try:
-    data = open(path, "rb").read()
-except OSError as e:
-    print("no picture from the client: %s" % e)
-    sys.exit(0)
-# spice_client.py's dump: "P6\nW H\n255\n" and the RGB bytes.
-magic, pw, ph, maxval = data.split(maxsplit=4)[:4]
-if (int(pw), int(ph)) != (w, h):
-    print("the client has %sx%s, the guest's mode is %dx%d" % (pw.decode(), ph.decode(), w, h))
-    sys.exit(0)
-pixels = data[len(data) - 3 * w * h:]
-red, blue, green = b"\xff\x00\x00", b"\x00\x00\xff", b"\x00\xff\x00"
-half, strip = w // 2, h // 8
-bad, first = 0, None
-for y in range(h):
-    want = green * w if y < strip else red * half + blue * (w - half)
-    got = pixels[3 * w * y:3 * w * (y + 1)]
-    if got != want:
-        bad += 1
-        if first is None:
-            x = next(i for i in range(w) if got[3 * i:3 * i + 3] != want[3 * i:3 * i + 3])
-            first = "first at (%d,%d): got %s, want %s" % (
-                x, y, tuple(got[3 * x:3 * x + 3]), tuple(want[3 * x:3 * x + 3]))
-print("ok" if not bad else "%d of %d rows differ, %s" % (bad, h, first))
-PY
-	)
+	pixels_result=$(python3 "$(dirname "$0")/glprobe_frame.py" "$E2E_WORK/gl.ppm" "$W" "$H")
 fi
-wait_for_console gl GVMM-TEST-EXIT= 1 "$(left)"
-finish_boot
+wait_for_console gl GVMM-TEST-EXIT= 1 "$(time_left)"
+wait_boot_end
 seconds=$(($(date +%s) - start))
 
 # --- Checks ----------------------------------------------------------------------

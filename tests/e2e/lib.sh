@@ -126,6 +126,24 @@ wait_for_console() {
 	return 1
 }
 
+# time_left: what is left of BOOT_TIMEOUT seconds since $start (at least
+# 5 s), for a test whose waits share one bound.
+time_left() {
+	local n=$((start + BOOT_TIMEOUT - $(date +%s)))
+	echo $((n < 5 ? 5 : n))
+}
+
+# wait_boot_end: waits (within time_left) for boot_in_background's gvmm to
+# end, else kills it; BOOT_STATUS.
+wait_boot_end() {
+	if ! timeout "$(time_left)" tail --pid="$BOOT_PID" -f /dev/null; then
+		echo "gvmm still ran ${BOOT_TIMEOUT}s after its start: killed"
+		kill -KILL "$BOOT_PID" 2>/dev/null
+	fi
+	wait "$BOOT_PID"
+	BOOT_STATUS=$?
+}
+
 # report NAME KEY: the value of the guest's "REPORT KEY=value" line.
 report() {
 	tr -d '\r' < "$E2E_WORK/$1.log" | sed -n "s/^REPORT $2=//p" | tail -n 1

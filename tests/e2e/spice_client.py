@@ -7,7 +7,8 @@ Pythons on PATH). It is a real SPICE client: spice-gtk's SpiceClientGLib
 through GObject introspection, without GTK, so no X server is needed.
 
     spice_client.py [--host H] [--port P | --unix PATH] [--password S]
-                    [--timeout SECONDS] [--display N] ACTION...
+                    [--timeout SECONDS] [--display N] [--gl on|off|no-ack]
+                    ACTION...
 
 It connects, then runs the ACTIONs in order on display N (the display
 channel with that id, gvmm's output N; default 0); each prints one JSON
@@ -16,8 +17,18 @@ line on stdout ({"action": ..., "ok": true|false, ...}). The action
 of file, so a test script can drive one connection step by step (through
 a FIFO).
 
+--gl (default off) says whether the client takes GL scanouts, frames the
+server hands over as dmabufs (a local client on a unix socket): on maps
+each dmabuf and reads its pixels where the other actions look, and
+acknowledges each GL draw; no-ack takes them and never acknowledges, as a
+hung client would; off does not offer to take them (spice-server then
+drops the client while a GL scanout is shown).
+
 Actions:
   wait-primary            wait for the display channel's primary surface
+                          (or, with --gl, its GL scanout)
+  wait-gl-draws=N         wait until N GL draws came (result: draws, acks
+                          sent, the scanout's size, stride and DRM format)
   wait-size=W,H           wait until the primary surface is W x H
   wait-mouse-mode=client  wait until the server is in client mouse mode
                           (absolute positions go to the guest's tablet)
@@ -60,6 +71,7 @@ import argparse
 import ctypes
 import json
 import math
+import mmap
 import os
 import queue
 import statistics
@@ -102,6 +114,16 @@ class Disconnected(Exception):
     pass
 
 
+# A dmabuf mapped read-only (its fd is not writable), through libc itself:
+# ctypes takes the address only of writable Python buffers.
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.mmap.restype = ctypes.c_void_p
+LIBC.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+LIBC.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+
 class Client:
     def __init__(self, args):
         self.timeout = args.timeout
@@ -113,9 +135,16 @@ class Client:
             self.session.props.port = str(args.port)
         if args.password is not None:
             self.session.props.password = args.password
+        self.gl_mode = args.gl
+        self.session.props.gl_scanout = args.gl != "off"
         self.display_id = args.display
         self.main = self.display = self.inputs = None
-        self.primary = None  # (width, height, stride, format, address)
+        self.surface = None  # the 2D primary: (width, height, stride, format, address)
+        self.gl_frame = None  # the mapped GL scanout, the same shape
+        self.gl_map = None  # (address, size) of its mapping
+        self.gl_scanout = None  # (width, height, stride, DRM format, y0top)
+        self.gl_draws = 0
+        self.gl_acks = 0
         self.updates = 0
         self.last_update = time.monotonic()
         self.error = None  # "refused" / "connect" / "closed"
@@ -138,6 +167,8 @@ class Client:
                 GObject.Object.connect(channel, "display-primary-create", self._primary_create)
                 GObject.Object.connect(channel, "display-primary-destroy", self._primary_destroy)
                 GObject.Object.connect(channel, "display-invalidate", self._invalidate)
+                GObject.Object.connect(channel, "notify::gl-scanout", self._gl_scanout)
+                GObject.Object.connect(channel, "gl-draw", self._gl_draw)
         elif isinstance(channel, Spice.InputsChannel):
             self.inputs = channel
         Spice.Channel.connect(channel)
@@ -155,12 +186,50 @@ class Client:
     def _disconnected(self, _session):
         self.error = self.error or "closed"
 
+    @property
+    def primary(self):
+        """What the client shows: the GL scanout once one came, else the
+        2D primary surface; (width, height, stride, format, address)."""
+        return self.gl_frame or self.surface
+
     def _primary_create(self, _channel, fmt, width, height, stride, _shmid, data):
-        self.primary = (width, height, stride, fmt, data)
+        self.surface = (width, height, stride, fmt, data)
         self._touch()
 
     def _primary_destroy(self, _channel):
-        self.primary = None
+        self.surface = None
+
+    def _gl_unmap(self):
+        self.gl_frame = None
+        if self.gl_map is not None:
+            LIBC.munmap(*self.gl_map)
+            self.gl_map = None
+
+    def _gl_scanout(self, channel, _pspec):
+        """A new dmabuf: map it (the channel keeps its fd; a dup is ours).
+        DRM XRGB8888 is bytes B, G, R, X like the 2D surface. A buffer
+        that cannot be mapped leaves no frame, which the waits report."""
+        self._gl_unmap()
+        scanout = channel.get_gl_scanout()
+        if scanout is None or scanout.fd < 0:
+            return
+        self.gl_scanout = (scanout.width, scanout.height, scanout.stride, scanout.format,
+                           bool(scanout.y0top))
+        size = scanout.stride * scanout.height
+        address = LIBC.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, scanout.fd, 0)
+        if address in (None, MAP_FAILED):
+            print("spice_client: cannot map the GL scanout: %s"
+                  % os.strerror(ctypes.get_errno()), file=sys.stderr)
+            return
+        self.gl_map = (address, size)
+        self.gl_frame = (scanout.width, scanout.height, scanout.stride, scanout.format, address)
+
+    def _gl_draw(self, channel, _x, _y, _w, _h):
+        self.gl_draws += 1
+        self._touch()
+        if self.gl_mode == "on":
+            channel.gl_draw_done()
+            self.gl_acks += 1
 
     def _invalidate(self, _channel, _x, _y, _w, _h):
         self._touch()
@@ -439,9 +508,22 @@ def run_action(client, action, stdin_actions):
     name, _, value = action.partition("=")
     result = {"action": name}
     if name == "wait-primary":
-        client.run_until(lambda: client.primary is not None, "the primary surface")
+        if client.gl_mode == "off":
+            client.run_until(lambda: client.primary is not None, "the primary surface")
+        else:
+            client.run_until(lambda: client.gl_frame is not None, "a GL scanout")
         w, h, stride, fmt, _ = client.primary
-        result.update(width=w, height=h, stride=stride, format=fmt)
+        result.update(width=w, height=h, stride=stride, format=fmt,
+                      gl=client.gl_frame is not None)
+    elif name == "wait-gl-draws":
+        n = numbers(value, 1)[0]
+        client.run_until(lambda: client.gl_draws >= n, lambda: "%d GL draws (%d came)"
+                         % (n, client.gl_draws))
+        result.update(draws=client.gl_draws, acks=client.gl_acks)
+        if client.gl_scanout:
+            w, h, stride, fourcc, y0top = client.gl_scanout
+            result.update(width=w, height=h, stride=stride, fourcc="%08x" % fourcc,
+                          y0top=y0top, mapped=client.gl_frame is not None)
     elif name == "wait-size":
         w, h = numbers(value, 2)
         client.run_until(lambda: client.primary is not None and client.primary[:2] == (w, h),
@@ -558,6 +640,9 @@ def main():
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--display", type=int, default=0,
                         help="the display channel the actions look at (default 0)")
+    parser.add_argument("--gl", choices=("on", "off", "no-ack"), default="off",
+                        help="take GL scanouts (dmabufs): on, off, or no-ack "
+                             "(take them, never acknowledge a draw)")
     parser.add_argument("actions", nargs="*")
     args = parser.parse_args()
 

@@ -95,7 +95,7 @@ static void fake_status(void *ctx, struct api_status *out)
 	out->viewers = true;
 	out->nr_outputs = 2;
 	out->outputs[0] = (struct api_output){ .width = 1024, .height = 768, .updates = 7,
-					       .sent = 5 };
+					       .sent = 5, .dmabuf_draws = 3, .dmabuf_acks = 2 };
 	/* outputs[1]: off, nothing shown yet */
 }
 
@@ -263,8 +263,10 @@ static void test_status_with_display(void)
 		"\"devices\":[{\"name\":\"virtio-blk\",\"pci\":\"00:02.0\"},"
 		"{\"name\":\"virtio-\\\"net\\\"\",\"pci\":\"00:03.0\"}],"
 		"\"display\":{\"viewers\":true,\"outputs\":["
-		"{\"width\":1024,\"height\":768,\"updates\":7,\"sent\":5},"
-		"{\"width\":0,\"height\":0,\"updates\":0,\"sent\":0}]}}}";
+		"{\"width\":1024,\"height\":768,\"updates\":7,\"sent\":5,"
+		"\"dmabuf_draws\":3,\"dmabuf_acks\":2},"
+		"{\"width\":0,\"height\":0,\"updates\":0,\"sent\":0,"
+		"\"dmabuf_draws\":0,\"dmabuf_acks\":0}]}}}";
 	struct server srv;
 	char buf[1024];
 	int fd;

@@ -1,10 +1,14 @@
 /* The generic display: every pixel layout converted to BGRA, the checks
- * before the backend sees a call, and the attached devices (calls reach
- * them, detaching waits for a call in flight). */
+ * before the backend sees a call (frames as dmabufs too: whose fd is
+ * closed when), and the attached devices (calls reach them, detaching
+ * waits for a call in flight). */
 #include "check.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "../../display/display_backend.h"
@@ -340,6 +344,339 @@ static void test_cursor_checks(void)
 	display_free(d);
 }
 
+/* ---- frames as dmabufs ---- */
+
+#define XRGB8888 0x34325258u   /* DRM_FORMAT_XRGB8888: 'X', 'R', '2', '4' */
+
+/* A backend whose viewers map buffers themselves. It owns the fd it is
+ * given, and keeps it open until the test lets it go (dmabuf_release),
+ * so the test can tell it was not closed under the backend. */
+struct fake_dmabuf_backend {
+	struct fake_backend base;   /* the pixel side, as fake_ops does it */
+	enum display_dmabuf_mode mode;
+	int dmabufs, draws, states;
+	unsigned output;
+	int fd;                     /* the last one handed over; -1: none */
+	uint32_t w, h, stride, fourcc;
+	struct display_rect rect;
+	int dmabuf_result, draw_result;
+	enum display_dmabuf_state state;
+	uint64_t acks[DISPLAY_MAX_OUTPUTS];
+};
+
+static enum display_dmabuf_mode fake_dmabuf_mode(void *impl)
+{
+	struct fake_dmabuf_backend *b = impl;
+
+	return b->mode;
+}
+
+static int fake_dmabuf(void *impl, unsigned output, int fd, uint32_t w, uint32_t h,
+		       uint32_t stride, uint32_t fourcc)
+{
+	struct fake_dmabuf_backend *b = impl;
+
+	b->dmabufs++;
+	b->output = output;
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = fd;
+	b->w = w;
+	b->h = h;
+	b->stride = stride;
+	b->fourcc = fourcc;
+	return b->dmabuf_result;
+}
+
+static int fake_dmabuf_draw(void *impl, unsigned output, const struct display_rect *r)
+{
+	struct fake_dmabuf_backend *b = impl;
+
+	b->draws++;
+	b->output = output;
+	b->rect = *r;
+	return b->draw_result;
+}
+
+static enum display_dmabuf_state fake_dmabuf_state(void *impl, unsigned output)
+{
+	struct fake_dmabuf_backend *b = impl;
+
+	b->states++;
+	b->output = output;
+	return b->state;
+}
+
+static uint64_t fake_dmabuf_acks(void *impl, unsigned output)
+{
+	struct fake_dmabuf_backend *b = impl;
+
+	return b->acks[output];
+}
+
+static const struct display_backend_ops fake_dmabuf_ops = {
+	.output_resize = fake_resize,
+	.output_update = fake_update,
+	.cursor_define = fake_define,
+	.cursor_move = fake_move,
+	.dmabuf_mode = fake_dmabuf_mode,
+	.output_dmabuf = fake_dmabuf,
+	.output_dmabuf_draw = fake_dmabuf_draw,
+	.output_dmabuf_state = fake_dmabuf_state,
+	.output_dmabuf_acks = fake_dmabuf_acks,
+};
+
+static void dmabuf_backend_init(struct fake_dmabuf_backend *b, enum display_dmabuf_mode mode)
+{
+	memset(b, 0, sizeof(*b));
+	b->mode = mode;
+	b->fd = -1;
+}
+
+/* The backend lets go of the buffer it holds. */
+static void dmabuf_release(struct fake_dmabuf_backend *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
+
+/* Stands in for a GPU's buffer: any fd shows who closed it. */
+static int buffer_fd(void)
+{
+	return eventfd(0, EFD_CLOEXEC);
+}
+
+static bool fd_closed(int fd)
+{
+	return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
+
+/* A backend without the ops (or one that says OFF, as SPICE does with
+ * gl=off or on TCP) takes pixel updates only: every dmabuf is refused
+ * and its fd closed, draws are refused, and the output is always READY. */
+static void test_dmabuf_off(void)
+{
+	struct fake_backend plain = { 0 };
+	struct fake_dmabuf_backend b;
+	struct display *d = display_new(&fake_ops, &plain);
+	struct display_rect r = { 0, 0, 64, 64 };
+	struct display_output_stats st;
+	int fd;
+
+	CHECK_EQ(display_dmabuf_mode(NULL), DISPLAY_DMABUF_OFF);
+	CHECK_EQ(display_output_dmabuf_state(NULL, 0), DISPLAY_DMABUF_READY);
+	CHECK_EQ(display_output_dmabuf_draw(NULL, 0, &r), -1);
+	fd = buffer_fd();
+	CHECK(fd >= 0);
+	CHECK_EQ(display_output_dmabuf(NULL, 0, fd, 640, 480, 2560, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+
+	CHECK_EQ(display_dmabuf_mode(d), DISPLAY_DMABUF_OFF);   /* no dmabuf_mode op */
+	CHECK_EQ(display_output_resize(d, 0, 640, 480), 0);
+	fd = buffer_fd();
+	CHECK(fd >= 0);
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 2560, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	CHECK_EQ(display_output_dmabuf_draw(d, 0, &r), -1);
+	CHECK_EQ(display_output_dmabuf_state(d, 0), DISPLAY_DMABUF_READY);
+	CHECK(display_output_stats(d, 0, &st));
+	CHECK_EQ(st.dmabuf_draws, 0);
+	CHECK_EQ(st.dmabuf_acks, 0);                            /* nobody to ask */
+	display_free(d);
+
+	/* The ops are there but the backend says OFF: none of the others
+	 * is asked, whatever they would answer. */
+	dmabuf_backend_init(&b, DISPLAY_DMABUF_OFF);
+	b.state = DISPLAY_DMABUF_STALLED;
+	d = display_new(&fake_dmabuf_ops, &b);
+	CHECK_EQ(display_dmabuf_mode(d), DISPLAY_DMABUF_OFF);
+	CHECK_EQ(display_output_resize(d, 0, 640, 480), 0);
+	fd = buffer_fd();
+	CHECK(fd >= 0);
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 2560, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	CHECK_EQ(display_output_dmabuf_draw(d, 0, &r), -1);
+	CHECK_EQ(display_output_dmabuf_state(d, 0), DISPLAY_DMABUF_READY);
+	CHECK_EQ(b.dmabufs, 0);
+	CHECK_EQ(b.draws, 0);
+	CHECK_EQ(b.states, 0);
+	display_free(d);
+}
+
+/* The mode is the backend's to say. */
+static void test_dmabuf_mode_from_backend(void)
+{
+	struct fake_dmabuf_backend b;
+	struct display *d;
+
+	dmabuf_backend_init(&b, DISPLAY_DMABUF_AUTO);
+	d = display_new(&fake_dmabuf_ops, &b);
+	CHECK_EQ(display_dmabuf_mode(d), DISPLAY_DMABUF_AUTO);
+	b.mode = DISPLAY_DMABUF_ON;
+	CHECK_EQ(display_dmabuf_mode(d), DISPLAY_DMABUF_ON);
+	display_free(d);
+}
+
+/* A buffer must be the output's size as the GPU last set it, with rows
+ * long enough; one refused never reaches the backend, and its fd is
+ * closed. */
+static void test_dmabuf_checks(void)
+{
+	struct fake_dmabuf_backend b;
+	struct display *d;
+	int fd;
+
+	dmabuf_backend_init(&b, DISPLAY_DMABUF_AUTO);
+	d = display_new(&fake_dmabuf_ops, &b);
+
+	/* Before the GPU sized the output, it is off: no size matches. */
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 2560, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+
+	CHECK_EQ(display_output_resize(d, 0, 640, 480), 0);
+	CHECK_EQ(display_output_resize(d, 1, 0, 0), 0);     /* off */
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 800, 600, 3200, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 641, 480, 2564, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 479, 2560, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	fd = buffer_fd();                                   /* stride < a row */
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 2559, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 0, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	fd = buffer_fd();                                   /* an output that is off */
+	CHECK_EQ(display_output_dmabuf(d, 1, fd, 0, 0, 0, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, DISPLAY_MAX_OUTPUTS, fd, 640, 480, 2560, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	CHECK_EQ(display_output_dmabuf(d, 0, -1, 640, 480, 2560, XRGB8888), -1);
+	CHECK_EQ(b.dmabufs, 0);
+
+	/* A good one reaches the backend as it came; the fd is the
+	 * backend's now, open. */
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 2560, XRGB8888), 0);
+	CHECK_EQ(b.dmabufs, 1);
+	CHECK_EQ(b.output, 0);
+	CHECK_EQ(b.fd, fd);
+	CHECK_EQ(b.w, 640);
+	CHECK_EQ(b.h, 480);
+	CHECK_EQ(b.stride, 2560);
+	CHECK_EQ(b.fourcc, XRGB8888);
+	CHECK(!fd_closed(fd));
+	/* Rows longer than needed are fine (a GPU aligns them). */
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 4096, 0x34325241u), 0);
+	CHECK_EQ(b.dmabufs, 2);
+	CHECK_EQ(b.fd, fd);
+	CHECK_EQ(b.stride, 4096);
+	CHECK_EQ(b.fourcc, 0x34325241u);
+	/* The size that counts is the latest one. */
+	CHECK_EQ(display_output_resize(d, 0, 1024, 768), 0);
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 640, 480, 2560, XRGB8888), -1);
+	CHECK(fd_closed(fd));
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 1024, 768, 4096, XRGB8888), 0);
+	CHECK_EQ(b.dmabufs, 3);
+
+	/* The backend's refusal stands; the fd is the backend's to close
+	 * then, not the display's (it is still open here). */
+	b.dmabuf_result = -1;
+	fd = buffer_fd();
+	CHECK_EQ(display_output_dmabuf(d, 0, fd, 1024, 768, 4096, XRGB8888), -1);
+	CHECK_EQ(b.dmabufs, 4);
+	CHECK_EQ(b.fd, fd);
+	CHECK(!fd_closed(fd));
+	dmabuf_release(&b);
+	display_free(d);
+}
+
+/* Draws: an empty rectangle never reaches the backend; those the backend
+ * took are counted in the stats, the acknowledgements are the backend's
+ * count. */
+static void test_dmabuf_draw(void)
+{
+	struct fake_dmabuf_backend b;
+	struct display *d;
+	struct display_output_stats st;
+	struct display_rect r = { 10, 20, 30, 40 };
+
+	dmabuf_backend_init(&b, DISPLAY_DMABUF_ON);
+	d = display_new(&fake_dmabuf_ops, &b);
+	CHECK_EQ(display_output_resize(d, 2, 640, 480), 0);
+	CHECK_EQ(display_output_dmabuf(d, 2, buffer_fd(), 640, 480, 2560, XRGB8888), 0);
+
+	CHECK_EQ(display_output_dmabuf_draw(d, 2, NULL), -1);
+	CHECK_EQ(display_output_dmabuf_draw(d, 2, &(struct display_rect){ 0, 0, 0, 40 }), -1);
+	CHECK_EQ(display_output_dmabuf_draw(d, 2, &(struct display_rect){ 0, 0, 30, 0 }), -1);
+	CHECK_EQ(display_output_dmabuf_draw(d, DISPLAY_MAX_OUTPUTS, &r), -1);
+	CHECK_EQ(b.draws, 0);
+
+	CHECK_EQ(display_output_dmabuf_draw(d, 2, &r), 0);
+	CHECK_EQ(b.draws, 1);
+	CHECK_EQ(b.output, 2);
+	CHECK_EQ(b.rect.x, 10);
+	CHECK_EQ(b.rect.y, 20);
+	CHECK_EQ(b.rect.width, 30);
+	CHECK_EQ(b.rect.height, 40);
+	CHECK(display_output_stats(d, 2, &st));
+	CHECK_EQ(st.dmabuf_draws, 1);
+	CHECK_EQ(st.dmabuf_acks, 0);
+	CHECK_EQ(st.updates, 0);                 /* a draw is no pixel update */
+
+	/* A draw the backend refuses (busy, no buffer) is not counted. */
+	b.draw_result = -1;
+	CHECK_EQ(display_output_dmabuf_draw(d, 2, &r), -1);
+	CHECK_EQ(b.draws, 2);
+	b.draw_result = 0;
+	/* Clipping is the backend's: reaching past the output is no refusal. */
+	CHECK_EQ(display_output_dmabuf_draw(d, 2, &(struct display_rect){ 600, 400, 640, 480 }),
+		 0);
+	CHECK_EQ(b.rect.width, 640);
+	b.acks[2] = 1;
+	b.acks[3] = 99;
+	CHECK(display_output_stats(d, 2, &st));
+	CHECK_EQ(st.dmabuf_draws, 2);
+	CHECK_EQ(st.dmabuf_acks, 1);
+	CHECK(display_output_stats(d, 3, &st));  /* per output */
+	CHECK_EQ(st.dmabuf_draws, 0);
+	CHECK_EQ(st.dmabuf_acks, 99);
+	dmabuf_release(&b);
+	display_free(d);
+}
+
+/* Whether the GPU may write its buffer again is the backend's answer. */
+static void test_dmabuf_state(void)
+{
+	struct fake_dmabuf_backend b;
+	struct display *d;
+
+	dmabuf_backend_init(&b, DISPLAY_DMABUF_AUTO);
+	d = display_new(&fake_dmabuf_ops, &b);
+	CHECK_EQ(display_output_dmabuf_state(d, 4), DISPLAY_DMABUF_READY);
+	CHECK_EQ(b.states, 1);
+	CHECK_EQ(b.output, 4);
+	b.state = DISPLAY_DMABUF_BUSY;
+	CHECK_EQ(display_output_dmabuf_state(d, 4), DISPLAY_DMABUF_BUSY);
+	b.state = DISPLAY_DMABUF_STALLED;
+	CHECK_EQ(display_output_dmabuf_state(d, 4), DISPLAY_DMABUF_STALLED);
+	CHECK_EQ(b.states, 3);
+	/* No such output: nothing to wait for, and the backend is not asked. */
+	CHECK_EQ(display_output_dmabuf_state(d, DISPLAY_MAX_OUTPUTS), DISPLAY_DMABUF_READY);
+	CHECK_EQ(b.states, 3);
+	display_free(d);
+}
+
 /* ---- attached devices ---- */
 
 struct fake_devices {
@@ -501,5 +838,10 @@ TEST_MAIN("display",
 	TEST_CASE(test_update_checks),
 	TEST_CASE(test_output_stats),
 	TEST_CASE(test_cursor_checks),
+	TEST_CASE(test_dmabuf_off),
+	TEST_CASE(test_dmabuf_mode_from_backend),
+	TEST_CASE(test_dmabuf_checks),
+	TEST_CASE(test_dmabuf_draw),
+	TEST_CASE(test_dmabuf_state),
 	TEST_CASE(test_attach_and_dispatch),
 	TEST_CASE(test_detach_waits_for_call_in_flight))

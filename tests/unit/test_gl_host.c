@@ -14,6 +14,7 @@
 
 #include "../../display/gl_host.h"
 #include "../../display/gl_probe.h"
+#include "gl_pattern.h"
 
 #define TEX_WIDTH  37    /* odd sizes: no row happens to line up */
 #define TEX_HEIGHT 23
@@ -36,33 +37,6 @@ static struct gl_host *open_surfaceless(void)
 	return gl;
 }
 
-/* A byte pattern no two pixels share, in memory order B, G, R, A, rows
- * in GL's order (row 0 is GL's bottom row). */
-static uint8_t pattern_byte(uint32_t x, uint32_t gl_row, unsigned channel)
-{
-	return (uint8_t)(x * 7 + gl_row * 31 + channel * 64 + 1);
-}
-
-static GLuint make_pattern_texture(void)
-{
-	static uint8_t bytes[TEX_HEIGHT][TEX_WIDTH][4];
-	GLuint tex;
-
-	for (uint32_t row = 0; row < TEX_HEIGHT; row++)
-		for (uint32_t x = 0; x < TEX_WIDTH; x++)
-			for (unsigned c = 0; c < 4; c++)
-				bytes[row][x][c] = pattern_byte(x, row, c);
-	glGenTextures(1, &tex);
-	glBindTexture(GL_TEXTURE_2D, tex);
-	glTexStorage2D(GL_TEXTURE_2D, 1, GL_RGBA8, TEX_WIDTH, TEX_HEIGHT);
-	glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
-	glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, TEX_WIDTH, TEX_HEIGHT, GL_BGRA,
-			GL_UNSIGNED_BYTE, bytes);
-	glBindTexture(GL_TEXTURE_2D, 0);
-	glFinish();
-	return tex;
-}
-
 static void opens_surfaceless_with_info(void)
 {
 	struct gl_host *gl = open_surfaceless();
@@ -79,8 +53,7 @@ static void opens_surfaceless_with_info(void)
 		CHECK(info->fallback_reason[0]);
 		CHECK_EQ(gl_host_drm_fd(gl), -1);
 	}
-	fprintf(stderr, "  %s: %s, %s%s\n", info->device, info->renderer, info->version,
-		info->dmabuf_export ? ", dmabuf export" : "");
+	fprintf(stderr, "  %s: %s, %s\n", info->device, info->renderer, info->version);
 	gl_host_close(gl);
 }
 
@@ -120,7 +93,7 @@ static void contexts_share_textures(void)
 		goto out;
 	CHECK_EQ(gl_host_make_current(gl, a), 0);
 	CHECK(glGetString(GL_VERSION) != NULL);
-	tex = make_pattern_texture();
+	tex = gl_pattern_texture(TEX_WIDTH, TEX_HEIGHT);
 	CHECK_EQ(gl_host_make_current(gl, b), 0);
 	CHECK(glIsTexture(tex));
 	if (!gl_host_info(gl)->gles) {
@@ -158,7 +131,7 @@ static bool pixels_match(const uint8_t *pixels, uint32_t stride, bool y_inverted
 		for (uint32_t col = 0; col < w; col++)
 			for (unsigned c = 0; c < 4; c++) {
 				uint8_t got = pixels[row * stride + col * 4 + c];
-				uint8_t want = pattern_byte(x + col, gl_row, c);
+				uint8_t want = gl_pattern_byte(x + col, gl_row, c);
 
 				if (got != want) {
 					fprintf(stderr, "  (%u, %u) byte %u: got %u, want %u\n",
@@ -186,7 +159,7 @@ static bool set_up_readback(struct readback_fixture *f)
 	f->ctx = gl_host_context_create(f->gl, NULL, 3, 2);
 	CHECK(f->ctx != NULL);
 	CHECK_EQ(gl_host_make_current(f->gl, f->ctx), 0);
-	f->tex = make_pattern_texture();
+	f->tex = gl_pattern_texture(TEX_WIDTH, TEX_HEIGHT);
 	f->rb = gl_readback_create(f->gl);
 	CHECK(f->rb != NULL);
 	return f->rb != NULL;
@@ -315,7 +288,7 @@ static void *gpu_thread(void *arg)
 	f->ctx = gl_host_context_create(f->gl, NULL, 3, 2);
 	if (!f->ctx || gl_host_make_current(f->gl, f->ctx) < 0)
 		return "no context on the GPU thread";
-	f->tex = make_pattern_texture();
+	f->tex = gl_pattern_texture(TEX_WIDTH, TEX_HEIGHT);
 	f->rb = gl_readback_create(f->gl);
 	ok = f->rb && gl_readback_start(f->rb, f->tex, TEX_WIDTH, TEX_HEIGHT, true, 1, 2, 30, 20) == 0 &&
 	     gl_readback_done(f->rb, true, &pixels, &stride) &&

@@ -47,6 +47,7 @@ static void test_port_only_means_loopback(void)
 	CHECK_EQ(opt.video_codecs[0], 0);
 	CHECK_EQ(opt.streaming, SPICE_STREAMING_FILTER);
 	CHECK_EQ(opt.refresh_hz, 60);
+	CHECK_EQ(opt.gl, SPICE_GL_AUTO);
 }
 
 static void test_address_forms(void)
@@ -249,6 +250,32 @@ static void test_bad_streaming_video(void)
 	CHECK(refused_mentioning(":5900,streaming-video=", "streaming-video ''"));
 }
 
+/* GL frames go to clients on this host only: gl=on needs unix:. Unset,
+ * gvmm decides (SPICE_GL_AUTO). */
+static void test_gl(void)
+{
+	CHECK_EQ(parse("unix:/run/gvmm/spice.sock,gl=on"), 0);
+	CHECK_EQ(opt.gl, SPICE_GL_ON);
+	CHECK(!strcmp(opt.unix_path, "/run/gvmm/spice.sock"));
+	CHECK_EQ(parse("unix:/run/gvmm/spice.sock,gl=off"), 0);
+	CHECK_EQ(opt.gl, SPICE_GL_OFF);
+	CHECK_EQ(parse("unix:/run/gvmm/spice.sock"), 0);
+	CHECK_EQ(opt.gl, SPICE_GL_AUTO);
+	CHECK_EQ(parse(":5900"), 0);
+	CHECK_EQ(opt.gl, SPICE_GL_AUTO);
+	/* Off is no promise about where clients are: TCP may say it. */
+	CHECK_EQ(parse("127.0.0.1:5900,gl=off"), 0);
+	CHECK_EQ(opt.gl, SPICE_GL_OFF);
+	CHECK(refused_mentioning("127.0.0.1:5900,gl=on", "gl=on needs a unix:PATH socket"));
+	CHECK(refused_mentioning(":5900,gl=on", "unix"));
+	CHECK(refused_mentioning("127.0.0.1,tls-port=5901,x509-dir=/d,gl=on", "unix"));
+	CHECK(refused_mentioning("unix:/tmp/s,gl=maybe", "gl 'maybe': use on or off"));
+	CHECK(refused_mentioning("unix:/tmp/s,gl=", "gl '': use on or off"));
+	CHECK(refused_mentioning("unix:/tmp/s,gl", "gl needs a value"));
+	CHECK(refused_mentioning("unix:/tmp/s,gl=on,gl=on", "gl is given twice"));
+	CHECK(refused_mentioning("unix:/tmp/s,gl=on,gl=off", "given twice"));
+}
+
 static void test_loopback_addresses(void)
 {
 	CHECK(spice_addr_is_loopback("127.0.0.1"));
@@ -282,4 +309,5 @@ TEST_MAIN("spice_options",
 	TEST_CASE(test_plaintext),
 	TEST_CASE(test_bad_refresh_rate),
 	TEST_CASE(test_bad_streaming_video),
+	TEST_CASE(test_gl),
 	TEST_CASE(test_loopback_addresses))

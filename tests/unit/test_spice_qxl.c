@@ -3,10 +3,15 @@
  * commands stays within what spice_output_bytes says, whether nobody
  * pulls the commands (this test plays spice-server's worker, late) or
  * spice-server pulls them itself; and the picture the commands paint,
- * once drained, is the last one the GPU wrote. */
+ * once drained, is the last one the GPU wrote. Then the GL scanout's
+ * state machine, with no server at all: this test plays the worker's
+ * acknowledgement (async_complete). */
 #include "check.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <spice.h>
@@ -255,6 +260,224 @@ static void test_spice_server_lets_go(void)
 	rig_stop(&r);
 }
 
+/* ---- GL scanout ----
+ *
+ * First the GPU's half (spice_output_gl_scanout, _gl_draw, _gl_state) and
+ * the acknowledgement (the async_complete callback), on an output no
+ * server knows. The loop thread's half, spice_output_service, hands the
+ * buffer and the draw to spice-server (spice_qxl_gl_scanout,
+ * spice_qxl_gl_draw_async), which reads the instance's state that
+ * spice_server_add_interface made: on an output never attached it would
+ * crash, so those tests never call it; the last one does, on an attached
+ * output with no client. What a client does (maps the fd, acknowledges
+ * late or never: the timeout that leaves an output STALLED after
+ * DISPLAY_DMABUF_ACK_TIMEOUT_MS) is tests/e2e/guest_gl_dmabuf.sh's. */
+
+#define GL_DRAW_COOKIE 0x676c64726177ull   /* spice_qxl.c's, the only one it answers */
+#define XRGB8888       0x34325258u         /* DRM_FORMAT_XRGB8888 */
+
+/* An output no server knows: nothing here may reach spice-server. */
+static struct spice_output *unattached_output(struct rig *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = spice_output_new(0, WIDTH, HEIGHT, count_wake, r);
+	return r->o;
+}
+
+/* Stands in for a GPU's buffer (a memfd of a frame): any fd shows who
+ * closed it. */
+static int buffer_fd(void)
+{
+	int fd = memfd_create("gl-buffer", MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, (off_t)FRAME) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool fd_closed(int fd)
+{
+	return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
+
+/* spice-server's worker says every client acknowledged a draw. */
+static void acknowledge(struct spice_output *o, uint64_t cookie)
+{
+	QXLInstance *qin = spice_output_qxl(o);
+	const QXLInterface *sif = (const QXLInterface *)qin->base.sif;
+
+	sif->async_complete(qin, cookie);
+}
+
+static const struct display_rect whole = { 0, 0, WIDTH, HEIGHT };
+
+/* Nothing to draw from before the GPU names a buffer. */
+static void test_gl_draw_needs_a_buffer(void)
+{
+	struct rig r;
+
+	if (!unattached_output(&r)) {
+		CHECK(!"an output");
+		return;
+	}
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_READY);
+	CHECK_EQ(spice_output_gl_acks(r.o), 0);
+	CHECK_EQ(spice_output_gl_draw(r.o, &whole), -1);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_READY);
+	CHECK_EQ(atomic_load(&r.wakes), 0);                  /* nothing for the loop */
+	/* A stray acknowledgement changes nothing either. */
+	acknowledge(r.o, GL_DRAW_COOKIE - 1);
+	CHECK_EQ(spice_output_gl_acks(r.o), 0);
+	spice_output_free(r.o);
+}
+
+/* One draw at a time: from the draw until spice-server's worker answers
+ * its cookie the output is BUSY, and neither a draw nor a new buffer is
+ * taken (a new buffer's fd is closed). The answer makes it READY. */
+static void test_gl_draw_busy_until_acknowledged(void)
+{
+	struct rig r;
+	int fd, refused, second;
+	unsigned wakes;
+
+	if (!unattached_output(&r)) {
+		CHECK(!"an output");
+		return;
+	}
+	fd = buffer_fd();
+	CHECK(fd >= 0);
+	CHECK_EQ(spice_output_gl_scanout(r.o, fd, WIDTH, HEIGHT, WIDTH * 4, XRGB8888), 0);
+	CHECK(!fd_closed(fd));                               /* the output's, until handed over */
+	CHECK(atomic_load(&r.wakes) > 0);                    /* the loop hands it over */
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_READY);   /* a buffer is no draw */
+
+	wakes = atomic_load(&r.wakes);
+	CHECK_EQ(spice_output_gl_draw(r.o, &whole), 0);
+	CHECK(atomic_load(&r.wakes) > wakes);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_BUSY);
+	CHECK_EQ(spice_output_gl_draw(r.o, &whole), -1);
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ 0, 0, 1, 1 }), -1);
+	refused = buffer_fd();
+	CHECK(refused >= 0);
+	CHECK_EQ(spice_output_gl_scanout(r.o, refused, WIDTH, HEIGHT, WIDTH * 4, XRGB8888), -1);
+	CHECK(fd_closed(refused));
+	CHECK(!fd_closed(fd));                               /* the named one stays */
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_BUSY);
+
+	/* Only the GL draw's cookie ends it. */
+	acknowledge(r.o, 0);
+	acknowledge(r.o, GL_DRAW_COOKIE + 1);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_BUSY);
+	CHECK_EQ(spice_output_gl_acks(r.o), 0);
+	acknowledge(r.o, GL_DRAW_COOKIE);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_READY);
+	CHECK_EQ(spice_output_gl_acks(r.o), 1);
+
+	/* The buffer stays named: the next frame is a draw alone. */
+	CHECK_EQ(spice_output_gl_draw(r.o, &whole), 0);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_BUSY);
+	acknowledge(r.o, GL_DRAW_COOKIE);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_READY);
+	CHECK_EQ(spice_output_gl_acks(r.o), 2);
+
+	/* A new buffer while READY is taken; one the loop never handed
+	 * over is closed when the next replaces it, and when the output
+	 * goes. */
+	second = buffer_fd();
+	CHECK(second >= 0);
+	CHECK_EQ(spice_output_gl_scanout(r.o, second, WIDTH, HEIGHT, WIDTH * 4, XRGB8888), 0);
+	CHECK(fd_closed(fd));
+	CHECK(!fd_closed(second));
+	spice_output_free(r.o);
+	CHECK(fd_closed(second));
+}
+
+/* A draw is clipped to the buffer (what reaches spice-server is the loop
+ * thread's, and the end-to-end test's: here only that it is taken); one
+ * that starts outside it is refused. */
+static void test_gl_draw_clipped_to_buffer(void)
+{
+	struct rig r;
+
+	if (!unattached_output(&r)) {
+		CHECK(!"an output");
+		return;
+	}
+	CHECK_EQ(spice_output_gl_scanout(r.o, buffer_fd(), WIDTH, HEIGHT, WIDTH * 4, XRGB8888),
+		 0);
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ WIDTH, 0, 1, 1 }), -1);
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ 0, HEIGHT, 1, 1 }), -1);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_READY);
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ WIDTH - 10, HEIGHT - 10,
+								  100, 100 }), 0);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_BUSY);
+	acknowledge(r.o, GL_DRAW_COOKIE);
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ 0, 0, UINT32_MAX,
+								  UINT32_MAX }), 0);
+	acknowledge(r.o, GL_DRAW_COOKIE);
+	/* The buffer's size counts, not the output's. */
+	CHECK_EQ(spice_output_gl_scanout(r.o, buffer_fd(), WIDTH / 2, HEIGHT / 2, WIDTH * 2,
+					 XRGB8888), 0);
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ WIDTH / 2, 0, 1, 1 }), -1);
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ WIDTH / 2 - 1, 0, 1, 1 }), 0);
+	CHECK_EQ(spice_output_gl_acks(r.o), 2);
+	spice_output_free(r.o);
+}
+
+/* Polls until spice-server's worker answered the draw; false after 2 s. */
+static bool wait_ready(struct spice_output *o)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (spice_output_gl_state(o) == DISPLAY_DMABUF_READY)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* With a server but no client: the loop thread hands the buffer, then the
+ * draw, over, and spice-server, with nobody to wait for, answers the draw
+ * at once with its cookie. */
+static void test_gl_through_spice_server(void)
+{
+	struct rig r;
+	int fd;
+
+	if (!rig_start(&r, true)) {
+		CHECK(!"a server starts");
+		rig_stop(&r);
+		return;
+	}
+	fd = buffer_fd();
+	CHECK(fd >= 0);
+	CHECK_EQ(spice_output_gl_scanout(r.o, fd, WIDTH, HEIGHT, WIDTH * 4, XRGB8888), 0);
+	CHECK_EQ(spice_output_gl_draw(r.o, &whole), 0);
+	CHECK_EQ(spice_output_gl_state(r.o), DISPLAY_DMABUF_BUSY);
+	spice_output_service(r.o);                           /* the loop thread, woken */
+	CHECK(wait_ready(r.o));
+	CHECK_EQ(spice_output_gl_acks(r.o), 1);
+	CHECK(!fd_closed(fd));                               /* spice-server's now */
+	/* The next frame: a draw alone, on the buffer spice-server holds. */
+	CHECK_EQ(spice_output_gl_draw(r.o, &(struct display_rect){ 8, 8, 16, 16 }), 0);
+	spice_output_service(r.o);
+	CHECK(wait_ready(r.o));
+	CHECK_EQ(spice_output_gl_acks(r.o), 2);
+	/* Nothing pending: servicing again hands nothing over. */
+	spice_output_service(r.o);
+	CHECK_EQ(spice_output_gl_acks(r.o), 2);
+	rig_stop(&r);
+	/* spice-server (0.15) keeps the last buffer's fd past
+	 * spice_server_destroy; the output no longer has it either. */
+	if (!fd_closed(fd))
+		close(fd);
+}
+
 TEST_MAIN("spice_qxl",
 	TEST_CASE(test_flood_with_nobody_pulling),
-	TEST_CASE(test_spice_server_lets_go))
+	TEST_CASE(test_spice_server_lets_go),
+	TEST_CASE(test_gl_draw_needs_a_buffer),
+	TEST_CASE(test_gl_draw_busy_until_acknowledged),
+	TEST_CASE(test_gl_draw_clipped_to_buffer),
+	TEST_CASE(test_gl_through_spice_server))
