@@ -348,6 +348,16 @@ void *gl_host_egl_display(struct gl_host *gl)
 	return gl->display;
 }
 
+bool gl_host_is_software(const struct gl_host_info *info)
+{
+	static const char *const software[] = { "llvmpipe", "softpipe", "swrast" };
+
+	for (size_t i = 0; i < sizeof(software) / sizeof(software[0]); i++)
+		if (strcasestr(info->renderer, software[i]))
+			return true;
+	return false;
+}
+
 struct gbm_device *gl_host_gbm(struct gl_host *gl)
 {
 	return gl->gbm;

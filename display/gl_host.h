@@ -44,6 +44,11 @@ int gl_host_open(struct gl_host **out, const char *render_node, char *err, size_
 void gl_host_close(struct gl_host *gl);
 const struct gl_host_info *gl_host_info(const struct gl_host *gl);
 
+/* Whether the renderer is software (Mesa's llvmpipe, softpipe, swrast):
+ * a desktop without a GPU, whose viewers' own GL seldom takes dmabufs.
+ * Pure. */
+bool gl_host_is_software(const struct gl_host_info *info);
+
 /* A drm fd for the render node (a new one each call, owned by the caller),
  * or -1 on the surfaceless platform. */
 int gl_host_drm_fd(struct gl_host *gl);

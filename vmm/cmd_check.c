@@ -56,11 +56,14 @@ static void print_gl_lines(void)
 		printf("  %-30s %s\n", "GL device", info->device);
 	printf("  %-30s %s\n", "GL renderer", info->renderer);
 	printf("  %-30s %s%s\n", "GL version", info->version, info->gles ? " (GLES)" : "");
-	if (gl_probe_dmabuf(gl, err, sizeof(err)) == 0)
+	if (gl_probe_dmabuf(gl, err, sizeof(err)) < 0)
+		printf("  %-30s no, frames are read back (%s)\n", "GL frames as dmabufs", err);
+	else if (gl_host_is_software(info))
+		printf("  %-30s only with --spice unix:PATH,gl=on (on software GL, clients' own "
+		       "GL seldom shows them)\n", "GL frames as dmabufs");
+	else
 		printf("  %-30s yes (local SPICE clients get GL frames with no copies)\n",
 		       "GL frames as dmabufs");
-	else
-		printf("  %-30s no, frames are read back (%s)\n", "GL frames as dmabufs", err);
 	if (gl_probe_virgl(gl, err, sizeof(err)) == 0)
 		printf("  %-30s starts on this GL\n", "virglrenderer");
 	else

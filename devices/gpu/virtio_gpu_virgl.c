@@ -1022,6 +1022,16 @@ static int choose_dmabuf(struct gpu3d *g, char *err, size_t errlen)
 
 	if (mode == DISPLAY_DMABUF_OFF)
 		return 0;
+	/* A viewer shows a dmabuf through its own GL, which must import it;
+	 * on a host whose GL is software, the viewer's is too, and Mesa's
+	 * software EGL on X11 or Wayland imports none: the viewer would show
+	 * black. So software GL gets them only when asked for. */
+	if (mode == DISPLAY_DMABUF_AUTO && gl_host_is_software(gl_host_info(g->cfg.readback_gl))) {
+		log_info("virtio-gpu: GL frames are read back for SPICE clients: the host's GL is "
+			 "software (%s), whose clients cannot show dmabufs; --spice gl=on forces them",
+			 gl_host_info(g->cfg.readback_gl)->renderer);
+		return 0;
+	}
 	probe = gl_dmabuf_create(g->cfg.readback_gl, DMABUF_PROBE_SIDE, DMABUF_PROBE_SIDE,
 				 why, sizeof(why));
 	if (!probe) {

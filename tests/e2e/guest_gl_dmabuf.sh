@@ -4,7 +4,8 @@
 # The nested host has no GPU: vgem gives it a DRM device Mesa's software
 # driver renders on, and its buffers are dmabufs a client maps. Mesa can
 # make buffers there only through vgem's primary node (render nodes may not
-# make dumb buffers), so gvmm is given /dev/dri/card0 as its render node.
+# make dumb buffers), so gvmm is given /dev/dri/card0 as its render node,
+# and gl=on, since on software GL dmabufs are not the default.
 #   - display/gl_dmabuf.c's own test on that device (copies land exactly);
 #   - gvmm says it sends dmabufs, and the guest's GL renderer is virgl;
 #   - a client that takes GL draws and never acknowledges them (as a hung
@@ -16,7 +17,8 @@
 #     and sees glprobe's last frame there, every pixel; it acknowledges the
 #     draw, and gvmm's status counts it; no pixels went the readback way
 #     meanwhile; its Enter reaches the guest;
-#   - gl=on over TCP is refused before anything starts;
+#   - gl=on over TCP is refused before anything starts; without gl=on,
+#     software GL reads frames back (its clients could not show dmabufs);
 #   - the guest powers off and gvmm exits 0.
 # SKIP without vgem (no module to load) or without the GL initramfs.
 set -uo pipefail
@@ -65,11 +67,26 @@ GVMM_TEST_DRM_NODE=$node "$GVMM_BUILD/tests/test_gl_dmabuf" 2>"$E2E_WORK/gl-dmab
 	grep -v '^SKIP gl_dmabuf.surfaceless_says_why_not' |
 	sed -E 's/^(PASS|FAIL|SKIP) gl_dmabuf\./\1 gl-dmabuf.vgem-/'
 
+# Without gl=on, software GL (llvmpipe here) reads frames back: its
+# clients' own GL could not show the dmabufs. Said as the GPU starts, so
+# the small guest is stopped right after.
+boot_in_background gl-auto --kernel "$kernel" --initrd "$GUEST_DIR/initrd.img" --memory 256M \
+	--gpu "virgl,rendernode=$node" --spice "unix:$E2E_WORK/auto.spice" --net none
+for _ in $(seq 300); do
+	grep -q 'virtio-gpu: GL frames' "$E2E_WORK/gl-auto.err" 2>/dev/null && break
+	kill -0 "$BOOT_PID" 2>/dev/null || break
+	sleep 0.2
+done
+kill -TERM "$BOOT_PID" 2>/dev/null
+wait "$BOOT_PID" 2>/dev/null
+expect gl-dmabuf.software-gl-reads-back-by-default "gvmm said: $(grep -m 3 -i 'GL frames\|error' "$E2E_WORK/gl-auto.err" | tr '\n' ' ')" \
+	grep -q 'GL frames are read back for SPICE clients: the host.s GL is software' "$E2E_WORK/gl-auto.err"
+
 # --- The boot ------------------------------------------------------------------
 
 boot_in_background gl-dmabuf --kernel "$kernel" --initrd "$initrd" --memory 1G --no-reboot \
 	--cmdline "console=ttyS0 panic=-1 quiet gvmm.test=gl gvmm.gl.frames=$frames gvmm.gl.kmscube=$kmscube_frames gvmm.gl.wait=$wait" \
-	--gpu "virgl,width=$W,height=$H,rendernode=$node" --spice "unix:$sock" --api-socket "$api"
+	--gpu "virgl,width=$W,height=$H,rendernode=$node" --spice "unix:$sock,gl=on" --api-socket "$api"
 start=$(date +%s)
 log=$E2E_WORK/gl-dmabuf.log err=$E2E_WORK/gl-dmabuf.err
 # status_field OUTPUT-0-KEY: from gvmm's status, now.

@@ -57,6 +57,29 @@ static void opens_surfaceless_with_info(void)
 	gl_host_close(gl);
 }
 
+static void software_renderers_are_told_apart(void)
+{
+	static const struct { const char *renderer; bool software; } cases[] = {
+		{ "llvmpipe (LLVM 15.0.6, 256 bits)", true },
+		{ "softpipe", true },
+		{ "Software Rasterizer (swrast)", true },
+		{ "virgl (LLVMPIPE (LLVM 15.0.6, 128 bits))", true },
+		{ "Mesa Intel(R) UHD Graphics 620 (KBL GT2)", false },
+		{ "AMD Radeon RX 6600 (navi23, LLVM 15.0.6, DRM 3.49, 6.1.0-13-amd64)", false },
+		{ "NVIDIA H100 80GB HBM3/PCIe/SSE2", false },
+		{ "", false },
+	};
+	struct gl_host_info info;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&info, 0, sizeof(info));
+		snprintf(info.renderer, sizeof(info.renderer), "%s", cases[i].renderer);
+		if (gl_host_is_software(&info) != cases[i].software)
+			fprintf(stderr, "  '%s'\n", cases[i].renderer);
+		CHECK_EQ(gl_host_is_software(&info), cases[i].software);
+	}
+}
+
 static void missing_render_node_is_named(void)
 {
 	struct gl_host *gl = (struct gl_host *)&err;   /* must be cleared */
@@ -335,6 +358,7 @@ static void virglrenderer_starts_on_host_contexts(void)
 
 TEST_MAIN("gl_host",
 	TEST_CASE(opens_surfaceless_with_info),
+	TEST_CASE(software_renderers_are_told_apart),
 	TEST_CASE(missing_render_node_is_named),
 	TEST_CASE(not_a_render_node_fails),
 	TEST_CASE(contexts_share_textures),
