@@ -11,6 +11,8 @@
 #     image's weston.ini over most of the screen, and the terminal's window;
 #   - a click into the terminal and text typed by the client run a command
 #     there, whose file the serial console reads back;
+#   - weston's cursor (its cursor plane; a virglrenderer resource under
+#     virgl) reaches the client: a shape of at most 64x64 one can see;
 #   - a click on the panel's terminal launcher starts a second terminal;
 #     weston's GL renderer (its log) is virgl with --gpu virgl;
 #   - a click on the panel's GL launcher starts es2gears_wayland, and the
@@ -218,6 +220,7 @@ PY
 # on this machine also after a run in the rig), to look at after a failure.
 shots=$dir
 desktop_seen=0 status_seen= terminal_box= typed= terminals= gears= gears_dri= renderer= moved= still=
+cursor=
 token=$RANDOM$RANDOM
 if [ $booted = 1 ] && act wait-primary && act "wait-size=$W,$H" && act wait-mouse-mode=client; then
 	step "the client has the ${W}x$H display and the tablet"
@@ -240,6 +243,12 @@ if [ -n "$terminal_box" ]; then
 	say "for i in \$(seq 30); do [ -s /tmp/typed ] && break; sleep 1; done; g typed \"\$(cat /tmp/typed 2>&1)\""
 	wait_report typed 120 && typed=$(guest_report typed)
 	step "typed: '$typed'"
+
+	# The pointer is over the desktop now, so weston shows its cursor on
+	# the cursor plane: a dumb buffer (under virgl, a virglrenderer
+	# resource) whose shape must reach the client.
+	act wait-cursor && cursor=$(tail -n 1 "$E2E_WORK/client.out")
+	step "the client's cursor: '${cursor:-none}'"
 
 	# How much of the picture below the panel changes in 2 s on a quiet
 	# desktop (the clock aside): the yardstick for the GL demo below.
@@ -337,6 +346,14 @@ check desktop.typed-into-terminal "the guest's /tmp/typed: '$typed' (want typed-
 	[ "$typed" = "typed-$token" ]
 check desktop.click-starts-terminal "weston-terminals after the click on the panel's launcher: '$terminals' (want 2)" \
 	[ "$terminals" = 2 ]
+# cursor_ok: a shape of at most 64x64 with pixels one can see.
+cursor_ok() {
+	python3 -c '
+import json, sys
+c = json.loads(sys.argv[1])
+sys.exit(0 if c.get("ok") and 0 < c["width"] <= 64 and 0 < c["height"] <= 64 and (c["opaque"] or 0) > 0 else 1)' "$cursor" 2>/dev/null
+}
+check desktop.cursor-reaches-client "weston's cursor as the client got it: '${cursor:-none}'" cursor_ok
 if [ "$gpu" = virgl ]; then
 	check desktop.weston-renders-on-virgl "weston's log: '$renderer'" \
 		grep -q 'GL renderer: virgl' <<<"$renderer"

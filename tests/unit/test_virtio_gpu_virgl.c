@@ -67,6 +67,12 @@ struct fake_display {
 	struct display_rect rect;
 	uint8_t pixels[TEX_BYTES];   /* rect's pixels, rows packed */
 	bool too_large;
+	unsigned cursors;            /* shapes defined */
+	uint32_t cursor_w, cursor_h, hot_x, hot_y;
+	uint8_t cursor[TEX_BYTES];   /* the last shape, BGRA rows packed */
+	bool cursor_bad;             /* a shape not BGRA or too large */
+	int32_t cursor_x, cursor_y;
+	bool cursor_visible;
 };
 
 static int fake_resize(void *impl, unsigned output, uint32_t w, uint32_t h)
@@ -95,13 +101,30 @@ static void fake_cursor_define(void *impl, unsigned output, uint32_t w, uint32_t
 			       uint32_t hot_x, uint32_t hot_y, const void *pixels,
 			       uint32_t stride, enum display_format format)
 {
-	(void)impl; (void)output; (void)w; (void)h; (void)hot_x; (void)hot_y; (void)pixels;
-	(void)stride; (void)format;
+	struct fake_display *f = impl;
+
+	(void)output;
+	f->cursors++;
+	f->cursor_w = w;
+	f->cursor_h = h;
+	f->hot_x = hot_x;
+	f->hot_y = hot_y;
+	f->cursor_bad = format != DISPLAY_BGRA || (size_t)w * h * 4 > sizeof(f->cursor);
+	if (f->cursor_bad)
+		return;
+	for (uint32_t y = 0; y < h; y++)
+		memcpy(f->cursor + (size_t)y * w * 4, (const uint8_t *)pixels + (size_t)y * stride,
+		       (size_t)w * 4);
 }
 
 static void fake_cursor_move(void *impl, unsigned output, int32_t x, int32_t y, bool visible)
 {
-	(void)impl; (void)output; (void)x; (void)y; (void)visible;
+	struct fake_display *f = impl;
+
+	(void)output;
+	f->cursor_x = x;
+	f->cursor_y = y;
+	f->cursor_visible = visible;
 }
 
 static bool fake_has_viewers(void *impl)
@@ -1297,6 +1320,68 @@ static void test_scanout_blob(void)
 }
 
 /* One engine per process: virglrenderer's state is global. */
+static uint32_t update_cursor(struct bench *b, uint32_t id, uint32_t x, uint32_t y,
+			      uint32_t hot_x, uint32_t hot_y)
+{
+	struct virtio_gpu_update_cursor *c =
+		request(b, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, sizeof(*c));
+
+	c->resource_id = htole32(id);
+	c->pos.x = htole32(x);
+	c->pos.y = htole32(y);
+	c->hot_x = htole32(hot_x);
+	c->hot_y = htole32(hot_y);
+	return send_token(b, GPU2D_CURSORQ, sizeof(*c), 0);
+}
+
+/* The guest's cursor is a dumb buffer: a 2D resource filled by
+ * TRANSFER_TO_HOST_2D. Its shape reaches the display exactly, top row
+ * first, with its hot spot; moving it moves it; resource 0 hides it; a
+ * shape too large or a hot spot outside it is refused. */
+static void test_cursor(void)
+{
+	struct bench b;
+	const uint8_t *guest;
+
+	START_SHOWN(&b, 64ull << 20, true);
+	make_shown_texture(&b, 7, true);
+	CHECK_EQ(update_cursor(&b, 7, 100, 200, 3, 5), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b.seen.cursors, 1);
+	CHECK_EQ(b.seen.cursor_w, TEX_SIDE);
+	CHECK_EQ(b.seen.cursor_h, TEX_SIDE);
+	CHECK_EQ(b.seen.hot_x, 3);
+	CHECK_EQ(b.seen.hot_y, 5);
+	CHECK(!b.seen.cursor_bad);
+	guest = guest_memory_ptr(&b.mem, BACKING_GPA, TEX_BYTES);
+	CHECK(memcmp(b.seen.cursor, guest, TEX_BYTES) == 0);
+	if (memcmp(b.seen.cursor, guest, TEX_BYTES) != 0)
+		fprintf(stderr, "  cursor bytes 0..7: %02x %02x %02x %02x %02x %02x %02x %02x, "
+			"guest's: %02x %02x %02x %02x %02x %02x %02x %02x\n",
+			b.seen.cursor[0], b.seen.cursor[1], b.seen.cursor[2], b.seen.cursor[3],
+			b.seen.cursor[4], b.seen.cursor[5], b.seen.cursor[6], b.seen.cursor[7],
+			guest[0], guest[1], guest[2], guest[3], guest[4], guest[5], guest[6], guest[7]);
+	CHECK_EQ(b.seen.cursor_x, 100);
+	CHECK_EQ(b.seen.cursor_y, 200);
+	CHECK(b.seen.cursor_visible);
+
+	request(&b, VIRTIO_GPU_CMD_MOVE_CURSOR, 0, sizeof(struct virtio_gpu_update_cursor));
+	((struct virtio_gpu_update_cursor *)b.req)->pos.x = htole32(7);
+	((struct virtio_gpu_update_cursor *)b.req)->pos.y = htole32(9);
+	CHECK_EQ(send_token(&b, GPU2D_CURSORQ, sizeof(struct virtio_gpu_update_cursor), 0),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(b.seen.cursors, 1);
+	CHECK_EQ(b.seen.cursor_x, 7);
+	CHECK_EQ(b.seen.cursor_y, 9);
+
+	CHECK_EQ(update_cursor(&b, 0, 7, 9, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(!b.seen.cursor_visible);
+
+	CHECK_EQ(update_cursor(&b, 7, 0, 0, TEX_SIDE, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(update_cursor(&b, 99, 0, 0, 0, 0), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	CHECK_EQ(b.seen.cursors, 1);
+	bench_stop(&b);
+}
+
 static void test_one_per_process(void)
 {
 	struct bench b;
@@ -1392,6 +1477,7 @@ static void test_context_survives_another_created(void)
 
 TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_capsets),
+	TEST_CASE(test_cursor),
 	TEST_CASE(test_response_without_room),
 	TEST_CASE(test_contexts),
 	TEST_CASE(test_transfer_round_trip),
