@@ -151,17 +151,20 @@ check exits-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/exits.out")"
 
 # The gpu row: both VMMs boot the GL guest on one render node (gvmm's
 # --gpu virgl, QEMU's egl-headless); a guest whose GL is not virgl
-# (software GL in the guest) fails that run, with the renderer it had;
-# BENCH_GL_FRAMES reaches the guest.
-BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=gpu BENCH_GL_FRAMES=50 BENCH_DRY_FAIL="qemu:2:llvmpipe" \
+# (software GL in the guest) fails that run's glprobe and kmscube
+# measures, with the renderer it had; BENCH_GL_FRAMES and
+# BENCH_KMSCUBE_FRAMES reach the guest.
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=gpu BENCH_GL_FRAMES=50 BENCH_KMSCUBE_FRAMES=40 BENCH_DRY_FAIL="qemu:2:llvmpipe" \
 	TMPDIR=$work tools/bench >"$work/gpu.out" 2>"$work/gpu.err"
 check gpu-run-status-says-failure 1 "$?"
 check gpu-row-counts-failure 1 "$(grep -c '^| 5 GPU, glprobe .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | [0-9.]* | higher | 2 ok; 1 ok, 1 failed |$' "$work/gpu.out")"
 check gpu-failure-reason 1 "$(grep -c "^- gpu_fps, qemu: the guest's GL renderer is 'llvmpipe (LLVM 15.0.6, 128 bits)', not virgl$" "$work/gpu.out")"
-check gpu-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/gpu.out")"
+check gpu-kmscube-row-counts-failure 1 "$(grep -c '^| 5 GPU, kmscube .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | [0-9.]* | higher | 2 ok; 1 ok, 1 failed |$' "$work/gpu.out")"
+check gpu-kmscube-failure-reason 1 "$(grep -c "^- gpu_kmscube_fps, qemu: kmscube's GL renderer is 'llvmpipe (LLVM 15.0.6, 128 bits)', not virgl$" "$work/gpu.out")"
+check gpu-failure-total 1 "$(grep -c '\*\*failures: 2\*\*' "$work/gpu.out")"
 gvmm_line=$(grep '^gpu (gvmm):' "$work/gpu.out")
 qemu_line=$(grep '^gpu (qemu):' "$work/gpu.out")
-check gpu-gvmm-command-line 1 "$(grep -c "gvmm\.test=gl gvmm\.gl\.frames=50 .*'--gpu' 'virgl,.*rendernode=/dev/dri/renderD128" <<<"$gvmm_line")"
+check gpu-gvmm-command-line 1 "$(grep -c "gvmm\.test=gl gvmm\.gl\.frames=50 gvmm\.gl\.kmscube=40 .*'--gpu' 'virgl,.*rendernode=/dev/dri/renderD128" <<<"$gvmm_line")"
 check gpu-qemu-command-line 1 "$(grep -c "'-display' 'egl-headless,rendernode=/dev/dri/renderD128'.* gvmm\.test=gl gvmm\.gl\.frames=50 .*'virtio-gpu-gl-pci," <<<"$qemu_line")"
 check gpu-one-render-node "$(grep -o 'rendernode=[^,'"'"']*' <<<"$gvmm_line")" "$(grep -o 'rendernode=[^,'"'"']*' <<<"$qemu_line")"
 check gpu-initrd-gl 2 "$(grep -c "^gpu (.*/initrd-gl\.img'" "$work/gpu.out")"
