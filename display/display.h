@@ -100,7 +100,8 @@ bool display_output_stats(const struct display *d, unsigned output,
  * draws again, only while the output is DISPLAY_DMABUF_READY. A draw not
  * acknowledged within DISPLAY_DMABUF_ACK_TIMEOUT_MS leaves the output
  * STALLED: the GPU then shows it by pixel updates (display_output_update)
- * until a viewer comes again, and never waits for the viewer. */
+ * until the viewer has acknowledged or another has come, and never waits
+ * for the viewer. */
 #define DISPLAY_DMABUF_ACK_TIMEOUT_MS 2000u
 
 enum display_dmabuf_mode {
