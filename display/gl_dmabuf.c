@@ -146,6 +146,15 @@ fail:
 	return NULL;
 }
 
+int gl_dmabuf_try(struct gl_host *gl, char *err, size_t errlen)
+{
+	/* What fails fails for any size. */
+	struct gl_dmabuf *b = gl_dmabuf_create(gl, 16, 16, err, errlen);
+
+	gl_dmabuf_destroy(b);
+	return b ? 0 : -1;
+}
+
 void gl_dmabuf_destroy(struct gl_dmabuf *b)
 {
 	if (!b)

@@ -32,6 +32,10 @@ struct gl_dmabuf;
 struct gl_dmabuf *gl_dmabuf_create(struct gl_host *gl, uint32_t width, uint32_t height,
 				   char *err, size_t errlen);
 void gl_dmabuf_destroy(struct gl_dmabuf *b);
+/* Whether buffers can be made and imported on gl at all (a small one,
+ * made and destroyed, in the current context): 0, or -1 with one line in
+ * err. */
+int gl_dmabuf_try(struct gl_host *gl, char *err, size_t errlen);
 uint32_t gl_dmabuf_width(const struct gl_dmabuf *b);
 uint32_t gl_dmabuf_height(const struct gl_dmabuf *b);
 

@@ -74,23 +74,19 @@ int gl_probe_virgl(struct gl_host *gl, char *err, size_t errlen)
 	return 0;
 }
 
-/* The probe's buffer: small, the size does not matter to what fails. */
-#define DMABUF_PROBE_SIDE 16
-
 int gl_probe_dmabuf(struct gl_host *gl, char *err, size_t errlen)
 {
 	bool gles = gl_host_info(gl)->gles;
 	gl_host_context ctx = gl_host_context_create(gl, NULL, 3, gles ? 0 : 2);
-	struct gl_dmabuf *b = NULL;
+	int ret = -1;
 
 	if (!ctx)
 		return write_error(err, errlen, "no GL context to try it in");
 	if (gl_host_make_current(gl, ctx) == 0)
-		b = gl_dmabuf_create(gl, DMABUF_PROBE_SIDE, DMABUF_PROBE_SIDE, err, errlen);
+		ret = gl_dmabuf_try(gl, err, errlen);
 	else
 		write_error(err, errlen, "the probe's GL context cannot be made current");
-	gl_dmabuf_destroy(b);
 	gl_host_make_current(gl, NULL);
 	gl_host_context_destroy(gl, ctx);
-	return b ? 0 : -1;
+	return ret;
 }

@@ -650,10 +650,7 @@ bool spice_output_has_dirty(struct spice_output *o)
 
 static uint32_t monotonic_ms(void)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint32_t)((uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+	return (uint32_t)(monotonic_ns() / 1000000u);
 }
 
 /* What the draw command for r takes, header and pixels. */

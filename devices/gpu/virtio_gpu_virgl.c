@@ -60,8 +60,6 @@ struct virgl_box {
  * its buffer besides. */
 #define READBACK_FRAMES      3ull
 #define DMABUF_FRAMES        1ull
-/* The buffer the start-up probe makes to see whether dmabufs work. */
-#define DMABUF_PROBE_SIDE    16
 #define READBACK_PIXEL_BYTES 4ull
 
 /* virglrenderer's state is process-wide. */
@@ -1017,7 +1015,6 @@ static void leave_readback(void)
 static int choose_dmabuf(struct gpu3d *g, char *err, size_t errlen)
 {
 	enum display_dmabuf_mode mode = display_dmabuf_mode(g->cfg.display);
-	struct gl_dmabuf *probe;
 	char why[160];
 
 	if (mode == DISPLAY_DMABUF_OFF)
@@ -1032,9 +1029,7 @@ static int choose_dmabuf(struct gpu3d *g, char *err, size_t errlen)
 			 gl_host_info(g->cfg.readback_gl)->renderer);
 		return 0;
 	}
-	probe = gl_dmabuf_create(g->cfg.readback_gl, DMABUF_PROBE_SIDE, DMABUF_PROBE_SIDE,
-				 why, sizeof(why));
-	if (!probe) {
+	if (gl_dmabuf_try(g->cfg.readback_gl, why, sizeof(why)) < 0) {
 		if (mode == DISPLAY_DMABUF_ON) {
 			snprintf(err, errlen, "--spice gl=on: GL frames cannot go to clients as "
 				 "dmabufs on %s: %s", gl_host_info(g->cfg.readback_gl)->device, why);
@@ -1044,7 +1039,6 @@ static int choose_dmabuf(struct gpu3d *g, char *err, size_t errlen)
 			 gl_host_info(g->cfg.readback_gl)->device, why);
 		return 0;
 	}
-	gl_dmabuf_destroy(probe);
 	g->dmabuf = true;
 	log_info("virtio-gpu: GL frames go to local SPICE clients as dmabufs (%s)",
 		 gl_host_info(g->cfg.readback_gl)->device);
