@@ -48,8 +48,8 @@ static const char *render_node(void)
 	if (named && named[0])
 		return named;
 	if (glob("/dev/dri/renderD*", 0, NULL, &found) != 0) {
-		snprintf(err, sizeof(err), "no /dev/dri/renderD* here: the dmabuf path needs a "
-			 "render node (a GPU, or `modprobe vgem`)");
+		snprintf(err, sizeof(err), "no /dev/dri/renderD* here (tests/e2e/guest_gl_dmabuf.sh "
+			 "runs these on vgem in the nested host)");
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "%s", found.gl_pathv[0]);
