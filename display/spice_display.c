@@ -33,6 +33,7 @@
 #include <spice.h>
 
 #include "../vmm/log.h"
+#include "../vmm/monotonic_clock.h"
 #include "../vmm/unix_listener.h"
 #include "display_backend.h"
 #include "spice_agent.h"
@@ -73,14 +74,6 @@ struct spice_display {
 	bool listener_watched;
 	struct spice_connect_file connect_file;   /* path empty: none */
 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 /* ---- pacing (loop thread) ---- */
 

@@ -32,10 +32,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../vmm/log.h"
+#include "../vmm/monotonic_clock.h"
 
 #define MEMSLOT_GROUP        0
 #define MEMSLOT_ID           0
@@ -488,14 +488,6 @@ static int primary_create(struct spice_output *o, uint32_t width, uint32_t heigh
  * that calls spice-server. spice-server keeps the buffer's fd, sends it
  * to clients on the unix socket, and answers a draw through
  * async_complete once each client acknowledged it (at once with none). */
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 int spice_output_gl_scanout(struct spice_output *o, int fd, uint32_t width, uint32_t height,
 			    uint32_t stride, uint32_t fourcc)

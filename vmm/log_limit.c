@@ -1,7 +1,8 @@
 #include "log_limit.h"
 
 #include <string.h>
-#include <time.h>
+
+#include "monotonic_clock.h"
 
 void log_limit_init(struct log_limit *l, uint64_t interval_ns)
 {
@@ -24,8 +25,5 @@ bool log_limit_allow(struct log_limit *l, uint64_t now_ns, uint64_t *unlogged)
 
 uint64_t log_limit_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return monotonic_ns();
 }

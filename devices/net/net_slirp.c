@@ -16,6 +16,7 @@
 
 #include "../virtio/iov.h"
 #include "../../vmm/log.h"
+#include "../../vmm/monotonic_clock.h"
 
 #define ETH_HEADER_LEN       14
 
@@ -109,14 +110,6 @@ struct net_slirp {
 static struct net_slirp *to_nat(struct net_backend *be)
 {
 	return (struct net_slirp *)be;
-}
-
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 static void eventfd_signal(int fd)
@@ -453,7 +446,7 @@ static void nat_unregister_poll_fd(int fd, void *opaque)
 static int64_t nat_clock_get_ns(void *opaque)
 {
 	(void)opaque;
-	return monotonic_ns();
+	return (int64_t)monotonic_ns();
 }
 
 static void nat_request_refresh(struct net_slirp *ns)
@@ -515,7 +508,7 @@ static void nat_timer_mod(void *timer, int64_t expire_ms, void *opaque)
 
 static void run_expired_timers(struct net_slirp *ns)
 {
-	int64_t now_ms = monotonic_ns() / NSEC_PER_MSEC;
+	int64_t now_ms = (int64_t)monotonic_ns() / NSEC_PER_MSEC;
 
 	/* From the head each time: a handler may free or re-arm any timer. */
 	for (unsigned runs = 0; runs < TIMER_RUNS_PER_WAKE; runs++) {
@@ -544,7 +537,7 @@ static void run_expired_timers(struct net_slirp *ns)
 static void arm_timer(struct net_slirp *ns, uint32_t timeout_ms)
 {
 	struct itimerspec its = { 0 };
-	int64_t now = monotonic_ns();
+	int64_t now = (int64_t)monotonic_ns();
 	int64_t deadline = INT64_MAX;
 
 	if (timeout_ms != UINT32_MAX)

@@ -1,9 +1,9 @@
 #include "acpi_pm.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "../../vmm/log.h"
+#include "../../vmm/monotonic_clock.h"
 
 #define NSEC_PER_SEC 1000000000LL
 
@@ -33,17 +33,9 @@ struct pm_actions {
 	bool reset;
 };
 
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 static uint32_t timer_ticks(const struct acpi_pm *pm)
 {
-	int64_t elapsed = monotonic_ns() - pm->timer_start_ns;
+	int64_t elapsed = (int64_t)monotonic_ns() - pm->timer_start_ns;
 	uint64_t sec = (uint64_t)(elapsed / NSEC_PER_SEC);
 	uint64_t nsec = (uint64_t)(elapsed % NSEC_PER_SEC);
 
@@ -193,7 +185,7 @@ void acpi_pm_init(struct acpi_pm *pm, const struct irq_line *sci,
 		pm->sci = *sci;
 	if (requester)
 		pm->requester = *requester;
-	pm->timer_start_ns = monotonic_ns();
+	pm->timer_start_ns = (int64_t)monotonic_ns();
 }
 
 void acpi_pm_destroy(struct acpi_pm *pm)
