@@ -642,9 +642,35 @@ static void write_crash_dump(const struct vm *vm, const char *path)
 		log_error("--crash-dump: %s", err);
 }
 
-static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
+/* --kernel and --initrd again, for a reboot: the files as they are now,
+ * checked as at start. */
+static int remap_boot_files(const struct run_options *opt, struct mapped_file *kernel,
+			    struct mapped_file *initrd)
+{
+	if (map_input_file("kernel", opt->kernel_path, kernel) != EXIT_SUCCESS)
+		return -1;
+	if (!bzimage_detect(kernel->data, kernel->len) && !pvh_detect(kernel->data, kernel->len)) {
+		log_error("'%s' is no longer a Linux kernel", opt->kernel_path);
+		unmap_input_file(kernel);
+		return -1;
+	}
+	if (opt->initrd_path && map_input_file("initrd", opt->initrd_path, initrd) != EXIT_SUCCESS) {
+		unmap_input_file(kernel);
+		return -1;
+	}
+	return 0;
+}
+
+/* BOOT_FILES (kernel, initrd) are the --kernel and --initrd mappings, or
+ * NULL when the boot disk gave them. Once a VM is made they are in its
+ * RAM, so the mappings go: their pages would otherwise stay in gvmm's
+ * memory for the whole run (a 230 MiB initramfs, all of it), and a file
+ * rewritten meanwhile would make a later access fault. A reboot maps the
+ * files again, as they are then. */
+static int run_vm_until_done(struct kvm *kvm, struct vm_config *cfg,
 			     const struct run_options *opt, struct event_loop *loop,
-			     struct serial_console *console, struct run_state *state)
+			     struct serial_console *console, struct run_state *state,
+			     struct mapped_file *boot_files)
 {
 	struct vm vm;
 	char err[256];
@@ -652,9 +678,25 @@ static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
 	for (;;) {
 		enum vm_stop_reason reason;
 		int stop_signal;
+		int ret;
 
-		int ret = vm_create(&vm, kvm, cfg, loop, console, err, sizeof(err));
-
+		if (boot_files && !boot_files[0].data) {
+			if (remap_boot_files(opt, &boot_files[0], &boot_files[1]) < 0) {
+				log_error("the guest rebooted, but its kernel or initrd cannot be read again");
+				return EXIT_FAILURE_VM;
+			}
+			cfg->kernel = boot_files[0].data;
+			cfg->kernel_len = boot_files[0].len;
+			cfg->initrd = boot_files[1].data;
+			cfg->initrd_len = boot_files[1].len;
+		}
+		ret = vm_create(&vm, kvm, cfg, loop, console, err, sizeof(err));
+		if (boot_files) {
+			unmap_input_file(&boot_files[0]);
+			unmap_input_file(&boot_files[1]);
+			cfg->kernel = cfg->initrd = NULL;
+			cfg->kernel_len = cfg->initrd_len = 0;
+		}
 		if (ret < 0) {
 			log_error("%s", err);
 			vm_destroy(&vm);
@@ -695,7 +737,8 @@ static int run_vm_until_done(struct kvm *kvm, const struct vm_config *cfg,
 int cmd_run(int argc, char **argv)
 {
 	struct run_options opt;
-	struct mapped_file kernel = { 0 }, initrd = { 0 };
+	struct mapped_file boot_files[2] = { { 0 } };   /* kernel, initrd */
+	struct mapped_file *kernel = &boot_files[0], *initrd = &boot_files[1];
 	struct boot_disk_choice from_disk = { 0 };
 	static char disk_cmdline[BOOT_ENTRY_OPTIONS_MAX + 1024];
 	struct run_state state = { .signal_fd = -1 };
@@ -723,25 +766,25 @@ int cmd_run(int argc, char **argv)
 		if (status != EXIT_SUCCESS)
 			return status;
 		/* Handed on exactly as --kernel and --initrd files are. */
-		kernel.data = from_disk.kernel;
-		kernel.len = from_disk.kernel_len;
-		initrd.data = from_disk.initrd;
-		initrd.len = from_disk.initrd_len;
+		kernel->data = from_disk.kernel;
+		kernel->len = from_disk.kernel_len;
+		initrd->data = from_disk.initrd;
+		initrd->len = from_disk.initrd_len;
 		opt.cmdline = disk_cmdline;
 		goto files_ready;
 	}
-	status = map_input_file("kernel", opt.kernel_path, &kernel);
+	status = map_input_file("kernel", opt.kernel_path, kernel);
 	if (status != EXIT_SUCCESS)
 		return status;
-	if (!bzimage_detect(kernel.data, kernel.len) && !pvh_detect(kernel.data, kernel.len)) {
-		unmap_input_file(&kernel);
+	if (!bzimage_detect(kernel->data, kernel->len) && !pvh_detect(kernel->data, kernel->len)) {
+		unmap_input_file(kernel);
 		return usage_error("'%s' is not a Linux kernel: no bzImage header and no "
 				   "PVH ELF note", opt.kernel_path);
 	}
 	if (opt.initrd_path) {
-		status = map_input_file("initrd", opt.initrd_path, &initrd);
+		status = map_input_file("initrd", opt.initrd_path, initrd);
 		if (status != EXIT_SUCCESS) {
-			unmap_input_file(&kernel);
+			unmap_input_file(kernel);
 			return status;
 		}
 	}
@@ -816,8 +859,8 @@ files_ready:
 	}
 
 	cfg = (struct vm_config){
-		.kernel = kernel.data, .kernel_len = kernel.len,
-		.initrd = initrd.data, .initrd_len = initrd.len,
+		.kernel = kernel->data, .kernel_len = kernel->len,
+		.initrd = initrd->data, .initrd_len = initrd->len,
 		.cmdline = opt.cmdline, .ram_size = opt.ram_size,
 		.nr_cpus = opt.nr_cpus,
 		.ram_backing = opt.hugepages ? GUEST_RAM_HUGETLB :
@@ -830,7 +873,8 @@ files_ready:
 		.vfio_devices = vfio_devices, .nr_vfio_devices = opt.nr_vfio,
 		.vfio_first_output = opt.gpu.nr_outputs,
 	};
-	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state);
+	status = run_vm_until_done(&kvm, &cfg, &opt, &loop, &console, &state,
+				   from_disk.kernel ? NULL : boot_files);
 	if (display)
 		spice_display_destroy(display);
 
@@ -850,8 +894,8 @@ out_files:
 	if (from_disk.kernel) {
 		boot_disk_choice_free(&from_disk);
 	} else {
-		unmap_input_file(&initrd);
-		unmap_input_file(&kernel);
+		unmap_input_file(initrd);
+		unmap_input_file(kernel);
 	}
 	return status;
 }

@@ -24,6 +24,11 @@ boot_in_background reboot-restart --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "$cmdline" --memory 256M
 if wait_for_console reboot-restart GVMM-REBOOT-MARK 2 "$((BOOT_TIMEOUT * 2))"; then
 	pass reboot.restarts
+	# Once in guest RAM, the kernel and initrd files leave gvmm's memory
+	# (a reboot maps them again, as above).
+	mapped=$(grep -c -F -e "$(readlink -f "$kernel")" -e "$(readlink -f "$initrd")" "/proc/$BOOT_PID/maps" 2>/dev/null)
+	expect reboot.boot-files-unmapped "gvmm still maps the kernel or initrd file: ${mapped:-no maps} mappings" \
+		[ "${mapped:-x}" = 0 ]
 else
 	fail reboot.restarts "the guest did not come back after its reboot"
 fi
