@@ -12,6 +12,9 @@
 #     rendering's fence: glprobe returning means every fence came back)
 #     and reads its last frame back right;
 #   - kmscube renders its frames;
+#   - a SPICE client connected while glprobe renders receives at least two
+#     of its frames whole, and they differ (glprobe XORs each frame's
+#     colours with a mask that changes every frame);
 #   - a SPICE client sees glprobe's last frame: left half red, right half
 #     blue, a green strip over the top eighth, every pixel (so a frame shown
 #     upside down fails too); then its Enter reaches the guest;
@@ -27,7 +30,7 @@ initrd=$GUEST_DIR/initrd-gl.img
 client=(/usr/bin/python3 "$(dirname "$0")/spice_client.py")
 port=${GVMM_E2E_GL_SPICE_PORT:-15940}
 W=640 H=480          # the GPU's mode: small, the host renders with llvmpipe
-frames=${GVMM_E2E_GL_FRAMES:-20}             # glprobe's frames
+frames=${GVMM_E2E_GL_FRAMES:-40}             # glprobe's frames
 kmscube_frames=${GVMM_E2E_GL_KMSCUBE:-30}    # 0 leaves kmscube out
 wait=120             # the guest's bound for kmscube and for the host's Enter
 
@@ -102,7 +105,15 @@ fi
 half=$((W / 2)) strip=$((H / 8))
 pixels_result="the guest never showed its frame"
 client_out=
+# Connected from here (the guest still boots or runs kmscube), a first
+# client counts the glprobe frames it receives whole, from the guest's
+# GVMM-GLPROBE-START line to GVMM-GL-SHOWN; it ends before the second one
+# connects (spice-server takes one client at a time).
+timeout 300 "${client[@]}" --port "$port" --timeout 280 \
+	"count-frames=$log,GVMM-GLPROBE-START,GVMM-GL-SHOWN" >"$E2E_WORK/count.out" 2>"$E2E_WORK/count.err" &
+count_pid=$!
 if wait_for_console gl GVMM-GL-SHOWN 1 "$(time_left)"; then
+	timeout 60 tail --pid="$count_pid" -f /dev/null 2>/dev/null
 	client_out=$(timeout 200 "${client[@]}" --port "$port" --timeout 30 wait-primary \
 		"wait-size=$W,$H" \
 		"wait-rect=0,$strip,$half,$((H - strip)),ff0000" \
@@ -113,6 +124,8 @@ if wait_for_console gl GVMM-GL-SHOWN 1 "$(time_left)"; then
 fi
 wait_for_console gl GVMM-TEST-EXIT= 1 "$(time_left)"
 wait_boot_end
+kill "$count_pid" 2>/dev/null
+wait "$count_pid" 2>/dev/null
 seconds=$(($(date +%s) - start))
 
 # --- Checks ----------------------------------------------------------------------
@@ -136,12 +149,15 @@ if [ "$kmscube_frames" -gt 0 ]; then
 	check gl.kmscube "kmscube: '$(report gl gl.kmscube)', renderer '$(report gl gl.kmscube_renderer)'" \
 		[ "$(report gl gl.kmscube)" = "ok frames=$kmscube_frames" ]
 fi
+received=$(sed -n 's/.*"action": "count-frames".*"frames": \([0-9]*\),.*"ok": true.*/\1/p' "$E2E_WORK/count.out" 2>/dev/null)
+check gl.spice-frames-differ "the first client received ${received:-no count of} glprobe frames whole (want 2 or more): $(grep -v '"ok": true' "$E2E_WORK/count.out" 2>/dev/null | head -c 400) $(tail -n 2 "$E2E_WORK/count.err" 2>/dev/null | tr '\n' ' ')" \
+	[ "${received:-0}" -ge 2 ]
 check gl.spice-pixels "client vs glprobe's frame: $pixels_result; client: $(grep -v '"ok": true' <<<"$client_out" | head -c 600) $(tail -n 3 "$E2E_WORK/client.err" 2>/dev/null | tr '\n' ' ')" \
 	[ "$pixels_result" = ok ]
 check gl.spice-input "the client's Enter: guest says '$(report gl gl.go)' (want enter)" \
 	[ "$(report gl gl.go)" = enter ]
 check gl.clean-exit "VMM exited $BOOT_STATUS, guest test exited '$(test_exit gl)'" \
 	[ "$BOOT_STATUS" = 0 -a "$(test_exit gl)" = 0 ]
-echo "gl boot: ${seconds}s; glprobe: $(report gl gl.frames) frames in $(report gl gl.seconds) s ($(report gl gl.renderer)); kmscube: $(report gl gl.kmscube_seconds) s"
+echo "gl boot: ${seconds}s; glprobe: $(report gl gl.frames) frames in $(report gl gl.seconds) s ($(report gl gl.renderer)); kmscube: $(report gl gl.kmscube_seconds) s; a SPICE client received ${received:-no count of} glprobe frames whole"
 [ $failed = 0 ] || console_tail gl
 exit 0

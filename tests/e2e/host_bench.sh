@@ -167,6 +167,9 @@ qemu_line=$(grep '^gpu (qemu):' "$work/gpu.out")
 check gpu-gvmm-command-line 1 "$(grep -c "gvmm\.test=gl gvmm\.gl\.frames=50 gvmm\.gl\.kmscube=40 .*'--gpu' 'virgl,.*rendernode=/dev/dri/renderD128" <<<"$gvmm_line")"
 check gpu-qemu-command-line 1 "$(grep -c "'-display' 'egl-headless,rendernode=/dev/dri/renderD128'.* gvmm\.test=gl gvmm\.gl\.frames=50 .*'virtio-gpu-gl-pci," <<<"$qemu_line")"
 check gpu-one-render-node "$(grep -o 'rendernode=[^,'"'"']*' <<<"$gvmm_line")" "$(grep -o 'rendernode=[^,'"'"']*' <<<"$qemu_line")"
+check gpu-client-row 1 "$(grep -c '^| 5 GPU, glprobe.s frames a SPICE client over TCP receives whole while glprobe renders .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | higher | 2 ok; 2 ok |$' "$work/gpu.out")"
+check gpu-client-command-line 1 "$(grep -c "^gpu (client): .*'count-frames=.*/gpu\.gvmm\.1\.log,GVMM-GLPROBE-START,GVMM-GL-SHOWN'$" "$work/gpu.out")"
+check gpu-spice-both 2 "$(grep -c "^gpu (\(gvmm\|qemu\)):.*streaming-video=filter" "$work/gpu.out")"
 check gpu-initrd-gl 2 "$(grep -c "^gpu (.*/initrd-gl\.img'" "$work/gpu.out")"
 
 # Without a render node the gpu row is not measured, says why, and fails

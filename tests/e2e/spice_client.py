@@ -62,6 +62,11 @@ Actions:
                           from the guest's "FLUSH k" line arriving in
                           CONSOLE_LOG (read with this process's clock) to
                           the client's pixels showing frame k
+  count-frames=CONSOLE_LOG,START,END  the frame rate the client receives
+                          of glprobe's frames (tools/bench's gpu row): from
+                          the line START arriving in CONSOLE_LOG to the
+                          line END, the frames it got whole (see
+                          count_frames), and over how many seconds
   stdin                   read further actions from standard input
 
 Every wait is bounded by --timeout (default 120 s). Exit status: 0 every
@@ -523,6 +528,95 @@ def bench(client, frames, log, scancode):
     }
 
 
+def glprobe_colours(mask):
+    """glprobe's test picture under frame mask MASK (tests/guest-tools/glprobe.c):
+    the left half, the right half and the top strip, as (r, g, b)."""
+    flip = (0x80 if mask & 1 else 0, 0x80 if mask & 2 else 0, 0x80 if mask & 4 else 0)
+    return [tuple(c ^ f for c, f in zip(rgb, flip))
+            for rgb in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
+
+
+def count_frames(client, log, start, end):
+    """Whole glprobe frames the client receives between the console lines
+    START and END (read with this process's clock): a frame counts when
+    every sample point (three in each part of the picture) shows one
+    frame mask, and that mask is not the last one counted. A frame that
+    came in pieces counts once, when its last piece came; one the server
+    dropped or merged into the next does not count."""
+    watcher = ConsoleWatcher(log)
+    watcher.start()
+    marks = {}
+
+    def drain_console():
+        while True:
+            try:
+                t, line = watcher.lines.get_nowait()
+            except queue.Empty:
+                return
+            for name in (start, end):
+                if name in line:
+                    marks.setdefault(name, t)
+
+    state = {"mask": None, "frames": 0, "updates": 0, "pieces": 0}
+
+    def shown_mask():
+        if client.primary is None:
+            return None
+        w, h = client.primary[:2]
+        parts = (
+            [(w // 4, h // 2), (w // 8, 3 * h // 4), (3 * w // 8, h // 3)],   # left half
+            [(3 * w // 4, h // 2), (5 * w // 8, 3 * h // 4), (7 * w // 8, h // 3)],   # right half
+            [(w // 8, h // 16), (w // 2, h // 16), (7 * w // 8, h // 16)],   # top strip
+        )
+        seen = [[client.pixel(x, y) for x, y in points] for points in parts]
+        for mask in range(8):
+            want = glprobe_colours(mask)
+            if all(abs(a - b) <= 40 for part, rgb in zip(seen, want)
+                   for px in part for a, b in zip(px, rgb)):
+                return mask
+        return None
+
+    def on_update():
+        if start not in marks or end in marks:
+            return
+        state["updates"] += 1
+        mask = shown_mask()
+        if mask is None:
+            state["pieces"] += 1
+        elif mask != state["mask"]:
+            state["mask"] = mask
+            state["frames"] += 1
+
+    client.run_until(lambda: client.primary is not None, "the primary surface")
+    client.on_update = on_update
+    try:
+        def started():
+            drain_console()
+            if start in marks and state["mask"] is None:
+                state["mask"] = shown_mask()  # already there: not a frame received
+            return start in marks
+
+        client.run_until(started, "the line %s on the console" % start)
+
+        def ended():
+            drain_console()
+            return end in marks
+
+        client.run_until(ended, lambda: "the line %s on the console (%d frames so far)"
+                         % (end, state["frames"]))
+    finally:
+        client.on_update = None
+        watcher.stop = True
+    seconds = marks[end] - marks[start]
+    return {
+        "frames": state["frames"],
+        "updates": state["updates"],
+        "updates_mid_frame": state["pieces"],
+        "seconds": round(seconds, 3),
+        "fps": round(state["frames"] / seconds, 2) if seconds > 0 else None,
+    }
+
+
 def run_action(client, action, stdin_actions):
     name, _, value = action.partition("=")
     result = {"action": name}
@@ -640,6 +734,11 @@ def run_action(client, action, stdin_actions):
         scancode = int(parts[2], 0) if len(parts) > 2 else KEY_SPACE_SCANCODE
         client.run_until(lambda: client.primary is not None, "the primary surface")
         result.update(bench(client, int(parts[0]), parts[1], scancode))
+    elif name == "count-frames":
+        parts = value.split(",")
+        if len(parts) != 3:
+            raise ValueError("count-frames wants CONSOLE_LOG,START,END")
+        result.update(count_frames(client, *parts))
     elif name == "stdin":
         stdin_actions.append(True)
         return None

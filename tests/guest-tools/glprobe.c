@@ -9,8 +9,15 @@
  * every later one is the test picture: the left half red (255,0,0), the
  * right half blue (0,0,255) drawn by a shader, and a green (0,255,0) strip
  * over the top eighth, so that a picture shown upside down or mirrored
- * shows. Frame 1 is set on the CRTC, each later one page-flipped (each
- * flip waits for the rendering's fence). Lines on stdout:
+ * shows. The frames between the first and the last show that picture
+ * with every colour XORed with a mask that changes each frame: frame k
+ * (from 2) with mask 1 + (k - 2) % 7, where mask j flips bit 7 of red
+ * (j & 1), green (j & 2) and blue (j & 4); the last frame has none. So a
+ * viewer can tell consecutive frames apart, and a frame it got whole
+ * (every part of it under one mask) from one it got in pieces
+ * (tests/e2e/spice_client.py count-frames). Frame 1 is set on the CRTC,
+ * each later one page-flipped (each flip waits for the rendering's
+ * fence). Lines on stdout:
  *
  *   GLPROBE renderer=<GL_RENDERER> version=<GL_VERSION>
  *   GLPROBE size=WxH
@@ -239,10 +246,18 @@ static GLuint program(void)
 	return p;
 }
 
+/* One channel (0 or 255) of the test picture under frame mask MASK
+ * (bit BIT of it flips the channel's bit 7), as GL wants it. */
+static GLfloat channel(int value, unsigned mask, unsigned bit)
+{
+	return (GLfloat)(value ^ (mask & bit ? 0x80 : 0)) / 255.0f;
+}
+
 /* Frame 1: white. Later frames: red, a blue right half drawn by the
  * shader (one triangle over the whole view, scissored), a green strip at
- * the top (GL's y runs upwards: the top rows are the highest y). */
-static void draw(GLuint prog, GLint colour, int w, int h, bool first)
+ * the top (GL's y runs upwards: the top rows are the highest y), every
+ * colour under MASK (see the header). */
+static void draw(GLuint prog, GLint colour, int w, int h, bool first, unsigned mask)
 {
 	static const GLfloat cover[] = { -1, -1, 3, -1, -1, 3 };
 
@@ -252,19 +267,19 @@ static void draw(GLuint prog, GLint colour, int w, int h, bool first)
 		glClear(GL_COLOR_BUFFER_BIT);
 		return;
 	}
-	glClearColor(1, 0, 0, 1);
+	glClearColor(channel(255, mask, 1), channel(0, mask, 2), channel(0, mask, 4), 1);
 	glClear(GL_COLOR_BUFFER_BIT);
 
 	glEnable(GL_SCISSOR_TEST);
 	glScissor(w / 2, 0, w - w / 2, h);
 	glUseProgram(prog);
-	glUniform4f(colour, 0, 0, 1, 1);
+	glUniform4f(colour, channel(0, mask, 1), channel(0, mask, 2), channel(255, mask, 4), 1);
 	glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 0, cover);
 	glEnableVertexAttribArray(0);
 	glDrawArrays(GL_TRIANGLES, 0, 3);
 
 	glScissor(0, h - h / 8, w, h / 8);
-	glClearColor(0, 1, 0, 1);
+	glClearColor(channel(0, mask, 1), channel(255, mask, 2), channel(0, mask, 4), 1);
 	glClear(GL_COLOR_BUFFER_BIT);
 	glDisable(GL_SCISSOR_TEST);
 }
@@ -368,7 +383,7 @@ int main(int argc, char **argv)
 		bool last = k == frames - 1;
 		struct gbm_bo *bo;
 
-		draw(prog, colour, w, h, k == 0 && !last);
+		draw(prog, colour, w, h, k == 0 && !last, last || k == 0 ? 0 : 1 + (unsigned)(k - 1) % 7);
 		if (last) {
 			unsigned left = read_pixel(w / 4, h / 2, h);
 			unsigned right = read_pixel(3 * w / 4, h / 2, h);

@@ -119,6 +119,9 @@ if [ "$hold" -gt 0 ]; then
 	wait_until 10 grep -q EVREAD-READY /tmp/evread.out ||
 		echo "gl.sh: evread is not ready (no Enter from the host): $(cat /tmp/evread.out)"
 fi
+# This line and GVMM-GL-SHOWN bound, for a host that watches the console
+# (tools/bench's SPICE client), the time glprobe renders.
+echo "GVMM-GLPROBE-START"
 glprobe "$frames" "$hold" /tmp/gl-stop >/tmp/glprobe.out 2>&1 &
 gp=$!
 shown=0
