@@ -642,23 +642,27 @@ static void write_crash_dump(const struct vm *vm, const char *path)
 		log_error("--crash-dump: %s", err);
 }
 
-/* --kernel and --initrd again, for a reboot: the files as they are now,
- * checked as at start. */
-static int remap_boot_files(const struct run_options *opt, struct mapped_file *kernel,
-			    struct mapped_file *initrd)
+/* --kernel and --initrd, mapped and checked: at start, and again at each
+ * reboot (the files as they are then). EXIT_SUCCESS, or the status of
+ * the usage error it said. */
+static int map_boot_files(const struct run_options *opt, struct mapped_file *kernel,
+			  struct mapped_file *initrd)
 {
-	if (map_input_file("kernel", opt->kernel_path, kernel) != EXIT_SUCCESS)
-		return -1;
+	int status = map_input_file("kernel", opt->kernel_path, kernel);
+
+	if (status != EXIT_SUCCESS)
+		return status;
 	if (!bzimage_detect(kernel->data, kernel->len) && !pvh_detect(kernel->data, kernel->len)) {
-		log_error("'%s' is no longer a Linux kernel", opt->kernel_path);
 		unmap_input_file(kernel);
-		return -1;
+		return usage_error("'%s' is not a Linux kernel: no bzImage header and no "
+				   "PVH ELF note", opt->kernel_path);
 	}
-	if (opt->initrd_path && map_input_file("initrd", opt->initrd_path, initrd) != EXIT_SUCCESS) {
-		unmap_input_file(kernel);
-		return -1;
+	if (opt->initrd_path) {
+		status = map_input_file("initrd", opt->initrd_path, initrd);
+		if (status != EXIT_SUCCESS)
+			unmap_input_file(kernel);
 	}
-	return 0;
+	return status;
 }
 
 /* BOOT_FILES (kernel, initrd) are the --kernel and --initrd mappings, or
@@ -681,7 +685,7 @@ static int run_vm_until_done(struct kvm *kvm, struct vm_config *cfg,
 		int ret;
 
 		if (boot_files && !boot_files[0].data) {
-			if (remap_boot_files(opt, &boot_files[0], &boot_files[1]) < 0) {
+			if (map_boot_files(opt, &boot_files[0], &boot_files[1]) != EXIT_SUCCESS) {
 				log_error("the guest rebooted, but its kernel or initrd cannot be read again");
 				return EXIT_FAILURE_VM;
 			}
@@ -773,21 +777,9 @@ int cmd_run(int argc, char **argv)
 		opt.cmdline = disk_cmdline;
 		goto files_ready;
 	}
-	status = map_input_file("kernel", opt.kernel_path, kernel);
+	status = map_boot_files(&opt, kernel, initrd);
 	if (status != EXIT_SUCCESS)
 		return status;
-	if (!bzimage_detect(kernel->data, kernel->len) && !pvh_detect(kernel->data, kernel->len)) {
-		unmap_input_file(kernel);
-		return usage_error("'%s' is not a Linux kernel: no bzImage header and no "
-				   "PVH ELF note", opt.kernel_path);
-	}
-	if (opt.initrd_path) {
-		status = map_input_file("initrd", opt.initrd_path, initrd);
-		if (status != EXIT_SUCCESS) {
-			unmap_input_file(kernel);
-			return status;
-		}
-	}
 
 files_ready:
 	status = check_vfio_devices(&opt, vfio_devices);
