@@ -15,6 +15,7 @@
 #include "../../display/gl_dmabuf.h"
 #include "../../display/gl_host.h"
 #include "../../vmm/log.h"
+#include "../../vmm/log_limit.h"
 #include "gpu_shm_region.h"
 #include "stream_resources.h"
 #include "virgl_stream.h"
@@ -52,6 +53,9 @@ struct virgl_box {
 /* virglrenderer's resource info flag (virgl_hw.h): stored flipped. */
 #define VIRGL_RESOURCE_Y_0_TOP  (1u << 0)
 /* Fence syncs and pixel-buffer objects: GL 3.2 core or GLES 3.0. */
+/* A guest can send bad commands in a loop: one line per this at most. */
+#define REFUSAL_LOG_INTERVAL_NS (10ull * 1000000000ull)
+
 #define READBACK_GL_MAJOR    3
 #define READBACK_GL_MINOR    2
 #define READBACK_GLES_MINOR  0
@@ -121,6 +125,7 @@ struct gpu3d {
 	uint64_t host_memory;
 	bool warned_memory;
 	bool warned_unaligned;           /* a blob could not be mapped: said so */
+	struct log_limit refusals;       /* commands answered with an error */
 
 	struct gpu3d_resource *resources;   /* a list; virglrenderer finds them by id */
 	struct stream_resources unclaimed;  /* made by streams, charged, no blob yet */
@@ -1717,6 +1722,24 @@ static bool is_error(uint32_t type)
 	return type >= VIRTIO_GPU_RESP_ERR_UNSPEC;
 }
 
+/* The guest's mistake, not gvmm's: said, so that whoever runs the guest
+ * can tell a broken driver from a broken host, but rate-limited. */
+static void log_refusal(struct gpu3d *g, uint32_t cmd, uint32_t ctx_id, uint32_t type)
+{
+	uint64_t unlogged;
+
+	if (!log_limit_allow(&g->refusals, log_limit_now_ns(), &unlogged))
+		return;
+	if (unlogged)
+		log_warn("virtio-gpu: refused the guest's command 0x%04x (context %u) with 0x%04x "
+			 "(%llu more refused since the last line; one line per %llu s at most)",
+			 cmd, ctx_id, type, (unsigned long long)unlogged,
+			 REFUSAL_LOG_INTERVAL_NS / 1000000000ull);
+	else
+		log_warn("virtio-gpu: refused the guest's command 0x%04x (context %u) with 0x%04x",
+			 cmd, ctx_id, type);
+}
+
 size_t gpu3d_handle(struct gpu3d *g, enum gpu2d_queue queue, const uint8_t *req,
 		    size_t req_len, uint8_t *resp, size_t resp_cap, uint64_t token,
 		    bool *held)
@@ -1746,6 +1769,8 @@ size_t gpu3d_handle(struct gpu3d *g, enum gpu2d_queue queue, const uint8_t *req,
 		}
 		if (!is_error(type) && (le32toh(in.flags) & VIRTIO_GPU_FLAG_FENCE))
 			*held = fence_request(g, &in, token, &hdr);
+		if (is_error(type))
+			log_refusal(g, cmd, le32toh(in.ctx_id), type);
 	}
 	if (is_error(type))
 		body_len = 0;
@@ -1805,6 +1830,7 @@ int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, 
 		return -1;
 	}
 	g->cfg = *cfg;
+	log_limit_init(&g->refusals, REFUSAL_LOG_INTERVAL_NS);
 	if (gpu2d_init(&g->modes, cfg->mem, cfg->display, cfg->nr_outputs, cfg->width,
 		       cfg->height, cfg->max_host_memory) < 0) {
 		snprintf(err, errlen, "out of memory");

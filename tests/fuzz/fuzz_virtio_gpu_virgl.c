@@ -1,4 +1,4 @@
-// fuzz-sources: tests/fuzz/fake_display.c devices/gpu/gpu3d_gl_host.c devices/gpu/virtio_gpu_virgl.c devices/gpu/gpu_shm_region.c devices/gpu/stream_resources.c devices/gpu/virgl_stream.c devices/gpu/virtio_gpu_fence.c devices/gpu/virtio_gpu_cmd.c display/gl_host.c display/gl_readback.c display/gl_dmabuf.c display/display.c firmware/edid.c vmm/guest_memory.c vmm/error_text.c vmm/log.c
+// fuzz-sources: tests/fuzz/fake_display.c devices/gpu/gpu3d_gl_host.c devices/gpu/virtio_gpu_virgl.c devices/gpu/gpu_shm_region.c devices/gpu/stream_resources.c devices/gpu/virgl_stream.c devices/gpu/virtio_gpu_fence.c devices/gpu/virtio_gpu_cmd.c display/gl_host.c display/gl_readback.c display/gl_dmabuf.c display/display.c firmware/edid.c vmm/guest_memory.c vmm/error_text.c vmm/log.c vmm/log_limit.c
 // fuzz-libs: virglrenderer egl epoxy gbm libdrm
 /* Fuzzes the virtio-gpu 3D command engine over the real virglrenderer on
  * the host's EGL (llvmpipe where there is no GPU): runs of requests on

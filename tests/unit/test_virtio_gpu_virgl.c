@@ -8,12 +8,15 @@
 #include <errno.h>
 #include <linux/virtio_gpu.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "../../devices/gpu/gpu3d_gl_host.h"
 #include "../../devices/gpu/virtio_gpu_virgl.h"
 #include "../../display/display_backend.h"
 #include "../../display/gl_host.h"
 #include "../../vmm/guest_memory.h"
+#include "../../vmm/log.h"
 
 #define RAM_SIZE      (16ull << 20)
 #define CAP           (64ull << 20)
@@ -460,6 +463,44 @@ static void test_contexts(void)
 	CHECK_EQ(ctx_destroy(&b, 1), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
 	CHECK_EQ(ctx_destroy(&b, 99999), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
 	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);   /* the id is free again */
+	bench_stop(&b);
+}
+
+struct refusal_log {
+	int lines;
+	char first[256], last[256];
+};
+
+static void capture_refusals(void *ctx, enum log_level level, const char *line)
+{
+	struct refusal_log *l = ctx;
+
+	(void)level;
+	if (!strstr(line, "refused the guest's command"))
+		return;
+	if (!l->lines++)
+		snprintf(l->first, sizeof(l->first), "%s", line);
+	snprintf(l->last, sizeof(l->last), "%s", line);
+}
+
+/* A guest's refused commands are said, naming the command, its context
+ * and the answer, but a guest that sends them in a loop gets one line,
+ * not one per command; accepted commands say nothing. */
+static void test_refusals_logged_once(void)
+{
+	struct refusal_log logged = { 0 };
+	struct bench b;
+
+	START(&b, CAP);
+	log_set_sink(capture_refusals, &logged);
+	CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(logged.lines, 0);
+	for (int i = 0; i < 100; i++)
+		CHECK_EQ(ctx_create(&b, 1, 0), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(ctx_destroy(&b, 77), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	log_set_sink(NULL, NULL);
+	CHECK_EQ(logged.lines, 1);
+	CHECK(strstr(logged.first, "command 0x0200 (context 1) with 0x1204") != NULL);
 	bench_stop(&b);
 }
 
@@ -1480,6 +1521,7 @@ TEST_MAIN("virtio_gpu_virgl",
 	TEST_CASE(test_cursor),
 	TEST_CASE(test_response_without_room),
 	TEST_CASE(test_contexts),
+	TEST_CASE(test_refusals_logged_once),
 	TEST_CASE(test_transfer_round_trip),
 	TEST_CASE(test_submit),
 	TEST_CASE(test_fences),
