@@ -51,6 +51,8 @@
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
+#include "gles_program.h"
+
 #define CARD "/dev/dri/card0"
 #define FLIP_TIMEOUT_MS 30000
 
@@ -202,24 +204,6 @@ static const char *egl_error(void)
 	return text;
 }
 
-static GLuint shader(GLenum type, const char *source)
-{
-	GLuint s = glCreateShader(type);
-	GLint ok = 0;
-
-	glShaderSource(s, 1, &source, NULL);
-	glCompileShader(s);
-	glGetShaderiv(s, GL_COMPILE_STATUS, &ok);
-	if (!ok) {
-		char log[1024] = "";
-
-		glGetShaderInfoLog(s, sizeof(log), NULL, log);
-		fail("the %s shader does not compile: %s",
-		     type == GL_VERTEX_SHADER ? "vertex" : "fragment", log);
-	}
-	return s;
-}
-
 static GLuint program(void)
 {
 	static const char vs[] =
@@ -229,20 +213,11 @@ static GLuint program(void)
 		"precision mediump float;\n"
 		"uniform vec4 colour;\n"
 		"void main() { gl_FragColor = colour; }\n";
-	GLuint p = glCreateProgram();
-	GLint ok = 0;
+	char err[1200];
+	GLuint p = gles_program(vs, fs, "pos", err, sizeof(err));
 
-	glAttachShader(p, shader(GL_VERTEX_SHADER, vs));
-	glAttachShader(p, shader(GL_FRAGMENT_SHADER, fs));
-	glBindAttribLocation(p, 0, "pos");
-	glLinkProgram(p);
-	glGetProgramiv(p, GL_LINK_STATUS, &ok);
-	if (!ok) {
-		char log[1024] = "";
-
-		glGetProgramInfoLog(p, sizeof(log), NULL, log);
-		fail("the program does not link: %s", log);
-	}
+	if (!p)
+		fail("%s", err);
 	return p;
 }
 

@@ -13,10 +13,22 @@
 #                      nothing and waits for no Enter: for tools/bench's
 #                      GPU row, which has no SPICE client and only reads
 #                      glprobe's frames and seconds
+#   gvmm.gl.gpufuzz=1  first drive the device with gpufuzz's own driver
+#                      and its malformed 2D and 3D commands
+#                      (tests/guest-tools/gpufuzz.c), then give it back to
+#                      the kernel for the rest (default 0)
+#   gvmm.gl.fuzz=1     run virglfuzz (malformed 3D commands from a context
+#                      of its own) while glprobe renders (default 0)
+#   gvmm.gl.busy=S     after glprobe, one GL job of about S seconds
+#                      (glbusy), during which the host types lines on the
+#                      console and the guest echoes each as "PONG <line>"
+#                      (default 0: none)
 #
 # Steps, each reported as "REPORT gl.KEY=value":
 #   1. /dev/dri/card0 and renderD128 exist; the virtio_gpu driver's
 #      features line (dmesg) says +virgl;
+#   1b. with gvmm.gl.gpufuzz=1, gpufuzz's malformed commands, each
+#      answer reported as "REPORT gpufuzz.CASE=0xTYPE";
 #   2. kmscube renders N frames (its stdin is a FIFO that nobody writes:
 #      kmscube stops when its stdin becomes readable);
 #   3. glprobe (tests/guest-tools/glprobe.c) renders its frames through
@@ -24,13 +36,25 @@
 #      the display; "GVMM-GL-SHOWN" says its last frame (left half red,
 #      right half blue, a green strip on top) is on the display: the host
 #      then looks at it with a SPICE client and presses Enter (on the virtio
-#      keyboard), which ends the hold.
+#      keyboard), which ends the hold. With gvmm.gl.fuzz=1, virglfuzz
+#      (tests/guest-tools/virglfuzz.c) sends its malformed commands once
+#      glprobe has its GL context, and must be done before glprobe is;
+#      the device's error answers the kernel logged ("response 0x12xx"
+#      in dmesg) are counted;
+#   4. with gvmm.gl.busy=S, glbusy's long job (tests/guest-tools/glbusy.c)
+#      with the console echo running beside it: "GLBUSY job-start" and
+#      "GLBUSY job-end" bound the job on the console, and the host's
+#      lines echoed between them show the guest ran while the host's GL
+#      worked.
 # Exit status non-zero when a step failed.
 set -o pipefail
 
-frames=30 kmscube_frames=60 wait=120 hold=
+frames=30 kmscube_frames=60 wait=120 hold= fuzz=0 busy=0 gpufuzz=0
 for arg in $(cat /proc/cmdline); do
 	case $arg in
+	gvmm.gl.gpufuzz=*) gpufuzz=${arg#*=} ;;
+	gvmm.gl.fuzz=*) fuzz=${arg#*=} ;;
+	gvmm.gl.busy=*) busy=${arg#*=} ;;
 	gvmm.gl.frames=*) frames=${arg#*=} ;;
 	gvmm.gl.kmscube=*) kmscube_frames=${arg#*=} ;;
 	gvmm.gl.wait=*) wait=${arg#*=} ;;
@@ -56,6 +80,9 @@ wait_until() {
 }
 # The first line of FILE with PREFIX, without the prefix.
 field() { sed -n "s/^$2//p" "$1" | head -n 1; }
+# The device's error answers so far, as the kernel's driver logged them
+# (rate-limited: a burst of 10, then "callbacks suppressed").
+device_errors() { dmesg | grep -c 'response 0x12'; }
 
 # --- 1. The device --------------------------------------------------------------
 
@@ -73,6 +100,18 @@ case $features in
 *+virgl*) ;;
 *) failed "the virtio_gpu driver did not report +virgl: '$features'" ;;
 esac
+
+# gpufuzz takes the device from the kernel, sends its cases and gives it
+# back: the nodes come again, and everything after runs on the device
+# the malformed commands went to.
+if [ "$gpufuzz" = 1 ]; then
+	timeout 120 gpufuzz
+	echo "REPORT gl.gpufuzz=$?"
+	if ! wait_until 30 [ -c /dev/dri/card0 -a -c /dev/dri/renderD128 ]; then
+		failed "no /dev/dri/card0 and renderD128 after gpufuzz"
+		exit 1
+	fi
+fi
 
 # The framebuffer console would draw over the frames: unbind it.
 for v in /sys/class/vtconsole/vtcon*; do
@@ -124,6 +163,27 @@ fi
 echo "GVMM-GLPROBE-START"
 glprobe "$frames" "$hold" /tmp/gl-stop >/tmp/glprobe.out 2>&1 &
 gp=$!
+if [ "$fuzz" = 1 ]; then
+	# Once glprobe has its GL context (its second line), beside it.
+	wait_until 60 grep -q '^GLPROBE egl=' /tmp/glprobe.out ||
+		failed "glprobe made no GL context within 60 s"
+	before=$(device_errors)
+	timeout 60 virglfuzz >/tmp/virglfuzz.out 2>&1
+	frc=$?
+	if kill -0 "$gp" 2>/dev/null && ! grep -q '^GLPROBE frames=' /tmp/glprobe.out; then
+		overlap=yes
+	else
+		overlap=no
+	fi
+	cat /tmp/virglfuzz.out
+	# The answers come back asynchronously.
+	wait_until 10 [ "$(device_errors)" -gt "$before" ]
+	echo "REPORT gl.fuzz=$frc"
+	echo "REPORT gl.fuzz_overlap=$overlap"
+	echo "REPORT gl.fuzz_device_errors=$(($(device_errors) - before))"
+	dmesg | grep 'response 0x12' | tail -n 3 | sed 's/^/gl.sh: dmesg: /'
+	[ "$frc" = 0 ] || failed "virglfuzz exited with status $frc"
+fi
 shown=0
 while kill -0 "$gp" 2>/dev/null; do
 	if [ $shown = 0 ] && grep -q '^GLPROBE shown' /tmp/glprobe.out; then
@@ -164,5 +224,22 @@ elif [ "$erc" = 0 ]; then
 	echo "REPORT gl.go=enter"
 else
 	echo "REPORT gl.go=none status=$erc"
+fi
+
+# --- 4. A long GL job, and the console beside it ---------------------------------
+
+if [ "$busy" -gt 0 ]; then
+	# Each line the host types comes back as "PONG <line>"; the tty's
+	# own echo would only add noise.
+	stty -echo 2>/dev/null
+	exec 3<&0
+	(while read -r line <&3; do echo "PONG $line"; done) &
+	echoer=$!
+	timeout $((busy * 10 + 60)) glbusy "$busy"
+	brc=$?
+	kill "$echoer" 2>/dev/null
+	exec 3<&-
+	echo "REPORT gl.busy=$brc"
+	[ "$brc" = 0 ] || failed "glbusy exited with status $brc"
 fi
 exit $rc

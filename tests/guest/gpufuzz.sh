@@ -3,7 +3,10 @@
 # GPU with its own userspace driver (tests/guest-tools/gpufuzz.c), sends it
 # malformed commands and reports the response type of each; the device
 # must answer every one with an error, still answer GET_DISPLAY_INFO
-# afterwards, and work again for the kernel's driver.
+# afterwards, and work again for the kernel's driver. A 3D device (virgl)
+# gets malformed 3D commands too (capsets, contexts, 3D resources,
+# transfers, command streams), after which a good context must still run
+# a stream and read its texture back (gpufuzz.alive3d).
 wait_for_drm() {
 	n=150
 	while [ ! -e /sys/class/drm/card0 ] && [ $n -gt 0 ]; do
