@@ -185,6 +185,7 @@ int vfio_host_find_device(const struct vfio_host_paths *paths, const struct vfio
 	memset(dev, 0, sizeof(*dev));
 	dev->group = -1;
 	dev->hide_rom = opt->hide_rom;
+	dev->trap_bars = opt->trap_bars;
 	if (find_path(paths, opt, dev, err, errlen) < 0)
 		return -1;
 	dev->mdev = (size_t)snprintf(type_link, sizeof(type_link), "%s/mdev_type", dev->path) <

@@ -33,6 +33,7 @@ struct vfio_host_device {
 	int group;               /* its IOMMU group */
 	char group_path[PATH_MAX];  /* /dev/vfio/GROUP */
 	bool hide_rom;           /* the option's rom=off, carried to the device */
+	bool trap_bars;          /* the option's mmap=off, likewise */
 };
 
 /* Finds the device opt names and checks, in this order, that it exists,

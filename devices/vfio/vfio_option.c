@@ -9,6 +9,7 @@
 
 #define SYSFSDEV_KEY "sysfsdev="
 #define ROM_KEY      "rom="
+#define MMAP_KEY     "mmap="
 #define DEVICE_MAX   (sizeof(SYSFSDEV_KEY) + VFIO_OPTION_PATH_MAX)
 
 /* Reads exactly digits hex digits from *text, advancing it; fails on
@@ -63,7 +64,14 @@ static bool is_word(const char *text, size_t len, const char *word)
 	return len == strlen(word) && !strncmp(text, word, len);
 }
 
-/* The options after the device's comma: rom=on|off, comma separated. */
+/* Whether the len bytes at text start with key (an option's "name="). */
+static bool has_key(const char *text, size_t len, const char *key)
+{
+	return len >= strlen(key) && !strncmp(text, key, strlen(key));
+}
+
+/* The options after the device's comma: rom=on|off and mmap=on|off,
+ * comma separated. */
 static int parse_options(const char *text, struct vfio_option *out, char *err, size_t errlen)
 {
 	for (;;) {
@@ -73,14 +81,21 @@ static int parse_options(const char *text, struct vfio_option *out, char *err, s
 			out->hide_rom = false;
 		else if (is_word(text, len, ROM_KEY "off"))
 			out->hide_rom = true;
-		else if (len >= strlen(ROM_KEY) && !strncmp(text, ROM_KEY, strlen(ROM_KEY)))
+		else if (has_key(text, len, ROM_KEY))
 			return write_error(err, errlen, "rom= takes on or off, not '%.*s'",
 					   (int)(len - strlen(ROM_KEY)), text + strlen(ROM_KEY));
+		else if (is_word(text, len, MMAP_KEY "on"))
+			out->trap_bars = false;
+		else if (is_word(text, len, MMAP_KEY "off"))
+			out->trap_bars = true;
+		else if (has_key(text, len, MMAP_KEY))
+			return write_error(err, errlen, "mmap= takes on or off, not '%.*s'",
+					   (int)(len - strlen(MMAP_KEY)), text + strlen(MMAP_KEY));
 		else if (!len)
 			return write_error(err, errlen, "an empty option (a stray comma)");
 		else
-			return write_error(err, errlen, "unknown option '%.*s' (the one there is: "
-					   "rom=on|off)", (int)len, text);
+			return write_error(err, errlen, "unknown option '%.*s' (the ones there are: "
+					   "rom=on|off, mmap=on|off)", (int)len, text);
 		if (!text[len])
 			return 0;
 		text += len + 1;

@@ -10,6 +10,11 @@
  *
  *   rom=on|off                 offer the device's expansion ROM to the
  *                              guest (the default) or hide it
+ *   mmap=on|off                map the BARs' mmap-able parts straight into
+ *                              the guest (the default), or map none and
+ *                              trap every BAR access: for measuring the
+ *                              trapped path, and for a device whose direct
+ *                              mapping misbehaves
  *
  * A pure parser: nothing is opened or looked up here (vfio_host.h does
  * that). */
@@ -28,6 +33,7 @@ struct vfio_option {
 	char bdf[VFIO_BDF_LEN + 1];              /* normalised, lower-case hex */
 	char sysfs_path[VFIO_OPTION_PATH_MAX];   /* as given */
 	bool hide_rom;                           /* rom=off */
+	bool trap_bars;                          /* mmap=off */
 };
 
 /* Parses one --vfio value. Returns 0, or -1 with one line in err (without

@@ -45,6 +45,7 @@ int vfio_passthrough_create(struct vfio_passthrough *p, const struct vfio_host_d
 				   strerror(-p->kvm_vfio_fd));
 	for (unsigned i = 0; i < nr_devs; i++) {
 		struct vfio_group *g = group_for(p, &devs[i], err, errlen);
+		const struct vfio_pci_options opts = { devs[i].hide_rom, devs[i].trap_bars };
 		struct vfio_pci *d;
 		int fd;
 
@@ -63,7 +64,7 @@ int vfio_passthrough_create(struct vfio_passthrough *p, const struct vfio_host_d
 			return write_error(err, errlen, "out of memory");
 		}
 		p->devices[p->nr_devices++] = d;
-		if (vfio_pci_create(d, fd, devs[i].name, devs[i].hide_rom, env, err, errlen) < 0)
+		if (vfio_pci_create(d, fd, devs[i].name, &opts, env, err, errlen) < 0)
 			return -1;
 	}
 	return 0;

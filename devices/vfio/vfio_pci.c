@@ -163,13 +163,16 @@ static void bar_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 		memset(data, 0xff, len);
 }
 
-static int setup_bar(struct vfio_pci *d, unsigned i, char *err, size_t errlen)
+/* Lays out BAR i and maps its mmap-able pieces; with trap_bars (mmap=off)
+ * the region is read as if VFIO offered no mmap areas, so the layout has
+ * no pieces and every access comes to bar_access. */
+static int setup_bar(struct vfio_pci *d, unsigned i, bool trap_bars, char *err, size_t errlen)
 {
 	struct vfio_range areas[VFIO_BAR_MAX_PIECES], traps[VFIO_BAR_MAX_TRAPS];
 	struct vfio_bar_layout *bar = &d->bars[i];
 	unsigned nr_areas, nr_traps = 0;
 	long page = sysconf(_SC_PAGESIZE);
-	int ret = read_region(d, i, areas, &nr_areas);
+	int ret = read_region(d, i, trap_bars ? NULL : areas, &nr_areas);
 
 	if (ret < 0)
 		return write_error(err, errlen, "BAR %u: VFIO_DEVICE_GET_REGION_INFO: %s", i,
@@ -416,8 +419,9 @@ static void reset(struct vfio_pci *d)
 		log_warn("vfio %s: reset failed: %s", d->name, strerror(errno));
 }
 
-int vfio_pci_create(struct vfio_pci *d, int device_fd, const char *name, bool hide_rom,
-		    const struct vfio_pci_env *env, char *err, size_t errlen)
+int vfio_pci_create(struct vfio_pci *d, int device_fd, const char *name,
+		    const struct vfio_pci_options *opts, const struct vfio_pci_env *env,
+		    char *err, size_t errlen)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	const struct vfio_config_io io = { config_io_read, config_io_write, d };
@@ -459,14 +463,17 @@ int vfio_pci_create(struct vfio_pci *d, int device_fd, const char *name, bool hi
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 		if (i > 0 && d->bars[i - 1].kind == PCI_BAR_MEM64)
 			continue;   /* the upper half of a 64-bit BAR */
-		if (setup_bar(d, i, err, errlen) < 0) {
+		if (setup_bar(d, i, opts->trap_bars, err, errlen) < 0) {
 			char why[256];
 
 			snprintf(why, sizeof(why), "%s", err);
 			return write_error(err, errlen, "%s: %s", name, why);
 		}
 	}
-	setup_rom(d, hide_rom);
+	setup_rom(d, opts->hide_rom);
+	if (opts->trap_bars)
+		log_debug("vfio %s: mmap=off: no BAR is mapped into the guest, every access is "
+			  "trapped", d->name);
 	return 0;
 }
 

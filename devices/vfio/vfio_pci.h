@@ -1,13 +1,12 @@
 /* A host PCI function passed through VFIO (vfio-pci, or a mediated device
  * that presents itself as PCI). Config space follows vfio_config.h; BARs
  * follow vfio_bar.h: their mmap-able pages become KVM memory slots while
- * the guest has the BAR mapped (no exits), the rest is trapped and
- * forwarded to the device's region with pread/pwrite, and the MSI-X table
- * and PBA are emulated (vfio_msix.h). The expansion ROM, when there is
- * one, is offered behind the guest's ROM BAR (vfio_rom.h). Interrupts
- * follow vfio_irq.h. The
- * device is reset when it is created and when it is destroyed, so a
- * guest reboot (a new VM) gets it fresh. */
+ * the guest has the BAR mapped (no exits; none with mmap=off), the rest is
+ * trapped and forwarded to the device's region with pread/pwrite, and the
+ * MSI-X table and PBA are emulated (vfio_msix.h). The expansion ROM, when
+ * there is one, is offered behind the guest's ROM BAR (vfio_rom.h).
+ * Interrupts follow vfio_irq.h. The device is reset when it is created
+ * and when it is destroyed, so a guest reboot (a new VM) gets it fresh. */
 #ifndef GVMM_VFIO_PCI_H
 #define GVMM_VFIO_PCI_H
 
@@ -21,6 +20,13 @@
 #include "vfio_irq.h"
 #include "vfio_msix.h"
 #include "vfio_rom.h"
+
+/* How the user asked for the device (the --vfio options, vfio_option.h). */
+struct vfio_pci_options {
+	bool hide_rom;    /* rom=off: keep its expansion ROM from the guest */
+	bool trap_bars;   /* mmap=off: map no BAR into the guest; every BAR
+			   * access is trapped and forwarded */
+};
 
 /* What the device needs from the VM. */
 struct vfio_pci_env {
@@ -72,10 +78,11 @@ struct vfio_pci {
 };
 
 /* Takes device_fd (closed by vfio_pci_destroy, even on failure), resets
- * the device and builds its PCI function; hide_rom keeps its expansion
- * ROM from the guest. Returns 0, or -1 with one line in err. */
-int vfio_pci_create(struct vfio_pci *dev, int device_fd, const char *name, bool hide_rom,
-		    const struct vfio_pci_env *env, char *err, size_t errlen);
+ * the device and builds its PCI function as opts asks. Returns 0, or -1
+ * with one line in err. */
+int vfio_pci_create(struct vfio_pci *dev, int device_fd, const char *name,
+		    const struct vfio_pci_options *opts, const struct vfio_pci_env *env,
+		    char *err, size_t errlen);
 /* After pci_bus_add_device: wires INTx to the slot's GSI. */
 int vfio_pci_start(struct vfio_pci *dev, char *err, size_t errlen);
 /* Stops interrupts, takes the BARs out of the guest, resets the device

@@ -17,7 +17,9 @@
 # from (bochstest). It also checks that gvmm refuses, in one line and
 # with exit status 2, a device that is not bound to vfio-pci, one that
 # does not exist (rom=off or not), and a bad rom= value. Without GVMM_RIG_EDU it skips;
-# without GVMM_RIG_BOCHS only the bochs-display checks skip.
+# without GVMM_RIG_BOCHS only the bochs-display checks skip. Another boot
+# passes edu alone with mmap=off, and edutest's checks must pass with
+# every BAR access trapped and forwarded by gvmm.
 # A second boot passes a mediated device through: an instance of the
 # kernel's mbochs sample (build/mbochs/mbochs.ko, built on the host by
 # tests/e2e/mbochs_setup.sh), which the guest's bochs driver binds; the
@@ -191,6 +193,21 @@ if [ "$BOOT_STATUS" != 0 ] || [ "$(report vfio edutest)" != ok ] ||
    { [ -z "$bochs_skip" ] && [ "$(report vfio bochstest)" != ok ]; }; then
 	console_tail vfio
 fi
+
+# mmap=off: edu alone, no BAR page mapped into the guest, so every access
+# of edutest's checks (registers, the DMA's setup, MSI's raise and
+# acknowledgement) goes through gvmm's trapped path.
+boot vfio-trapped "$BOOT_TIMEOUT" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
+	--memory 256M --cmdline "console=ttyS0 panic=-1 gvmm.test=vfio" --no-reboot --vfio "$EDU,mmap=off"
+trapped_ok() {
+	[ "$BOOT_STATUS" = 0 ] && [ "$(report vfio-trapped id)" = 0x010000ed ] &&
+		[ "$(report vfio-trapped liveness)" = ok ] && [ "$(report vfio-trapped factorial)" = 3628800 ] &&
+		[ "$(report vfio-trapped dma)" = ok ] &&
+		case $(report vfio-trapped msi) in ok | unsupported:*) true ;; *) false ;; esac
+}
+expect vfio.trapped-bars "with mmap=off: gvmm exited $BOOT_STATUS, id '$(report vfio-trapped id)', liveness '$(report vfio-trapped liveness)', factorial '$(report vfio-trapped factorial)', dma '$(report vfio-trapped dma)', msi '$(report vfio-trapped msi)'" \
+	trapped_ok
+trapped_ok || console_tail vfio-trapped
 
 # Leave the devices as they were found: back to their default driver choice.
 echo > "$dev/driver_override"

@@ -58,6 +58,8 @@ bad_input spice-abstract-socket "abstract socket" --kernel "$kernel" --spice uni
 bad_input spice-plaintext-without-tls "plaintext= is only used with tls-port" --kernel "$kernel" \
 	--spice :5900,plaintext=on
 bad_input bad-serial-max-size "max-size" --kernel "$kernel" --serial "file:$E2E_WORK/sized,max-size=lots"
+bad_input vfio-bad-mmap "mmap= takes on or off, not 'maybe'" --kernel "$kernel" \
+	--vfio 0000:01:00.0,mmap=maybe
 
 # Help and version tell the truth and succeed.
 # (Captured first: grep -q stops reading at its match, and the help is

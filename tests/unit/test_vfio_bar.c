@@ -135,6 +135,24 @@ static void test_sparse_areas_are_clipped(void)
 	CHECK(piece(1, 0x8000, 0x8000));
 }
 
+/* What --vfio ...,mmap=off hands over: each region as if VFIO offered no
+ * mmap areas. The BAR keeps its type and size for the guest, with no
+ * piece to map, so every access is trapped; MSI-X traps change nothing. */
+static void test_no_mmap_areas_map_nothing(void)
+{
+	const struct vfio_range traps[] = { { 0x2000, 0x800 }, { 0x3000, 8 } };
+
+	CHECK_EQ(layout(MEM64_BAR, 16ull << 20, NULL, 0, traps, 2), 0);
+	CHECK_EQ(bar.kind, PCI_BAR_MEM64);
+	CHECK(bar.prefetchable);
+	CHECK_EQ(bar.size, 16ull << 20);
+	CHECK_EQ(bar.nr_pieces, 0);
+	CHECK_EQ(layout(MEM32_BAR, 0x10000, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(bar.kind, PCI_BAR_MEM32);
+	CHECK_EQ(bar.size, 0x10000);
+	CHECK_EQ(bar.nr_pieces, 0);
+}
+
 static void test_hostile_ranges_do_not_overflow(void)
 {
 	const struct vfio_range areas[] = { { UINT64_MAX - 10, 100 }, { 0, UINT64_MAX } };
@@ -208,6 +226,7 @@ TEST_MAIN("vfio_bar",
 	  TEST_CASE(test_msix_table_split_around_its_page),
 	  TEST_CASE(test_traps_in_any_order_and_overlapping),
 	  TEST_CASE(test_sparse_areas_are_clipped),
+	  TEST_CASE(test_no_mmap_areas_map_nothing),
 	  TEST_CASE(test_hostile_ranges_do_not_overflow),
 	  TEST_CASE(test_many_traps_cap_pieces),
 	  TEST_CASE(test_placement_in_64bit_window))

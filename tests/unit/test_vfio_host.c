@@ -93,6 +93,15 @@ static void test_ready_device(void)
 	CHECK_EQ(dev.group, 7);
 	CHECK(!dev.mdev);
 	CHECK(strstr(dev.group_path, "/dev/vfio/7") != NULL);
+	CHECK(!dev.hide_rom);
+	CHECK(!dev.trap_bars);
+	/* The options travel to the device, each on its own. */
+	CHECK_EQ(find(EDU ",mmap=off"), 0);
+	CHECK(!dev.hide_rom);
+	CHECK(dev.trap_bars);
+	CHECK_EQ(find(EDU ",rom=off,mmap=off"), 0);
+	CHECK(dev.hide_rom);
+	CHECK(dev.trap_bars);
 	/* The short form and sysfsdev= find the same device. */
 	CHECK_EQ(find("00:04.0"), 0);
 	{

@@ -1,5 +1,5 @@
 /* The --vfio parser: PCI addresses in both forms, sysfsdev=PATH, the
- * rom= option, and the one-line message each bad value earns. */
+ * rom= and mmap= options, and the one-line message each bad value earns. */
 #include "check.h"
 
 #include "../../devices/vfio/vfio_option.h"
@@ -80,6 +80,8 @@ static void test_rom_option(void)
 	CHECK(opt.hide_rom);
 
 	CHECK(refused_mentioning("0000:01:00.0,x", "unknown option 'x'"));
+	/* The refusal lists the options there are. */
+	CHECK(refused_mentioning("0000:01:00.0,x", "rom=on|off, mmap=on|off"));
 	CHECK(refused_mentioning("sysfsdev=/sys/x,ro", "unknown option 'ro'"));
 	CHECK(refused_mentioning("0000:01:00.0,rom=maybe", "rom= takes on or off, not 'maybe'"));
 	CHECK(refused_mentioning("0000:01:00.0,rom=", "rom= takes on or off, not ''"));
@@ -89,6 +91,49 @@ static void test_rom_option(void)
 	CHECK(refused_mentioning("0000:01:00.0,,rom=off", "empty option"));
 	/* A bad device is named before bad options. */
 	CHECK(refused_mentioning("0000:01:00,x", "expected a PCI address"));
+}
+
+static void test_mmap_option(void)
+{
+	/* On (BARs mapped into the guest) unless mmap=off says otherwise. */
+	CHECK_EQ(parse("0000:01:00.0"), 0);
+	CHECK(!opt.trap_bars);
+	CHECK_EQ(parse("0000:01:00.0,mmap=on"), 0);
+	CHECK(!opt.trap_bars);
+	CHECK(!opt.hide_rom);
+	CHECK_EQ(parse("0000:01:00.0,mmap=off"), 0);
+	CHECK(!strcmp(opt.bdf, "0000:01:00.0"));
+	CHECK(opt.trap_bars);
+	CHECK(!opt.hide_rom);
+	CHECK_EQ(parse("01:00.0,mmap=off,mmap=on"), 0);
+	CHECK(!opt.trap_bars);
+	CHECK_EQ(parse("sysfsdev=/sys/bus/mdev/devices/83b8f4f2,mmap=off"), 0);
+	CHECK(!strcmp(opt.sysfs_path, "/sys/bus/mdev/devices/83b8f4f2"));
+	CHECK(opt.trap_bars);
+
+	/* With rom=, in either order, each option keeps to its own field. */
+	CHECK_EQ(parse("0000:01:00.0,rom=off,mmap=off"), 0);
+	CHECK(opt.hide_rom);
+	CHECK(opt.trap_bars);
+	CHECK_EQ(parse("0000:01:00.0,mmap=off,rom=off"), 0);
+	CHECK(opt.hide_rom);
+	CHECK(opt.trap_bars);
+	CHECK_EQ(parse("0000:01:00.0,rom=off,mmap=on"), 0);
+	CHECK(opt.hide_rom);
+	CHECK(!opt.trap_bars);
+	CHECK_EQ(parse("0000:01:00.0,mmap=off,rom=on"), 0);
+	CHECK(!opt.hide_rom);
+	CHECK(opt.trap_bars);
+
+	CHECK(refused_mentioning("0000:01:00.0,mmap=bad", "mmap= takes on or off, not 'bad'"));
+	CHECK(refused_mentioning("0000:01:00.0,mmap=", "mmap= takes on or off, not ''"));
+	CHECK(refused_mentioning("0000:01:00.0,rom=off,mmap=bad", "not 'bad'"));
+	CHECK(refused_mentioning("0000:01:00.0,mmap=off,rom=bad", "rom= takes on or off"));
+	CHECK(refused_mentioning("0000:01:00.0,mmap", "unknown option 'mmap'"));
+	CHECK(refused_mentioning("0000:01:00.0,mmap=off,", "empty option"));
+	/* A refusal leaves nothing half set. */
+	CHECK_EQ(parse("0000:01:00.0,mmap=off,mmap=bad"), -1);
+	CHECK(!opt.trap_bars);
 }
 
 static void test_long_path_refused(void)
@@ -116,6 +161,8 @@ static void test_same(void)
 	/* Options do not make another device. */
 	vfio_option_parse("01:00.0,rom=off", &b, err, sizeof(err));
 	CHECK(vfio_option_same(&a, &b));
+	vfio_option_parse("01:00.0,mmap=off", &b, err, sizeof(err));
+	CHECK(vfio_option_same(&a, &b));
 }
 
 TEST_MAIN("vfio_option",
@@ -124,5 +171,6 @@ TEST_MAIN("vfio_option",
 	  TEST_CASE(test_sysfsdev),
 	  TEST_CASE(test_bad_values),
 	  TEST_CASE(test_rom_option),
+	  TEST_CASE(test_mmap_option),
 	  TEST_CASE(test_long_path_refused),
 	  TEST_CASE(test_same))
