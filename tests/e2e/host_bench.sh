@@ -149,6 +149,21 @@ check exits-mmio-row-counts-failure 1 "$(grep -c '^| 6 VM exit round trip, MMIO:
 check exits-failure-reason 1 "$(grep -c '^- exits_mmio_ns, gvmm: no virtio PCI function (vendor 0x1af4)$' "$work/exits.out")"
 check exits-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/exits.out")"
 
+# The vfio row: mapped boots, then trapped ones (gvmm mmap=off, QEMU
+# x-no-mmap=on), interleaved; the MSI measure comes from the mapped boots
+# only, and a guest that counted no message fails that metric alone.
+BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=vfio BENCH_DRY_FAIL="gvmm:1:msi" BENCH_DRY_ORDER="$work/vfio.order" \
+	TMPDIR=$work tools/bench >"$work/vfio.out" 2>"$work/vfio.err"
+check vfio-run-status-says-failure 1 "$?"
+check vfio-order "vfio-mmap 1 gvmm,vfio-mmap 1 qemu,vfio-mmap 2 gvmm,vfio-mmap 2 qemu,vfio-trap 1 gvmm,vfio-trap 1 qemu,vfio-trap 2 gvmm,vfio-trap 2 qemu" \
+	"$(paste -sd, "$work/vfio.order")"
+check vfio-mapped-row 1 "$(grep -c '^| 8 VFIO, 32-bit read of a passed-through BAR mapped into the guest .* | lower | 2 ok; 2 ok |$' "$work/vfio.out")"
+check vfio-trapped-row 1 "$(grep -c '^| 8 VFIO, the same read trapped and forwarded by the VMM .* | lower | 2 ok; 2 ok |$' "$work/vfio.out")"
+check vfio-msi-row-counts-failure 1 "$(grep -c '^| 8 VFIO, MSI from the device .* | lower | 1 ok, 1 failed; 2 ok |$' "$work/vfio.out")"
+check vfio-msi-failure-reason 1 "$(grep -c '^- vfio_msi_us, gvmm: only 0 messages were counted in 5 s$' "$work/vfio.out")"
+check vfio-trapped-command-lines 2 "$(grep -c -e "^vfio-trap (gvmm):.*'--vfio' '[0-9a-f:.]*,mmap=off'" -e "^vfio-trap (qemu):.*'vfio-pci,host=[0-9a-f:.]*,x-no-mmap=on'" "$work/vfio.out")"
+check vfio-mapped-command-lines 2 "$(grep -c -e "^vfio-mmap (gvmm):.*'--vfio' '[0-9a-f:.]*'" -e "^vfio-mmap (qemu):.*'vfio-pci,host=[0-9a-f:.]*'" "$work/vfio.out")"
+
 # The gpu row: both VMMs boot the GL guest on one render node (gvmm's
 # --gpu virgl, QEMU's egl-headless); a guest whose GL is not virgl
 # (software GL in the guest) fails that run's glprobe and kmscube

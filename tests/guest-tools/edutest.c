@@ -7,7 +7,22 @@
  * addresses taken from /proc/self/pagemap, and two MSIs raised through
  * the interrupt registers (see msi_check). It prints key=value lines
  * (device=, id=, liveness=, factorial=, dma=, msi=, msi.*=) and exits 0
- * when every check passed. Built static by tools/mkguest; runs as root. */
+ * when every check passed. Built static by tools/mkguest; runs as root.
+ *
+ *   edutest            the checks above
+ *   edutest bench      instead, the VFIO row of tools/bench
+ *                      (tests/guest/vfiobench.sh), two measures:
+ *
+ *   BENCH-VFIO mmio ns=N.N reads=N batches=N.N,...
+ *       one 32-bit read of edu's identification register: the median of
+ *       BENCH_BATCHES batches of about 0.3 s each, per read
+ *   BENCH-VFIO msi us=N.N rounds=N min=N.N max=N.N poll_us=N.N
+ *       the median round of: raise edu's interrupt, then read the guest's
+ *       count of its vector (/proc/interrupts) until the message is
+ *       counted, then acknowledge it; poll_us is what one read of the
+ *       count costs, so the rounds' floor
+ *
+ * or "BENCH-VFIO-ERROR mmio|msi REASON" and exit status 1. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdbool.h>
@@ -393,13 +408,121 @@ static int msi_check(const char *dir)
 	return ok ? 0 : 1;
 }
 
-int main(void)
+/* ---- The bench (edutest bench) ---- */
+
+#define BENCH_BATCHES     5
+#define BENCH_BATCH_NS    (300ll * 1000 * 1000)
+#define BENCH_MSI_ROUNDS  200
+#define BENCH_MSI_NS      (5ll * 1000 * 1000 * 1000)  /* bounds all the rounds */
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int64_t time_reads(uint64_t n)
+{
+	int64_t t = now_ns();
+	uint32_t sink = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		sink ^= rd32(EDU_ID);
+	t = now_ns() - t;
+	return sink == 0x5a5a5a5a ? t + 1 : t; /* the reads may not be dropped */
+}
+
+static int bench_mmio(void)
+{
+	double per_read[BENCH_BATCHES];
+	char list[BENCH_BATCHES * 16] = "";
+	uint64_t n = 16;
+	int64_t t;
+
+	/* Calibration: double until a batch takes a tenth of its time. */
+	while ((t = time_reads(n)) < BENCH_BATCH_NS / 10 && n < (1ull << 40))
+		n *= 2;
+	n = (uint64_t)((double)n * BENCH_BATCH_NS / (double)(t > 0 ? t : 1));
+	if (!n)
+		n = 1;
+	for (int b = 0; b < BENCH_BATCHES; b++) {
+		per_read[b] = (double)time_reads(n) / (double)n;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%.1f", b ? "," : "",
+			 per_read[b]);
+	}
+	qsort(per_read, BENCH_BATCHES, sizeof(per_read[0]), compare_doubles);
+	printf("BENCH-VFIO mmio ns=%.1f reads=%llu batches=%s\n", per_read[BENCH_BATCHES / 2],
+	       (unsigned long long)n, list);
+	return 0;
+}
+
+static int bench_msi(const char *dir)
+{
+	double rounds[BENCH_MSI_ROUNDS], poll_us;
+	int64_t start, deadline, t;
+	long long count;
+	const char *why;
+	char path[600];
+	long apic_id;
+	unsigned cap;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/config", dir);
+	config_fd = open(path, O_RDWR);
+	if (config_fd < 0 || pin_count() < 0 || !(cap = find_msi_cap()) ||
+	    (apic_id = first_apic_id()) < 0 || apic_id > 255) {
+		printf("BENCH-VFIO-ERROR msi no config space, MSI capability, APIC ID or PIN count\n");
+		return 1;
+	}
+	wr32(EDU_IRQ_ACK, 0xffffffffu);
+	why = msi_program(cap, true, apic_id);
+	if (why) {
+		printf("BENCH-VFIO-ERROR msi %s\n", why);
+		return 1;
+	}
+	/* The floor: one read of the count. */
+	t = now_ns();
+	for (int i = 0; i < 20; i++)
+		pin_count();
+	poll_us = (double)(now_ns() - t) / 20 / 1000;
+
+	start = now_ns();
+	deadline = start + BENCH_MSI_NS;
+	while (n < BENCH_MSI_ROUNDS && now_ns() < deadline) {
+		long long before = pin_count();
+
+		t = now_ns();
+		wr32(EDU_IRQ_RAISE, MSI_RAISED_1);
+		do
+			count = pin_count();
+		while (count <= before && now_ns() < deadline);
+		rounds[n] = (double)(now_ns() - t) / 1000;
+		wr32(EDU_IRQ_ACK, MSI_RAISED_1);
+		if (count <= before)
+			break;
+		n++;
+	}
+	msi_program(cap, false, apic_id);
+	if (n < 5) {
+		printf("BENCH-VFIO-ERROR msi only %d messages were counted in %lld s\n", n,
+		       BENCH_MSI_NS / 1000000000ll);
+		return 1;
+	}
+	qsort(rounds, (size_t)n, sizeof(rounds[0]), compare_doubles);
+	printf("BENCH-VFIO msi us=%.1f rounds=%d min=%.1f max=%.1f poll_us=%.1f\n", rounds[n / 2],
+	       n, rounds[0], rounds[n - 1], poll_us);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	char dir[512], path[600];
 	uint8_t *out, *back;
 	uint64_t out_pa, back_pa;
 	uint32_t id, live;
 	int fd, failures = 0;
+	bool bench = argc > 1 && !strcmp(argv[1], "bench");
 
 	/* Each line out at once: what was found before a step that kills the
 	 * program (a BAR access can) still reaches the console. */
@@ -426,6 +549,15 @@ int main(void)
 	id = rd32(EDU_ID);
 	printf("id=0x%08x\n", id);
 	failures += id != EDU_ID_VALUE;
+	if (bench) {
+		if (id != EDU_ID_VALUE) {
+			printf("BENCH-VFIO-ERROR mmio edu's identification reads 0x%08x\n", id);
+			return 1;
+		}
+		failures = bench_mmio();
+		failures += bench_msi(dir);
+		return failures ? 1 : 0;
+	}
 
 	wr32(EDU_LIVENESS, 0x12345678);
 	live = rd32(EDU_LIVENESS);
