@@ -20,6 +20,7 @@
 #include "spice_display.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,8 @@
 
 /* Pending unix-socket clients taken per wake-up. */
 #define ACCEPTS_PER_EVENT 8
+/* How long after a send freed frame memory goes back to the system. */
+#define TRIM_DELAY_NS     1000000000ull
 
 struct spice_display;
 
@@ -66,6 +69,8 @@ struct spice_display {
 	unsigned nr_outputs;
 	struct spice_output *outputs[DISPLAY_MAX_OUTPUTS];
 	struct output_pacing pacing[DISPLAY_MAX_OUTPUTS];
+	int trim_fd;                  /* one-shot: give freed frames back */
+	bool trim_armed;
 	uint64_t period_ns;
 	enum display_dmabuf_mode dmabuf_mode;   /* gl=, and whether clients are local */
 	int wake_fd;
@@ -75,12 +80,47 @@ struct spice_display {
 	struct spice_connect_file connect_file;   /* path empty: none */
 };
 
+/* ---- giving freed frames back (loop thread) ---- */
+
+/* Each send mallocs its changed pixels, up to a frame, and spice-server
+ * frees them once it has drawn them. glibc raises its mmap threshold to
+ * the largest block freed, so after the first frame-sized free those
+ * blocks come from its heaps, and what is freed there stays in the
+ * process: about two frames per output once the guest stops drawing.
+ * So a second after a send (at most once a second while sends go on,
+ * never while nothing is sent) malloc_trim hands free pages back. */
+static void trim_timer_fired(void *opaque, uint32_t events)
+{
+	struct spice_display *sd = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(sd->trim_fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	sd->trim_armed = false;
+	malloc_trim(0);
+}
+
+static void trim_soon(struct spice_display *sd)
+{
+	struct itimerspec when = {
+		.it_value = { .tv_sec = (time_t)(TRIM_DELAY_NS / 1000000000u),
+			      .tv_nsec = (long)(TRIM_DELAY_NS % 1000000000u) },
+	};
+
+	if (sd->trim_armed || sd->trim_fd < 0)
+		return;
+	if (timerfd_settime(sd->trim_fd, 0, &when, NULL) == 0)
+		sd->trim_armed = true;
+}
+
 /* ---- pacing (loop thread) ---- */
 
 static void output_send(struct output_pacing *p, uint64_t now)
 {
 	spice_output_send(p->sd->outputs[p->index]);
 	p->last_send_ns = now;
+	trim_soon(p->sd);
 }
 
 static void pacing_timer_fired(void *opaque, uint32_t events)
@@ -441,6 +481,10 @@ static void teardown(struct spice_display *sd)
 			close(sd->pacing[i].timer_fd);
 		}
 	}
+	if (sd->trim_fd >= 0) {
+		event_loop_remove(sd->loop, sd->trim_fd);
+		close(sd->trim_fd);
+	}
 	if (sd->wake_fd >= 0)
 		event_loop_remove(sd->loop, sd->wake_fd);
 	if (sd->listener_watched)
@@ -486,6 +530,7 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 	}
 	sd->loop = loop;
 	sd->wake_fd = -1;
+	sd->trim_fd = -1;
 	sd->listener.fd = -1;
 	for (unsigned i = 0; i < DISPLAY_MAX_OUTPUTS; i++)
 		sd->pacing[i].timer_fd = -1;
@@ -520,6 +565,14 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 			snprintf(err, errlen, "cannot make a timer: %s", strerror(errno));
 			goto fail;
 		}
+	}
+	sd->trim_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (sd->trim_fd < 0 || event_loop_add(loop, sd->trim_fd, EPOLLIN, trim_timer_fired, sd) < 0) {
+		snprintf(err, errlen, "cannot make a timer: %s", strerror(errno));
+		if (sd->trim_fd >= 0)
+			close(sd->trim_fd);
+		sd->trim_fd = -1;
+		goto fail;
 	}
 
 	if (opt->unix_path[0] &&

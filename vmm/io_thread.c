@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "thread_stack.h"
 
 /* How io_thread_call reaches the thread: a real-time signal aimed at that
  * one thread, carrying the address of the call. The thread keeps the
@@ -79,6 +80,7 @@ static void *io_thread_main(void *opaque)
 	int ret;
 
 	free(opaque);
+	thread_stack_no_huge_pages();
 	ret = event_loop_run(&boot.io->loop);
 	if (ret < 0)
 		log_error("%s: event loop failed: %s", boot.io->name, strerror(-ret));

@@ -16,6 +16,7 @@
 #include "../firmware/x86_boot_cpu.h"
 #include "guest_memory.h"
 #include "log.h"
+#include "thread_stack.h"
 #include "vm.h"
 
 #define MSR_IA32_SYSENTER_CS   0x174
@@ -366,6 +367,7 @@ static void *vcpu_thread(void *opaque)
 	sigset_t kick;
 	char name[16];
 
+	thread_stack_no_huge_pages();
 	snprintf(name, sizeof(name), "gvmm-vcpu%u", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
