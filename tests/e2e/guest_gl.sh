@@ -24,7 +24,7 @@
 #     transfer boxes and levels, garbage command streams) while glprobe
 #     renders: the guest's kernel logs the device's error answers, gvmm
 #     logs that it refused them (rate-limited), and glprobe's context
-#     renders on, every frame right;
+#     renders on: all its frames, the last one read back right;
 #   - while one GL job of several seconds runs (tests/guest-tools/glbusy.c),
 #     lines typed on the serial console come back echoed by the guest
 #     before the job ends: no vCPU waits for the host's GL;
