@@ -360,11 +360,7 @@ start_vm gpufuzz ":$((port + 1))" "console=ttyS0 panic=-1 quiet gvmm.test=gpufuz
 wait_for_console gpufuzz GVMM-TEST-EXIT= 1 "$BOOT_TIMEOUT"
 finish_boot
 cases=$(report gpufuzz gpufuzz.cases)
-not_errors=
-for c in ${cases//,/ }; do
-	t=$(report gpufuzz "gpufuzz.$c")
-	[[ $t == 0x12?? ]] || not_errors+="$c=${t:-missing} "
-done
+not_errors=$(gpufuzz_not_errors gpufuzz)
 echo "gpufuzz responses: $(tr -d '\r' <"$E2E_WORK/gpufuzz.log" | sed -n 's/^REPORT gpufuzz\.\([a-z0-9-]*\)=\(.*\)$/\1=\2/p' | grep -v -e '^cases=' | tr '\n' ' ')"
 fuzz_ok() {
 	[ -n "$cases" ] && [ -z "$not_errors" ] && [ "$(report gpufuzz gpufuzz.alive)" = 0x1101 ] &&

@@ -184,11 +184,7 @@ if [ "$kmscube_frames" -gt 0 ]; then
 		[ "$(report gl gl.kmscube)" = "ok frames=$kmscube_frames" ]
 fi
 cases=$(report gl gpufuzz.cases)
-not_errors=
-for c in ${cases//,/ }; do
-	t=$(report gl "gpufuzz.$c")
-	[[ $t == 0x12?? ]] || not_errors+="$c=${t:-missing} "
-done
+not_errors=$(gpufuzz_not_errors gl)
 gpufuzz_ok() {
 	[ "$(report gl gl.gpufuzz)" = 0 ] && [ "$(report gl gpufuzz.virgl)" = 1 ] && [ -n "$cases" ] &&
 		[ -z "$not_errors" ] && [ "$(report gl gpufuzz.alive3d)" = ok ] &&

@@ -149,6 +149,18 @@ report() {
 	tr -d '\r' < "$E2E_WORK/$1.log" | sed -n "s/^REPORT $2=//p" | tail -n 1
 }
 
+# gpufuzz_not_errors NAME: the cases of gpufuzz's list (gpufuzz.cases, on
+# NAME's console) whose answer was not an error (0x12xx), as "CASE=TYPE
+# ..."; empty when every one was.
+gpufuzz_not_errors() {
+	local c t out=
+	for c in $(report "$1" gpufuzz.cases | tr ',' ' '); do
+		t=$(report "$1" "gpufuzz.$c")
+		[[ $t == 0x12?? ]] || out+="$c=${t:-missing} "
+	done
+	echo "$out"
+}
+
 # test_exit NAME: the status the guest's test script exited with.
 test_exit() {
 	tr -d '\r' < "$E2E_WORK/$1.log" | sed -n 's/^GVMM-TEST-EXIT=//p' | tail -n 1
