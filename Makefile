@@ -21,16 +21,30 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    += -lpthread -laio
 
-# Libraries found through pkg-config (Debian's -dev packages; tools/deps).
-PKGS      := slirp spice-server blkid ext2fs com_err virglrenderer egl epoxy gbm libdrm
-CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS))
+# Libraries found through pkg-config (Debian's -dev packages; tools/deps):
+# gvmm's own, and the GL module's (devices/gpu/gl_module.h), which gvmm
+# loads only for GL. Every object sees every library's headers.
+PKGS      := slirp spice-server blkid ext2fs com_err
+GL_PKGS   := virglrenderer egl epoxy gbm libdrm
+CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS) $(GL_PKGS))
 LDLIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS))
+GL_LDLIBS := $(shell $(PKG_CONFIG) --libs $(GL_PKGS))
 
 SRC_DIRS  := vmm $(wildcard devices/*) firmware display
 SRCS      := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
 MAIN_SRC  := vmm/main.c
-LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# The GL module (gvmm-gl.so): position-independent, and hidden but for
+# its table, so its calls among its own files stay inside it.
+GL_SRCS   := devices/gpu/virtio_gpu_virgl.c devices/gpu/gpu3d_gl_host.c \
+             devices/gpu/virgl_stream.c devices/gpu/stream_resources.c \
+             devices/gpu/gl_module_table.c display/gl_host.c display/gl_readback.c \
+             display/gl_dmabuf.c display/gl_probe.c
+GL_OBJS   := $(GL_SRCS:%.c=$(BUILD)/%.o)
+# gvmm's calls into the module; tests link the module's objects instead.
+GL_CALLS_OBJ := $(BUILD)/devices/gpu/gl_module.o
+CORE_SRCS := $(filter-out $(MAIN_SRC) $(GL_SRCS) devices/gpu/gl_module.c,$(SRCS))
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS  := $(CORE_OBJS) $(GL_OBJS)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -44,17 +58,35 @@ TEST_HELPER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/unit/test_%.c
 
 .PHONY: all asan test unit-tests deps clean install guest desktop-image bench fuzz soak
 
-all: $(BUILD)/gvmm
+all: $(BUILD)/gvmm $(BUILD)/gvmm-gl.so
 
-$(BUILD)/gvmm: $(LIB_OBJS) $(MAIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/gvmm-gl.so: $(GL_OBJS)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(GL_LDLIBS)
+
+# gvmm exports to the module exactly the symbols the module leaves
+# undefined and gvmm defines: nothing else of gvmm's can meet a name in
+# the libraries the module brings.
+$(BUILD)/gl-module.exports: $(BUILD)/gvmm-gl.so $(CORE_OBJS)
+	@echo "  EXPORTS $@"
+	@nm -D --undefined-only $< | awk '{print $$NF}' | sort -u > $@.undefined
+	@nm --defined-only -g $(CORE_OBJS) | awk 'NF == 3 {print $$3}' | sort -u > $@.core
+	@{ echo '{'; comm -12 $@.undefined $@.core | sed 's/.*/  &;/'; echo '};'; } > $@
+	@rm -f $@.undefined $@.core
+
+$(BUILD)/gvmm: $(CORE_OBJS) $(GL_CALLS_OBJ) $(MAIN_OBJ) $(BUILD)/gl-module.exports
+	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(BUILD)/gl-module.exports -o $@ \
+		$(CORE_OBJS) $(GL_CALLS_OBJ) $(MAIN_OBJ) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+$(GL_OBJS): CFLAGS += -fPIC -fvisibility=hidden
+# Objects built before these flags existed are built again.
+$(GL_OBJS): Makefile
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CHECK_OBJ) $(TEST_HELPER_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(GL_LDLIBS)
 
 # Programs of the end-to-end tests that run beside gvmm, not in a guest.
 E2E_BINS  := $(BUILD)/tests/e2e/gather_check
@@ -85,8 +117,9 @@ test: deps all unit-tests desktop-image
 	tools/mkguest --gl build/guest
 	tests/run --build $(BUILD)
 
-install: $(BUILD)/gvmm
+install: $(BUILD)/gvmm $(BUILD)/gvmm-gl.so
 	install -D -m 0755 $(BUILD)/gvmm $(DESTDIR)$(PREFIX)/bin/gvmm
+	install -D -m 0644 $(BUILD)/gvmm-gl.so $(DESTDIR)$(PREFIX)/lib/gvmm/gvmm-gl.so
 
 clean:
 	rm -rf build

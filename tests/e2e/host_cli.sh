@@ -74,3 +74,28 @@ fi
 "$GVMM" frobnicate 2>/dev/null
 status=$?
 expect cli.unknown-command "status $status, expected 2" [ "$status" = 2 ]
+
+# The GL module (devices/gpu/gl_module.h): gvmm itself links no GL library,
+# `gvmm check` loads the module from beside gvmm, and a gvmm without it
+# says where it looked.
+gl_libs=$(ldd "$GVMM" | grep -E -o 'lib(virglrenderer|epoxy|EGL|gbm|vulkan|X11)[^ ]*' | tr '\n' ' ')
+expect cli.gl-libraries-not-linked "gvmm links $gl_libs" [ -z "$gl_libs" ]
+module_dir=$(dirname "$GVMM")
+if [ -e "$module_dir/gvmm-gl.so" ]; then
+	check_out=$("$GVMM" check 2>&1)
+	if grep -q '^  GL renderer ' <<<"$check_out" || grep -q '^  GL device .*not usable: [^t]' <<<"$check_out"; then
+		pass cli.gl-module-loads
+	else
+		fail cli.gl-module-loads "gvmm check: $(grep -m1 'GL device' <<<"$check_out")"
+	fi
+else
+	fail cli.gl-module-loads "no gvmm-gl.so beside $GVMM"
+fi
+mkdir -p "$E2E_WORK/lone"
+cp "$GVMM" "$E2E_WORK/lone/gvmm"
+check_out=$("$E2E_WORK/lone/gvmm" check 2>&1)
+if grep -q "GL device .*not usable: the GL module gvmm-gl.so is neither in $E2E_WORK/lone nor in $E2E_WORK/lone/../lib/gvmm" <<<"$check_out"; then
+	pass cli.gl-module-missing
+else
+	fail cli.gl-module-missing "gvmm check: $(grep -m1 'GL device' <<<"$check_out")"
+fi
