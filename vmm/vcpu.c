@@ -208,8 +208,13 @@ int vcpu_set_boot_state(struct vcpu *vcpu, const struct boot_setup *setup,
 	return 0;
 }
 
-/* What the vCPU had pending when it stopped: after a triple fault, the
- * exception that could not be delivered is the clue to its cause. */
+/* What the vCPU had pending when it stopped: after a triple fault on an
+ * Intel host, the exception that could not be delivered is the clue to
+ * its cause. On AMD, KVM resets the vCPU before returning the triple
+ * fault (the VMCB is undefined after a shutdown), which clears the
+ * pending and injected flags but leaves the last vector and error code:
+ * "none" with a vector there is most likely the first fault of the
+ * chain, no longer pending. */
 static void vcpu_log_events(struct vcpu *vcpu)
 {
 	struct kvm_vcpu_events ev;
@@ -269,6 +274,9 @@ static void vcpu_log_registers(struct vcpu *vcpu)
 	log_error(" cr0 %llx cr2 %llx cr3 %llx cr4 %llx efer %llx", s.cr0, s.cr2, s.cr3,
 		  s.cr4, s.efer);
 	log_error(" gdt %llx/%x idt %llx/%x", s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
+	if (r.rip == 0xfff0 && s.cs.selector == 0xf000)
+		log_error(" (the reset state: on an AMD host KVM resets a vCPU that triple-faulted "
+			  "before gvmm can read it, so where the guest was is lost)");
 	vcpu_log_events(vcpu);
 	vcpu_log_stack(vcpu, r.rsp);
 }
