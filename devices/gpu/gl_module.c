@@ -14,9 +14,12 @@
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static const struct gl_module *loaded;
-static char load_error[PATH_MAX + 200];
+/* Room for a message that names the executable's folder twice. */
+#define LOAD_ERROR_MAX (2 * PATH_MAX + 256)
+static char load_error[LOAD_ERROR_MAX];
 
-int gl_module_path(char *path, size_t size, char *err, size_t errlen)
+/* Where the module is: 0, or -1 with one line in err. */
+static int module_path(char *path, size_t size, char *err, size_t errlen)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -49,11 +52,11 @@ int gl_module_path(char *path, size_t size, char *err, size_t errlen)
 
 static void load(void)
 {
-	char path[PATH_MAX + 64], why[PATH_MAX];
+	char path[PATH_MAX + 64], why[LOAD_ERROR_MAX];
 	const struct gl_module *table;
 	void *handle;
 
-	if (gl_module_path(path, sizeof(path), why, sizeof(why)) < 0) {
+	if (module_path(path, sizeof(path), why, sizeof(why)) < 0) {
 		snprintf(load_error, sizeof(load_error), "%s", why);
 		return;
 	}

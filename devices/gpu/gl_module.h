@@ -59,14 +59,11 @@ struct gl_module {
 	GL_MODULE_ENTRY(gpu3d_set_preferred_mode);
 };
 
-/* The path the module is loaded from, for messages: beside the gvmm
- * executable (a build tree), else ../lib/gvmm/ from it (an installed
- * gvmm). Never a path from the environment or the working directory.
- * Returns 0, or -1 with one line in err. */
-int gl_module_path(char *path, size_t size, char *err, size_t errlen);
-
 /* Loads the module on the first call (any thread) and returns its table,
- * or NULL with one line in err saying why it cannot be used. */
+ * or NULL with one line in err saying why it cannot be used. It is looked
+ * for beside the gvmm executable (a build tree), then in ../lib/gvmm/
+ * from it (an installed gvmm); never through the environment or the
+ * working directory. */
 const struct gl_module *gl_module_get(char *err, size_t errlen);
 
 #endif
