@@ -88,7 +88,9 @@ static void load(void)
 	loaded = table;
 }
 
-const struct gl_module *gl_module_get(char *err, size_t errlen)
+/* Loads the module on the first call (any thread) and returns its table,
+ * or NULL with one line in err saying why it cannot be used. */
+static const struct gl_module *module_get(char *err, size_t errlen)
 {
 	pthread_once(&load_once, load);
 	if (!loaded && err && errlen)
@@ -103,7 +105,7 @@ const struct gl_module *gl_module_get(char *err, size_t errlen)
 
 int gl_host_open(struct gl_host **out, const char *render_node, char *err, size_t errlen)
 {
-	const struct gl_module *m = gl_module_get(err, errlen);
+	const struct gl_module *m = module_get(err, errlen);
 
 	*out = NULL;
 	return m ? m->gl_host_open(out, render_node, err, errlen) : -1;
@@ -138,14 +140,14 @@ int gl_probe_dmabuf(struct gl_host *gl, char *err, size_t errlen)
 /* NULL without the module: the gl_host_open that follows says why. */
 const struct gpu3d_gl_ops *gpu3d_gl_host_ops(void)
 {
-	const struct gl_module *m = gl_module_get(NULL, 0);
+	const struct gl_module *m = module_get(NULL, 0);
 
 	return m ? m->gpu3d_gl_host_ops() : NULL;
 }
 
 int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, size_t errlen)
 {
-	const struct gl_module *m = gl_module_get(err, errlen);
+	const struct gl_module *m = module_get(err, errlen);
 
 	*out = NULL;
 	return m ? m->gpu3d_create(out, cfg, err, errlen) : -1;

@@ -15,7 +15,9 @@
  * module's sources directly instead. The module calls back into gvmm
  * (the display, the log, guest memory) through the symbols gvmm exports
  * for it: exactly those the module leaves undefined (the Makefile lists
- * them when it links gvmm). */
+ * them when it links gvmm). gvmm looks for the module beside its own
+ * executable (a build tree), then in ../lib/gvmm/ from it (an installed
+ * gvmm); never through the environment or the working directory. */
 #ifndef GVMM_GL_MODULE_H
 #define GVMM_GL_MODULE_H
 
@@ -58,12 +60,5 @@ struct gl_module {
 	GL_MODULE_ENTRY(gpu3d_show_again);
 	GL_MODULE_ENTRY(gpu3d_set_preferred_mode);
 };
-
-/* Loads the module on the first call (any thread) and returns its table,
- * or NULL with one line in err saying why it cannot be used. It is looked
- * for beside the gvmm executable (a build tree), then in ../lib/gvmm/
- * from it (an installed gvmm); never through the environment or the
- * working directory. */
-const struct gl_module *gl_module_get(char *err, size_t errlen);
 
 #endif
