@@ -206,19 +206,28 @@ static void show_nothing(struct vfio_display *d)
 
 /* How many bytes hold the plane: its dma-buf's size, or its region's. A
  * buffer that cannot be had now may be there at the next poll: the plane
- * is asked for afresh then. 0 or -errno. */
-static int plane_buffer_size(struct vfio_display *d, uint64_t *size)
+ * is asked for afresh then (a dma-buf the device gave but that cannot be
+ * mapped is held, and not asked for again). 0, or -errno with *what
+ * saying what failed. */
+static int plane_buffer_size(struct vfio_display *d, uint64_t *size, const char **what)
 {
 	const struct vfio_dmabuf *b;
 	int ret;
 
 	if (d->kind == VFIO_DISPLAY_DMABUF) {
+		*what = "getting its plane's dma-buf";
 		b = vfio_dmabuf_cache_get(&d->dmabufs, d->ops, d->ctx, d->plane.dmabuf_id, &ret);
 		if (!b)
 			return ret;
+		if (!b->pixels) {
+			*what = "mapping its plane's dma-buf for reading (the device "
+				"exports buffers gvmm cannot map)";
+			return b->error;
+		}
 		*size = b->size;
 		return 0;
 	}
+	*what = "finding its plane's region";
 	ret = region_open(d, d->plane.region_index);
 	if (ret < 0)
 		return ret;
@@ -230,6 +239,7 @@ static void set_up_plane(struct vfio_display *d)
 {
 	struct vfio_gfx_layout layout;
 	uint64_t buffer_size = 0;
+	const char *what = "";
 	char why[256];
 	int ret;
 
@@ -237,11 +247,9 @@ static void set_up_plane(struct vfio_display *d)
 		show_nothing(d);
 		return;
 	}
-	ret = plane_buffer_size(d, &buffer_size);
+	ret = plane_buffer_size(d, &buffer_size, &what);
 	if (ret < 0) {
-		report_problem(d, d->kind == VFIO_DISPLAY_DMABUF ? "getting its plane's dma-buf"
-								 : "finding its plane's region",
-			       strerror(-ret));
+		report_problem(d, what, strerror(-ret));
 		show_nothing(d);
 		d->have_plane = false;
 		return;
@@ -305,7 +313,7 @@ static void send_changes(struct vfio_display *d)
 	}
 	/* Held since the plane was set up: the cache only finds it. */
 	b = vfio_dmabuf_cache_get(&d->dmabufs, d->ops, d->ctx, d->plane.dmabuf_id, &ret);
-	if (!b) {
+	if (!b || !b->pixels) {
 		d->have_plane = false;
 		return;
 	}

@@ -17,37 +17,43 @@ static void drop(struct vfio_dmabuf *b)
 		return;
 	/* The mapping holds the dma-buf too: it goes first, so that closing
 	 * the fd lets the device free the buffer. */
-	munmap((void *)b->pixels, b->size);
+	if (b->pixels)
+		munmap((void *)b->pixels, b->size);
 	close(b->fd);
 	*b = (struct vfio_dmabuf){ 0 };
 }
 
-/* Gets, sizes and maps dma-buf id into b. 0 or -errno. */
+/* Sizes and maps the dma-buf fd into b, or sets b's error. */
+static void map_dmabuf(struct vfio_dmabuf *b)
+{
+	/* A dma-buf's size is the end its llseek reports. */
+	off_t size = lseek(b->fd, 0, SEEK_END);
+	void *map;
+
+	if (size <= 0) {
+		b->error = size < 0 ? -errno : -EINVAL;
+		return;
+	}
+	b->size = (uint64_t)size;
+	map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, b->fd, 0);
+	if (map == MAP_FAILED) {
+		b->error = -errno;
+		return;
+	}
+	b->pixels = map;
+}
+
+/* Gets dma-buf id into b, mapped or with its error. 0, or -errno when the
+ * device gave no dma-buf (b is left unused). */
 static int open_dmabuf(struct vfio_dmabuf *b, const struct vfio_gfx_ops *ops, void *ctx,
 		       uint32_t id)
 {
 	int fd = ops->get_dmabuf(ctx, id);
-	off_t size;
-	void *map;
-	int ret;
 
 	if (fd < 0)
 		return fd;
-	/* A dma-buf's size is the end its llseek reports. */
-	size = lseek(fd, 0, SEEK_END);
-	if (size <= 0) {
-		ret = size < 0 ? -errno : -EINVAL;
-		close(fd);
-		return ret;
-	}
-	map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	*b = (struct vfio_dmabuf){ .used = true, .id = id, .fd = fd, .pixels = map,
-				   .size = (uint64_t)size };
+	*b = (struct vfio_dmabuf){ .used = true, .id = id, .fd = fd };
+	map_dmabuf(b);
 	return 0;
 }
 

@@ -2,6 +2,8 @@
 #include "fake_gfx_device.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,8 +39,17 @@ static int get_dmabuf(void *ctx, uint32_t id)
 	if (id >= FAKE_GFX_BUFFERS || f->buffer_fds[id] < 0)
 		return -ENOENT;
 	f->gets[id]++;
-	/* A new fd each time, as the ioctl gives. */
-	fd = dup(f->buffer_fds[id]);
+	/* A new fd each time, as the ioctl gives. Write-only, it still
+	 * tells its size but cannot be mapped for reading (as a device's
+	 * dma-buf whose own mmap refuses the mapping). */
+	if (f->unmappable) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", f->buffer_fds[id]);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	} else {
+		fd = dup(f->buffer_fds[id]);
+	}
 	return fd < 0 ? -errno : fd;
 }
 

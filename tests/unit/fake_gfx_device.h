@@ -2,10 +2,11 @@
  * ops): it answers plane queries with whatever plane the test set, hands
  * out dma-bufs that are memfds the test draws into, and has one region
  * (a memfd too) for region planes. It counts every call and can be told
- * to fail each kind. */
+ * to fail each kind, or to hand out dma-bufs that cannot be mapped. */
 #ifndef GVMM_TESTS_FAKE_GFX_DEVICE_H
 #define GVMM_TESTS_FAKE_GFX_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,7 @@ struct fake_gfx_device {
 	uint32_t plane_types;      /* VFIO_GFX_PLANE_TYPE_* its probe accepts */
 	struct vfio_device_gfx_plane_info plane;   /* the answer to a query */
 	int query_error, get_error, region_error;  /* -errno answers, when not 0 */
+	bool unmappable;           /* dma-bufs given write-only: mmap fails */
 
 	int buffer_fds[FAKE_GFX_BUFFERS];          /* -1: no such dma-buf */
 	uint8_t *buffers[FAKE_GFX_BUFFERS];        /* the test's writable mapping */

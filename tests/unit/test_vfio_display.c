@@ -426,6 +426,25 @@ static void test_dmabuf_refused_then_given(void)
 	tear_down();
 }
 
+static void test_dmabuf_that_cannot_be_mapped(void)
+{
+	set_up(VFIO_GFX_PLANE_TYPE_DMABUF);
+	fake_gfx_device_add_buffer(&dev, 1, BYTES);
+	show_dmabuf(1, DRM_FORMAT_XRGB8888);
+	dev.unmappable = true;
+	/* Nothing shown, one line that says why, and the dma-buf asked for
+	 * once however long the guest shows it (a second export and release
+	 * frees mbochs's pages under the guest). */
+	for (unsigned i = 0; i < 2 * VFIO_DISPLAY_POLL_HZ; i++)
+		vfio_display_refresh(&vd);
+	CHECK(output_off());
+	CHECK_EQ(dev.gets[1], 1);
+	CHECK_EQ(warnings, 1);
+	CHECK(strstr(last_warning, "mapping its plane's dma-buf") != NULL);
+	CHECK(strstr(last_warning, "Permission denied") != NULL);
+	tear_down();
+}
+
 static void test_query_failures(void)
 {
 	uint8_t *buf = shown_buffer(10);
@@ -517,6 +536,7 @@ TEST_MAIN("vfio_display",
 	  TEST_CASE(test_bad_sizes_never_read),
 	  TEST_CASE(test_unknown_format_logged_once),
 	  TEST_CASE(test_dmabuf_refused_then_given),
+	  TEST_CASE(test_dmabuf_that_cannot_be_mapped),
 	  TEST_CASE(test_query_failures),
 	  TEST_CASE(test_region_planes),
 	  TEST_CASE(test_destroy_lets_go))

@@ -1,7 +1,8 @@
 /* The mapped dma-bufs of a mediated display: one VFIO_DEVICE_GET_GFX_DMABUF
  * per id while it is held, at most VFIO_DMABUF_CACHE_SIZE held (the least
- * recently used goes), nothing left open after a clear, and a buffer that
- * cannot be had or mapped is an error, not an entry. */
+ * recently used goes), nothing left open after a clear; a buffer the
+ * device refuses is an error, not an entry, and one it gives that cannot
+ * be sized or mapped is held with its error, not asked for again. */
 #include "check.h"
 
 #include <errno.h>
@@ -111,12 +112,39 @@ static void test_errors(void)
 	CHECK(get(1, &error) == NULL);
 	CHECK_EQ(error, -ENOENT);
 	dev.get_error = 0;
+	CHECK_EQ(vfio_dmabuf_cache_count(&cache), 0);
+	/* A refusal leaves nothing open. */
+	CHECK_EQ(open_fds(), before);
+	tear_down();
+}
+
+static void test_unusable_buffers_are_held_not_asked_again(void)
+{
+	const struct vfio_dmabuf *b;
+	unsigned before;
+	int error;
+
+	set_up();
+	before = open_fds();
 	/* A dma-buf of no size cannot hold a plane. */
 	CHECK_EQ(ftruncate(dev.buffer_fds[3], 0), 0);
-	CHECK(get(3, &error) == NULL);
-	CHECK_EQ(error, -EINVAL);
-	CHECK_EQ(vfio_dmabuf_cache_count(&cache), 0);
-	/* Failures leave nothing open. */
+	for (int poll = 0; poll < 3; poll++) {
+		b = get(3, &error);
+		CHECK(b != NULL && !b->pixels && b->error == -EINVAL);
+	}
+	CHECK_EQ(dev.gets[3], 1);
+	/* One the device gives but that cannot be mapped. */
+	dev.unmappable = true;
+	for (int poll = 0; poll < 3; poll++) {
+		b = get(4, &error);
+		CHECK(b != NULL && !b->pixels && b->error == -EACCES);
+		if (b)
+			CHECK_EQ(b->size, 5 * PAGE);
+	}
+	CHECK_EQ(dev.gets[4], 1);
+	CHECK_EQ(vfio_dmabuf_cache_count(&cache), 2);
+	CHECK_EQ(open_fds(), before + 2);
+	vfio_dmabuf_cache_clear(&cache);
 	CHECK_EQ(open_fds(), before);
 	tear_down();
 }
@@ -125,4 +153,5 @@ TEST_MAIN("vfio_dmabuf_cache",
 	  TEST_CASE(test_mapped_once_per_id),
 	  TEST_CASE(test_bounded_least_recently_used_goes),
 	  TEST_CASE(test_clear_closes_everything),
-	  TEST_CASE(test_errors))
+	  TEST_CASE(test_errors),
+	  TEST_CASE(test_unusable_buffers_are_held_not_asked_again))
