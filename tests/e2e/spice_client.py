@@ -147,6 +147,8 @@ class Client:
         self.session.props.gl_scanout = args.gl != "off"
         self.display_id = args.display
         self.main = self.display = self.inputs = None
+        # spice-gtk drops input sent before the inputs channel is open.
+        self.inputs_open = False
         self.surface = None  # the 2D primary: (width, height, stride, format, address)
         self.gl_frame = None  # the mapped GL scanout, the same shape
         self.gl_map = None  # (address, size) of its mapping
@@ -188,6 +190,8 @@ class Client:
         Spice.Channel.connect(channel)
 
     def _channel_event(self, channel, event):
+        if event == Spice.ChannelEvent.OPENED and channel is self.inputs:
+            self.inputs_open = True
         if event == Spice.ChannelEvent.ERROR_AUTH:
             self.error = "refused"
         elif event in (Spice.ChannelEvent.ERROR_CONNECT, Spice.ChannelEvent.ERROR_TLS,
@@ -267,7 +271,7 @@ class Client:
     def connect(self):
         Spice.Session.connect(self.session)
         self.run_until(lambda: self.main is not None and self.main.props.channel_id == 0
-                       and self.inputs is not None and self.display is not None,
+                       and self.inputs_open and self.display is not None,
                        "the main, display and inputs channels")
 
     def close(self):

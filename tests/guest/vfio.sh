@@ -79,14 +79,25 @@ if [ "$mode" = mdev ]; then
 	wait_until 60 shown
 	sed 's/^/REPORT /' /tmp/show.out
 	grep -q '^bochs.shown=ok' /tmp/show.out || { kill "$show" 2>/dev/null; exit 1; }
+	# The keyboard is open before the host hears the pattern is up: an
+	# Enter that came first would be lost.
+	rc=1
+	: >/tmp/evread.out
+	if [ -n "$kbd" ]; then
+		evread -t "$wait" -u 1:28:0 "keyboard=$kbd" >/tmp/evread.out 2>&1 &
+		ev=$!
+		wait_until 10 grep -q EVREAD-READY /tmp/evread.out ||
+			echo "vfio.sh: evread is not ready: $(cat /tmp/evread.out)"
+	fi
 	echo "GVMM-MDEV-SHOWN"
-	rc=0
-	if [ -n "$kbd" ] && evread -t "$wait" -u 1:28:0 "keyboard=$kbd" >/dev/null; then
+	if [ -n "$kbd" ] && wait "$ev"; then
 		echo "REPORT bochs.go=enter"
+		rc=0
 	else
 		echo "REPORT bochs.go=timeout"
-		rc=1
 	fi
+	# What the keyboard gave: "EVREAD-END reason=... events=N".
+	echo "REPORT bochs.evread=$(tail -n 1 /tmp/evread.out)"
 	kill "$show" 2>/dev/null
 	wait "$show" 2>/dev/null
 	exit $rc
