@@ -22,13 +22,17 @@ LDFLAGS   += $(SANFLAGS)
 LDLIBS    += -lpthread -laio
 
 # Libraries found through pkg-config (Debian's -dev packages; tools/deps):
-# gvmm's own, and the GL module's (devices/gpu/gl_module.h), which gvmm
-# loads only for GL. Every object sees every library's headers.
-PKGS      := slirp spice-server blkid ext2fs com_err
+# gvmm's own, and those of its modules (vmm/module_loader.h), which gvmm
+# loads only when it uses them: the GL module's (devices/gpu/gl_module.h)
+# and the SPICE module's (display/spice_module.h). Every object sees every
+# library's headers.
+PKGS      := slirp blkid ext2fs com_err
 GL_PKGS   := virglrenderer egl epoxy gbm libdrm
-CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS) $(GL_PKGS))
+SPICE_PKGS := spice-server
+CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS) $(GL_PKGS) $(SPICE_PKGS))
 LDLIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS))
 GL_LDLIBS := $(shell $(PKG_CONFIG) --libs $(GL_PKGS))
+SPICE_LDLIBS := $(shell $(PKG_CONFIG) --libs $(SPICE_PKGS))
 
 SRC_DIRS  := vmm $(wildcard devices/*) firmware display
 SRCS      := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
@@ -40,11 +44,18 @@ GL_SRCS   := devices/gpu/virtio_gpu_virgl.c devices/gpu/gpu3d_gl_host.c \
              devices/gpu/gl_module_table.c display/gl_host.c display/gl_readback.c \
              display/gl_dmabuf.c display/gl_probe.c
 GL_OBJS   := $(GL_SRCS:%.c=$(BUILD)/%.o)
-# gvmm's calls into the module; tests link the module's objects instead.
-GL_CALLS_OBJ := $(BUILD)/devices/gpu/gl_module.o
-CORE_SRCS := $(filter-out $(MAIN_SRC) $(GL_SRCS) devices/gpu/gl_module.c,$(SRCS))
+# The SPICE module (gvmm-spice.so), built the same way.
+SPICE_SRCS := display/spice_display.c display/spice_qxl.c display/spice_input.c \
+              display/spice_agent.c display/spice_core.c display/spice_connect_file.c \
+              display/keymap.c display/spice_module_table.c
+SPICE_OBJS := $(SPICE_SRCS:%.c=$(BUILD)/%.o)
+MODULES   := $(BUILD)/gvmm-gl.so $(BUILD)/gvmm-spice.so
+# gvmm's calls into the modules; tests link the modules' objects instead.
+MODULE_CALLS_SRCS := devices/gpu/gl_module.c display/spice_module.c
+MODULE_CALLS_OBJS := $(MODULE_CALLS_SRCS:%.c=$(BUILD)/%.o)
+CORE_SRCS := $(filter-out $(MAIN_SRC) $(GL_SRCS) $(SPICE_SRCS) $(MODULE_CALLS_SRCS),$(SRCS))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
-LIB_OBJS  := $(CORE_OBJS) $(GL_OBJS)
+LIB_OBJS  := $(CORE_OBJS) $(GL_OBJS) $(SPICE_OBJS)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -58,35 +69,38 @@ TEST_HELPER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/unit/test_%.c
 
 .PHONY: all asan test unit-tests deps clean install guest desktop-image bench fuzz soak
 
-all: $(BUILD)/gvmm $(BUILD)/gvmm-gl.so
+all: $(BUILD)/gvmm $(MODULES)
 
 $(BUILD)/gvmm-gl.so: $(GL_OBJS)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(GL_LDLIBS)
 
-# gvmm exports to the module exactly the symbols the module leaves
-# undefined and gvmm defines: nothing else of gvmm's can meet a name in
-# the libraries the module brings.
-$(BUILD)/gl-module.exports: $(BUILD)/gvmm-gl.so $(CORE_OBJS)
+$(BUILD)/gvmm-spice.so: $(SPICE_OBJS)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(SPICE_LDLIBS)
+
+# gvmm exports to its modules exactly the symbols they leave undefined
+# and gvmm defines: nothing else of gvmm's can meet a name in the
+# libraries a module brings.
+$(BUILD)/modules.exports: $(MODULES) $(CORE_OBJS)
 	@echo "  EXPORTS $@"
-	@nm -D --undefined-only $< | awk '{print $$NF}' | sort -u > $@.undefined
+	@nm -D --undefined-only $(MODULES) | awk '{print $$NF}' | sort -u > $@.undefined
 	@nm --defined-only -g $(CORE_OBJS) | awk 'NF == 3 {print $$3}' | sort -u > $@.core
 	@{ echo '{'; comm -12 $@.undefined $@.core | sed 's/.*/  &;/'; echo '};'; } > $@
 	@rm -f $@.undefined $@.core
 
-$(BUILD)/gvmm: $(CORE_OBJS) $(GL_CALLS_OBJ) $(MAIN_OBJ) $(BUILD)/gl-module.exports
-	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(BUILD)/gl-module.exports -o $@ \
-		$(CORE_OBJS) $(GL_CALLS_OBJ) $(MAIN_OBJ) $(LDLIBS)
+$(BUILD)/gvmm: $(CORE_OBJS) $(MODULE_CALLS_OBJS) $(MAIN_OBJ) $(BUILD)/modules.exports
+	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(BUILD)/modules.exports -o $@ \
+		$(CORE_OBJS) $(MODULE_CALLS_OBJS) $(MAIN_OBJ) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(GL_OBJS): CFLAGS += -fPIC -fvisibility=hidden
+$(GL_OBJS) $(SPICE_OBJS): CFLAGS += -fPIC -fvisibility=hidden
 # Objects built before these flags existed are built again.
-$(GL_OBJS): Makefile
+$(GL_OBJS) $(SPICE_OBJS): Makefile
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CHECK_OBJ) $(TEST_HELPER_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(GL_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(GL_LDLIBS) $(SPICE_LDLIBS)
 
 # Programs of the end-to-end tests that run beside gvmm, not in a guest.
 E2E_BINS  := $(BUILD)/tests/e2e/gather_check
@@ -117,9 +131,10 @@ test: deps all unit-tests desktop-image
 	tools/mkguest --gl build/guest
 	tests/run --build $(BUILD)
 
-install: $(BUILD)/gvmm $(BUILD)/gvmm-gl.so
+install: $(BUILD)/gvmm $(MODULES)
 	install -D -m 0755 $(BUILD)/gvmm $(DESTDIR)$(PREFIX)/bin/gvmm
 	install -D -m 0644 $(BUILD)/gvmm-gl.so $(DESTDIR)$(PREFIX)/lib/gvmm/gvmm-gl.so
+	install -D -m 0644 $(BUILD)/gvmm-spice.so $(DESTDIR)$(PREFIX)/lib/gvmm/gvmm-spice.so
 
 clean:
 	rm -rf build

@@ -641,6 +641,15 @@ fail:
 	return -1;
 }
 
+int spice_display_available(char *version, size_t versionlen, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	snprintf(version, versionlen, "%u.%u.%u", (SPICE_SERVER_VERSION >> 16) & 0xff,
+		 (SPICE_SERVER_VERSION >> 8) & 0xff, SPICE_SERVER_VERSION & 0xff);
+	return 0;
+}
+
 const char *spice_display_uri(const struct display *d)
 {
 	const struct spice_display *sd = display_impl(d);

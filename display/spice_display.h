@@ -22,6 +22,12 @@
 #include "display.h"
 #include "spice_options.h"
 
+/* Whether this gvmm can start a SPICE server: 0 with the spice-server
+ * version it is built with ("0.15.1") in version, or -1 with one line in
+ * err (in gvmm, its SPICE module is missing or broken:
+ * display/spice_module.h). Call before making a VM that will need one. */
+int spice_display_available(char *version, size_t versionlen, char *err, size_t errlen);
+
 /* Listens now (a port in use, a bad certificate, a unix: path that holds
  * something else than a stale socket, a connection file that cannot be
  * made safely: -1 with one line in err, which the caller reports as bad

@@ -1,11 +1,13 @@
 /* `gvmm check`: what this host offers gvmm, in plain words. Exit status 0
  * when stock Linux guests can boot here, 1 when they cannot. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../display/gl_host.h"
 #include "../display/gl_probe.h"
+#include "../display/spice_display.h"
 #include "../devices/vfio/vfio_host.h"
 #include "commands.h"
 #include "kvm.h"
@@ -19,6 +21,7 @@ static void print_check_usage(FILE *out)
 		"(VT-x/AMD-V) or PVM, and which KVM capabilities gvmm needs are there;\n"
 		"then which host GL the virgl 3D device would render with, and whether\n"
 		"virglrenderer starts on it (a host without GL does not fail the check);\n"
+		"then whether the SPICE server of --spice can start (informational too);\n"
 		"then the IOMMU groups and which of their devices are bound to vfio-pci,\n"
 		"ready for --vfio (informational too).\n"
 		"Exit status 0 when gvmm can boot stock Linux kernels here, 1 otherwise.\n");
@@ -71,6 +74,18 @@ static void print_gl_lines(void)
 	gl_host_close(gl);
 }
 
+/* The SPICE line: whether --spice can start its server in this gvmm (its
+ * module loads). Informational, as GL is. */
+static void print_spice_line(void)
+{
+	char version[32], err[2 * PATH_MAX + 256];
+
+	if (spice_display_available(version, sizeof(version), err, sizeof(err)) < 0)
+		printf("  %-30s not usable: %s\n", "SPICE server", err);
+	else
+		printf("  %-30s spice-server %s (for --spice)\n", "SPICE server", version);
+}
+
 int cmd_check(int argc, char **argv)
 {
 	enum kvm_flavour flavour = kvm_detect_flavour();
@@ -105,6 +120,7 @@ int cmd_check(int argc, char **argv)
 	if (hugepages >= 0)
 		printf("  %-30s %ld free 2 MiB pages (for --hugepages)\n", "hugepages", hugepages);
 	print_gl_lines();
+	print_spice_line();
 	vfio_host_describe(&vfio_host_default_paths, stdout);
 
 	if (usable)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -766,11 +767,21 @@ int cmd_run(int argc, char **argv)
 	struct kvm kvm;
 	sigset_t handled;
 	char err[256];
+	/* A missing module's message names gvmm's folder twice. */
+	char module_err[2 * PATH_MAX + 256], spice_version[32];
 	int status;
 
 	status = parse_run_options(argc, argv, &opt);
 	if (status != EXIT_SUCCESS)
 		return status < 0 ? EXIT_SUCCESS : status;
+	/* The SPICE module loads now, so a broken install stops gvmm before
+	 * it makes anything, not after the guest's devices are set up. */
+	if (opt.spice_given &&
+	    spice_display_available(spice_version, sizeof(spice_version), module_err,
+				    sizeof(module_err)) < 0) {
+		log_error("--spice: %s", module_err);
+		return EXIT_FAILURE_VM;
+	}
 	if (!opt.kernel_path) {
 		status = find_disk_boot(&opt, &from_disk, disk_cmdline, sizeof(disk_cmdline));
 		if (status != EXIT_SUCCESS)

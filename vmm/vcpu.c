@@ -54,15 +54,41 @@ int vcpu_install_kick_handler(void)
 }
 
 static struct timespec startup_begin;
+/* Microseconds from exec to main()'s entry; -1 when not told when exec was. */
+static long long startup_exec_to_main_us = -1;
 static atomic_bool startup_armed;
+
+/* The exec time T of "exec:T", in microseconds since the epoch: 0, or -1
+ * when v is not of that form. */
+static int parse_exec_time(const char *v, long long *us)
+{
+	char *end;
+
+	if (strncmp(v, "exec:", 5) != 0 || v[5] < '0' || v[5] > '9')
+		return -1;
+	errno = 0;
+	*us = strtoll(v + 5, &end, 10);
+	return errno || *end ? -1 : 0;
+}
 
 void vcpu_startup_trace_begin(void)
 {
 	const char *v = getenv("GVMM_TRACE_STARTUP");
+	struct timespec wall;
+	long long exec_us = 0;
 
-	if (!v || strcmp(v, "1") != 0)
+	if (!v)
 		return;
+	if (strcmp(v, "1") != 0 && parse_exec_time(v, &exec_us) < 0) {
+		log_warn("GVMM_TRACE_STARTUP='%s' is neither 1 nor exec:MICROSECONDS; no "
+			 "start-up trace", v);
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &startup_begin);
+	if (v[0] == 'e') {
+		clock_gettime(CLOCK_REALTIME, &wall);
+		startup_exec_to_main_us = wall.tv_sec * 1000000LL + wall.tv_nsec / 1000 - exec_us;
+	}
 	atomic_store(&startup_armed, true);
 }
 
@@ -78,7 +104,11 @@ static void startup_trace_first_run(void)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	us = (now.tv_sec - startup_begin.tv_sec) * 1000000LL +
 	     (now.tv_nsec - startup_begin.tv_nsec) / 1000;
-	fprintf(stderr, "gvmm: startup: first KVM_RUN after %lld us\n", us);
+	if (startup_exec_to_main_us >= 0)
+		fprintf(stderr, "gvmm: startup: first KVM_RUN after %lld us, %lld us after exec\n",
+			us, us + startup_exec_to_main_us);
+	else
+		fprintf(stderr, "gvmm: startup: first KVM_RUN after %lld us\n", us);
 }
 
 static int vcpu_set_cpuid(struct vcpu *vcpu, unsigned nr_cpus)

@@ -40,10 +40,15 @@ void vcpu_destroy(struct vcpu *vcpu);
 int vcpu_install_kick_handler(void);
 
 /* Start-up trace for benchmarks, off by default. main() calls this first
- * thing; when the environment has GVMM_TRACE_STARTUP=1 it notes the time
- * (CLOCK_MONOTONIC), and the first KVM_RUN of any vCPU prints one line on
- * stderr: "gvmm: startup: first KVM_RUN after N us", N counted from main's
- * entry (not from exec: the loader's work before main is not in it). */
+ * thing; when the environment has GVMM_TRACE_STARTUP it notes the time,
+ * and the first KVM_RUN of any vCPU prints one line on stderr:
+ *   GVMM_TRACE_STARTUP=1:
+ *     "gvmm: startup: first KVM_RUN after N us", from main()'s entry;
+ *   GVMM_TRACE_STARTUP=exec:T, T the wall clock in microseconds since
+ *   the epoch when gvmm's launcher called exec (bash: ${EPOCHREALTIME}):
+ *     "gvmm: startup: first KVM_RUN after N us, E us after exec", so
+ *     the dynamic loader's work before main() (mapping and relocating
+ *     every shared library) is counted too: E - N of it. */
 void vcpu_startup_trace_begin(void);
 
 #endif

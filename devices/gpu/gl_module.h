@@ -14,15 +14,15 @@
  * below, which the module exports; unit tests and fuzzers link the
  * module's sources directly instead. The module calls back into gvmm
  * (the display, the log, guest memory) through the symbols gvmm exports
- * for it: exactly those the module leaves undefined (the Makefile lists
- * them when it links gvmm). gvmm looks for the module beside its own
- * executable (a build tree), then in ../lib/gvmm/ from it (an installed
- * gvmm); never through the environment or the working directory. */
+ * for it: exactly those its modules leave undefined (the Makefile lists
+ * them when it links gvmm). vmm/module_loader.h says where gvmm looks
+ * for it. */
 #ifndef GVMM_GL_MODULE_H
 #define GVMM_GL_MODULE_H
 
 #include <stddef.h>
 
+#include "../../vmm/module_loader.h"
 #include "../../display/gl_host.h"
 #include "../../display/gl_probe.h"
 #include "gpu3d_gl_host.h"
@@ -35,10 +35,7 @@
 #define GL_MODULE_ENTRY(fn) __typeof__(fn) *fn
 
 struct gl_module {
-	/* A module from another gvmm build is refused: both must agree on
-	 * this table and on every structure the calls pass. */
-	char version[32];
-	size_t table_size;
+	struct module_header header;
 
 	GL_MODULE_ENTRY(gl_host_open);
 	GL_MODULE_ENTRY(gl_host_close);

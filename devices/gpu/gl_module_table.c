@@ -6,8 +6,7 @@
 
 __attribute__((visibility("default")))
 const struct gl_module gvmm_gl_module = {
-	.version = GVMM_VERSION,
-	.table_size = sizeof(struct gl_module),
+	.header = MODULE_HEADER_INIT(struct gl_module),
 	.gl_host_open = gl_host_open,
 	.gl_host_close = gl_host_close,
 	.gl_host_info = gl_host_info,

@@ -201,6 +201,8 @@ BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,memory BENCH_OUT="$work/clean.md" \
 	TMPDIR=$work tools/bench >"$work/clean.out" 2>"$work/clean.err"
 check clean-run-status 0 "$?"
 check clean-run-report 1 "$(grep -c '\*\*failures: 0\*\*' "$work/clean.md" 2>/dev/null || echo 0)"
+# gvmm's start-up, from its exec and from main(), each a number.
+check clean-startup-rows 2 "$(grep -c '^| 1 gvmm start-up, \(exec\|main()\) to first KVM_RUN (ms) | [0-9.]* ([0-9.]*-[0-9.]*) | ' "$work/clean.md" 2>/dev/null || echo 0)"
 
 # A run that dies keeps the row groups it finished: the report is written
 # after each group, headed "Partial" with what was still to run.
@@ -208,7 +210,7 @@ check clean-run-report 1 "$(grep -c '\*\*failures: 0\*\*' "$work/clean.md" 2>/de
 { BENCH_DRY_RUN=1 BENCH_RUNS=1 BENCH_ROWS=boot,exits BENCH_DRY_FAIL="gvmm:2:die" BENCH_OUT="$work/died.md" \
 	TMPDIR=$work tools/bench >"$work/died.out" 2>"$work/died.err"; } 2>/dev/null
 check died-run-status 137 "$?"
-check died-keeps-finished-group 3 "$(grep -c '^| 1 ' "$work/died.md" 2>/dev/null || echo 0)"
+check died-keeps-finished-group 4 "$(grep -c '^| 1 ' "$work/died.md" 2>/dev/null || echo 0)"
 check died-says-partial 1 "$(grep -c '^\*\*Partial: .* Row groups done: boot; still to run: exits\.\*\*$' "$work/died.md" 2>/dev/null || echo 0)"
 check died-lost-group-absent 0 "$(grep -c '^| 6 ' "$work/died.md" 2>/dev/null)"
 check clean-run-not-partial 0 "$(grep -c '^\*\*Partial' "$work/clean.md" 2>/dev/null)"

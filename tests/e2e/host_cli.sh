@@ -102,3 +102,24 @@ if grep -q "GL device .*not usable: the GL module gvmm-gl.so is neither in $E2E_
 else
 	fail cli.gl-module-missing "gvmm check: $(grep -m1 'GL device' <<<"$check_out")"
 fi
+
+# The SPICE module (display/spice_module.h): gvmm links no SPICE library
+# either; `gvmm check` loads the module, and a gvmm without it refuses
+# --spice at once, saying where it looked, before it makes a VM.
+spice_libs=$(ldd "$GVMM" | grep -E -o 'lib(spice-server|gstreamer|ssl|crypto|opus|jpeg|sasl2|pixman)[^ ]*' | tr '\n' ' ')
+expect cli.spice-libraries-not-linked "gvmm links $spice_libs" [ -z "$spice_libs" ]
+check_out=$("$GVMM" check 2>&1)
+if grep -q '^  SPICE server  *spice-server [0-9.]* (for --spice)$' <<<"$check_out"; then
+	pass cli.spice-module-loads
+else
+	fail cli.spice-module-loads "gvmm check: $(grep -m1 'SPICE server' <<<"$check_out")"
+fi
+lone_out=$("$E2E_WORK/lone/gvmm" run --kernel /dev/null --spice 127.0.0.1:59999 2>&1)
+status=$?
+if [ "$status" = 1 ] &&
+   grep -q "^gvmm: error: --spice: the SPICE module gvmm-spice.so is neither in $E2E_WORK/lone nor in $E2E_WORK/lone/../lib/gvmm" <<<"$lone_out" &&
+   grep -q "SPICE server .*not usable: the SPICE module gvmm-spice.so is neither in" < <("$E2E_WORK/lone/gvmm" check 2>&1); then
+	pass cli.spice-module-missing
+else
+	fail cli.spice-module-missing "status $status: $(head -c 300 <<<"$lone_out")"
+fi
