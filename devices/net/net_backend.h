@@ -72,8 +72,8 @@ struct net_backend_ops {
 	 * in front (num_buffers is left for the device to fill). Returns the
 	 * bytes written, -EAGAIN when no frame waits, or another -errno when
 	 * a frame was lost (the device goes on). The device always offers at
-	 * least NET_MAX_FRAME bytes, or 1526 when the guest negotiated no
-	 * receive offload. */
+	 * least NET_MAX_FRAME bytes, or the MTU's frame when the guest took a
+	 * larger MTU than 1500, or 1526 when it took neither. */
 	ssize_t (*receive)(struct net_backend *be, unsigned pair,
 			   const struct iovec *iov, unsigned iovcnt);
 	/* The guest's final feature bits: a TAP turns on the receive offloads
@@ -92,6 +92,10 @@ struct net_backend {
 	const char *kind;            /* "user" or "tap", for messages */
 	unsigned nr_pairs;           /* 1..NET_MAX_PAIRS */
 	uint64_t offload_features;   /* 1 << VIRTIO_NET_F_* it honours */
+	/* The link's MTU, which the device offers the guest (VIRTIO_NET_F_MTU)
+	 * and receive() never exceeds for a guest that took it; 0: none
+	 * offered, the guest picks (1500). */
+	unsigned mtu;
 	/* Readable (EPOLLIN, level-triggered) while receive() may have a
 	 * frame for the pair. An eventfd is drained by the device before it
 	 * calls receive(); any other fd (a TAP queue) is not. */

@@ -270,7 +270,7 @@ static bool span_is(const struct span *s, const char *word)
 
 static const char *usage_for(enum net_kind kind)
 {
-	return kind == NET_USER ? "user[,hostfwd=RULE]...[,host-loopback=on|off][,mac=MAC]"
+	return kind == NET_USER ? "user[,hostfwd=RULE]...[,host-loopback=on|off][,mtu=N][,mac=MAC]"
 				: "tap=NAME[,queues=N|queues=cpus][,mac=MAC]";
 }
 
@@ -278,7 +278,23 @@ static const char *usage_for(enum net_kind kind)
 struct seen_keys {
 	bool queues;
 	bool host_loopback;
+	bool mtu;
 };
+
+static int set_mtu(struct net_config *cfg, const char *value, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long mtu;
+
+	errno = 0;
+	mtu = strtoul(value, &end, 10);
+	if (value[0] < '0' || value[0] > '9' || *end || errno || mtu < NET_USER_MTU_MIN ||
+	    mtu > NET_USER_MTU_MAX)
+		return write_error(err, errlen, "mtu '%s' is not a number from %d to %d", value,
+				   NET_USER_MTU_MIN, NET_USER_MTU_MAX);
+	cfg->mtu = (unsigned)mtu;
+	return 0;
+}
 
 /* One KEY=VALUE after the backend. */
 static int parse_setting(struct net_config *cfg, char *key, struct seen_keys *seen,
@@ -289,7 +305,7 @@ static int parse_setting(struct net_config *cfg, char *key, struct seen_keys *se
 
 	if (!value) {
 		if (!strcmp(key, "mac") || !strcmp(key, "hostfwd") || !strcmp(key, "queues") ||
-		    !strcmp(key, "host-loopback"))
+		    !strcmp(key, "host-loopback") || !strcmp(key, "mtu"))
 			return write_error(err, errlen, "%s needs a value: %s=...", key, key);
 		return write_error(err, errlen, "unknown option '%s': %s takes %s", key,
 			    cfg->kind == NET_USER ? "user" : "tap", usage_for(cfg->kind));
@@ -331,6 +347,15 @@ static int parse_setting(struct net_config *cfg, char *key, struct seen_keys *se
 		else
 			return write_error(err, errlen, "host-loopback '%s': use on or off", value);
 		return 0;
+	}
+	if (!strcmp(key, "mtu")) {
+		if (cfg->kind != NET_USER)
+			return write_error(err, errlen, "mtu is only for user networking (a TAP "
+					   "link's MTU is the host's to set)");
+		if (seen->mtu)
+			return write_error(err, errlen, "mtu given twice");
+		seen->mtu = true;
+		return set_mtu(cfg, value, err, errlen);
 	}
 	if (!strcmp(key, "queues")) {
 		if (cfg->kind != NET_TAP)
@@ -381,7 +406,7 @@ int net_option_parse(const char *arg, struct net_config *out, char *err, size_t 
 {
 	struct net_config cfg;
 	const char *cursor = arg;
-	struct seen_keys seen = { false, false };
+	struct seen_keys seen = { false, false, false };
 	struct span s;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -392,6 +417,8 @@ int net_option_parse(const char *arg, struct net_config *out, char *err, size_t 
 		return -1;
 	if (cfg.kind == NET_NONE && cursor)
 		return write_error(err, errlen, "none takes no options");
+	if (cfg.kind == NET_USER)
+		cfg.mtu = NET_USER_MTU_DEFAULT;
 
 	while (next_span(&cursor, &s)) {
 		char setting[OPTION_MAX];

@@ -26,7 +26,6 @@
 #define NAT_HOST           "10.0.2.2"
 #define NAT_DHCP_START     "10.0.2.15"
 #define NAT_NAMESERVER     "10.0.2.3"
-#define NAT_MTU            1500
 
 /* Frames waiting for the guest. A guest that posts no receive buffers
  * must not make us hold the host's traffic without limit: past either
@@ -862,8 +861,9 @@ static Slirp *new_slirp(struct net_slirp *ns, const struct net_config *nc)
 		.restricted = 0,
 		.in_enabled = true,
 		.in6_enabled = false,
-		.if_mtu = NAT_MTU,
-		.if_mru = NAT_MTU,
+		/* The guest's MTU both ways (net_option.h says why it is large). */
+		.if_mtu = ns->be.mtu,
+		.if_mru = ns->be.mtu,
 		/* Off, libslirp maps 10.0.2.2 (and every other address of the
 		 * NAT's network but the DNS server) to nothing: the guest's
 		 * connections there fail. On, to the host's 127.0.0.1, where
@@ -931,6 +931,7 @@ int net_slirp_create(struct net_backend **out, const struct net_config *cfg,
 	ns->be.kind = "user";
 	ns->be.nr_pairs = 1;
 	ns->be.offload_features = 0;
+	ns->be.mtu = cfg->mtu ? cfg->mtu : NET_USER_MTU_DEFAULT;
 	ns->be.rx_fd_is_eventfd = true;
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		ns->be.rx_fd[i] = ns->be.tx_fd[i] = -1;

@@ -12,6 +12,7 @@
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 
+#define VIRTIO_NET_F_MTU             3
 #define VIRTIO_NET_F_MAC             5
 #define VIRTIO_NET_F_MRG_RXBUF       15
 #define VIRTIO_NET_F_STATUS          16
@@ -25,9 +26,11 @@
 #define VIRTIO_NET_CTRL_MQ           4
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
 
-/* struct virtio_net_config up to max_virtqueue_pairs: mac[6], le16
- * status, le16 max_virtqueue_pairs. */
-#define NET_CONFIG_SIZE              10
+/* struct virtio_net_config up to mtu: mac[6], le16 status, le16
+ * max_virtqueue_pairs, le16 mtu. */
+#define NET_CONFIG_SIZE              12
+/* The MTU a guest assumes when the device offers none. */
+#define NET_DEFAULT_MTU              1500
 
 /* A frame without receive offloads: header, Ethernet header with a VLAN
  * tag, 1500 bytes of payload. */
@@ -72,6 +75,8 @@ static void net_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t 
 	config[7] = 0;
 	config[8] = (uint8_t)net->nr_pairs;
 	config[9] = (uint8_t)(net->nr_pairs >> 8);
+	config[10] = (uint8_t)net->backend->mtu;
+	config[11] = (uint8_t)(net->backend->mtu >> 8);
 	/* The transport checked offset + len against the size. */
 	memcpy(data, config + offset, len);
 }
@@ -614,11 +619,19 @@ static int net_activate(void *dev, struct virtio_pci *t)
 	bool big_frames = has_feature(net, VIRTIO_NET_F_GUEST_TSO4) ||
 			  has_feature(net, VIRTIO_NET_F_GUEST_TSO6) ||
 			  has_feature(net, VIRTIO_NET_F_GUEST_UFO);
+	unsigned mtu = has_feature(net, VIRTIO_NET_F_MTU) ? net->backend->mtu : NET_DEFAULT_MTU;
 	struct pair_call call = { .pair = &net->pairs[0] };
 
 	(void)t;
 	net->mergeable = has_feature(net, VIRTIO_NET_F_MRG_RXBUF);
-	net->rx_frame_room = big_frames ? NET_MAX_FRAME : NET_SMALL_FRAME;
+	/* A frame must fit whatever the guest posts for one: a whole GSO
+	 * frame with receive offloads, else one of the MTU it took. */
+	if (big_frames)
+		net->rx_frame_room = NET_MAX_FRAME;
+	else if (mtu > NET_DEFAULT_MTU)
+		net->rx_frame_room = NET_SMALL_FRAME - NET_DEFAULT_MTU + mtu;
+	else
+		net->rx_frame_room = NET_SMALL_FRAME;
 	/* Without MQ the control queue follows the first pair. */
 	if (!has_feature(net, VIRTIO_NET_F_CTRL_VQ))
 		net->ctrl_queue = NO_QUEUE;
@@ -652,6 +665,8 @@ static uint64_t offered_features(const struct net_backend *be)
 
 	if (be->nr_pairs > 1)
 		f |= 1ull << VIRTIO_NET_F_MQ;
+	if (be->mtu)
+		f |= 1ull << VIRTIO_NET_F_MTU;
 	return f | be->offload_features;
 }
 

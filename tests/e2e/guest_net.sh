@@ -174,6 +174,7 @@ bad_net malformed-hostfwd hostfwd user,hostfwd=tcp:8080
 bad_net missing-tap-name tap tap
 bad_net empty-tap-name tap tap=
 bad_net bad-host-loopback host-loopback user,host-loopback=maybe
+bad_net bad-mtu mtu user,mtu=70000
 # lo exists and is no TAP: opening it as one fails.
 bad_net tap-not-openable lo tap=lo
 
@@ -199,7 +200,7 @@ t0=$SECONDS
 : >"$E2E_WORK/user.log" # reports read as empty, not as errors, if gvmm dies early
 boot_in_background user --kernel "$kernel" --initrd "$initrd" --memory 256M --no-reboot \
 	--cmdline "$cmdline gvmm.net=user gvmm.net.fetch=http://10.0.2.2:18080/blob.bin gvmm.net.serve=8022" \
-	--net user,host-loopback=on,hostfwd=tcp:127.0.0.1:18022-10.0.2.15:8022
+	--net user,host-loopback=on,mtu=9000,hostfwd=tcp:127.0.0.1:18022-10.0.2.15:8022
 fetched=
 if wait_for_console user GVMM-NET-SERVING 1 "$BOOT_TIMEOUT"; then
 	fetched=$(timeout 120 python3 "$helper" fetch 127.0.0.1 18022 2>&1)
@@ -216,6 +217,9 @@ check net.user.http-fetch-sha256 user "guest got $(report user fetch_bytes) byte
 	[ "$(report user fetch_sha256)" = "$blob_sum" ]
 check net.user.hostfwd user "host read '${fetched:-nothing}' through 127.0.0.1:18022, guest served '$(report user served_sha256) $(report user served_bytes)'" \
 	[ -n "$fetched" -a "$fetched" = "$(report user served_sha256) $(report user served_bytes)" ]
+# mtu=9000 reached the guest's driver; the fetch and the forward above ran on it.
+check net.user.mtu-option user "the guest's eth0 has MTU '$(report user mtu)', asked for 9000" \
+	[ "$(report user mtu)" = 9000 ]
 check net.user.clean-exit user "gvmm exited $BOOT_STATUS, guest test exited '$(test_exit user)'" \
 	[ "$BOOT_STATUS" = 0 -a "$(test_exit user)" = 0 ]
 show_failures user
@@ -248,6 +252,9 @@ check net.user.host-loopback-off loopback "guest's connection to 10.0.2.2:$spice
 	probe_ok
 check net.user.spice-connect-file loopback "gvmm's connect line named '${vv_file:-nothing}', mode '${vv_mode:-none}', still there after exit: $([ -n "$vv_file" ] && [ -e "$vv_file" ] && echo yes || echo no)" \
 	[ -n "$vv_file" -a "$vv_mode" = 600 -a ! -e "$vv_file" ]
+# User networking's default link MTU (devices/net/net_option.h).
+check net.user.mtu-default loopback "the guest's eth0 has MTU '$(report loopback mtu)', the default is 65520" \
+	[ "$(report loopback mtu)" = 65520 ]
 check net.user.loopback-clean-exit loopback "gvmm exited $BOOT_STATUS, guest test exited '$(test_exit loopback)'" \
 	[ "$BOOT_STATUS" = 0 -a "$(test_exit loopback)" = 0 ]
 show_failures loopback
@@ -287,7 +294,7 @@ h2g_said() { echo "host sent '$(cat "$E2E_WORK/$1-h2g" 2>/dev/null)'; guest got 
 rate() { awk -v b="$(report "$1" "$2_bytes")" -v s="$(report "$1" "$2_seconds")" \
 	'BEGIN { if (s > 0) printf "%.1f MiB/s", b / s / 1048576; else print "?" }'; }
 
-tap_checks=(net.tap.mac net.tap.ping net.tap.guest-to-host-64MiB net.tap.host-to-guest-64MiB
+tap_checks=(net.tap.mac net.tap.mtu net.tap.ping net.tap.guest-to-host-64MiB net.tap.host-to-guest-64MiB
 	net.tap.clean-exit net.tap.multiqueue)
 if ! tap_up gvmmtap0 192.168.77.1/24; then
 	for c in "${tap_checks[@]}"; do skip "$c" "no TAP here: $TAP_ERROR"; done
@@ -295,6 +302,8 @@ else
 	mac=52:54:00:77:00:02
 	xfer_boot tap 192.168.77.1 192.168.77.2/24 5500 64 --net "tap=gvmmtap0,mac=$mac"
 	check net.tap.mac tap "guest MAC '$(report tap mac)', asked for $mac" [ "$(report tap mac)" = "$mac" ]
+	# No MTU is offered for a TAP: the guest keeps Ethernet's 1500.
+	check net.tap.mtu tap "the guest's eth0 has MTU '$(report tap mtu)'" [ "$(report tap mtu)" = 1500 ]
 	check net.tap.ping tap "ping loss '$(report tap ping_loss)'" [ "$(report tap ping_loss)" = 0% ]
 	check net.tap.guest-to-host-64MiB tap "$(g2h_said tap)" g2h_ok tap 64
 	check net.tap.host-to-guest-64MiB tap "$(h2g_said tap)" h2g_ok tap 64

@@ -56,6 +56,8 @@ echo "REPORT driver=$(basename "$(readlink /sys/class/net/eth0/device/driver)")"
 echo "REPORT mac=$(cat /sys/class/net/eth0/address)"
 echo "REPORT rx_queues=$(ls -d /sys/class/net/eth0/queues/rx-* | wc -l)"
 echo "REPORT tx_queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)"
+# The link's MTU as the driver took it from the device (VIRTIO_NET_F_MTU).
+echo "REPORT mtu=$(cat /sys/class/net/eth0/mtu)"
 ip link set eth0 up
 carrier() { [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ]; }
 wait_until 10 carrier

@@ -76,6 +76,28 @@ static void test_user_defaults(void)
 	CHECK_EQ(cfg.tap_name[0], 0);
 	/* The host's 127.0.0.1 is out of the guest's reach unless asked for. */
 	CHECK(!cfg.host_loopback);
+	CHECK_EQ(cfg.mtu, NET_USER_MTU_DEFAULT);
+}
+
+static void test_user_mtu(void)
+{
+	CHECK_EQ(parse("user,mtu=1500"), 0);
+	CHECK_EQ(cfg.mtu, 1500);
+	CHECK_EQ(parse("user,hostfwd=tcp::2222-:22,mtu=576"), 0);
+	CHECK_EQ(cfg.mtu, 576);
+	CHECK_EQ(parse("user,mtu=65520"), 0);
+	CHECK_EQ(cfg.mtu, 65520);
+	CHECK(refused_with("user,mtu=575", "mtu '575' is not a number from 576 to 65520"));
+	CHECK(refused_with("user,mtu=65521", "mtu '65521' is not a number from 576 to 65520"));
+	CHECK(refused_with("user,mtu=-1", "mtu '-1' is not a number from 576 to 65520"));
+	CHECK(refused_with("user,mtu=9k", "mtu '9k' is not a number from 576 to 65520"));
+	CHECK(refused_with("user,mtu=", "mtu '' is not a number from 576 to 65520"));
+	CHECK(refused_with("user,mtu=99999999999999999999", "mtu '99999999999999999999' is not a number from 576 to 65520"));
+	CHECK(refused_with("user,mtu", "mtu needs a value: mtu=..."));
+	CHECK(refused_with("user,mtu=1500,mtu=9000", "mtu given twice"));
+	CHECK(refused_with("tap=tap0,mtu=9000", "mtu is only for user networking (a TAP link's MTU is the host's to set)"));
+	CHECK_EQ(parse("tap=tap0"), 0);
+	CHECK_EQ(cfg.mtu, 0);
 }
 
 static void test_user_host_loopback(void)
@@ -325,7 +347,7 @@ static void test_backend_and_option_errors(void)
 	CHECK(refused_with("user,", "empty option (a stray ',')"));
 	CHECK(refused_with("user,,mac=52:54:00:12:34:56", "empty option (a stray ',')"));
 	CHECK(refused_with("user,foo=1",
-			   "unknown option 'foo': user takes user[,hostfwd=RULE]...[,host-loopback=on|off][,mac=MAC]"));
+			   "unknown option 'foo': user takes user[,hostfwd=RULE]...[,host-loopback=on|off][,mtu=N][,mac=MAC]"));
 	CHECK(refused_with("tap=t,bar",
 			   "unknown option 'bar': tap takes tap=NAME[,queues=N|queues=cpus][,mac=MAC]"));
 	CHECK(refused_mentioning("user,tap=t", "tap= must come first"));
@@ -341,6 +363,7 @@ TEST_MAIN("net_option",
 	TEST_CASE(test_user_defaults),
 	TEST_CASE(test_user_hostfwd_forms),
 	TEST_CASE(test_user_host_loopback),
+	TEST_CASE(test_user_mtu),
 	TEST_CASE(test_user_with_mac),
 	TEST_CASE(test_port_boundaries),
 	TEST_CASE(test_hostfwd_errors),

@@ -367,11 +367,12 @@ static bool fd_readable(int fd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
+/* mtu 0: the backend's default. */
 static int backend_create(struct net_backend **be, uint16_t fwd_host_port, bool host_loopback,
-			  char *err, size_t errlen)
+			  unsigned mtu, char *err, size_t errlen)
 {
 	struct net_config cfg = { .kind = NET_USER, .nr_hostfwds = 1,
-				  .host_loopback = host_loopback };
+				  .host_loopback = host_loopback, .mtu = mtu };
 
 	cfg.hostfwds[0] = (struct net_hostfwd){
 		.host_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -404,14 +405,14 @@ static void rig_detach(struct rig *r)
 /* host_loopback: whether the guest's 10.0.2.2 reaches the host's
  * 127.0.0.1 (--net user,host-loopback=on), as tests of traffic to host
  * sockets need. */
-static bool rig_up(struct rig *r, bool host_loopback)
+static bool rig_up_mtu(struct rig *r, bool host_loopback, unsigned mtu)
 {
 	char err[256] = "";
 
 	memset(r, 0, sizeof(*r));
 	r->fwd_host_port = free_port();
 	if (!r->fwd_host_port ||
-	    backend_create(&r->be, r->fwd_host_port, host_loopback, err, sizeof(err)) < 0) {
+	    backend_create(&r->be, r->fwd_host_port, host_loopback, mtu, err, sizeof(err)) < 0) {
 		fprintf(stderr, "  backend: %s\n", err);
 		return false;
 	}
@@ -420,6 +421,11 @@ static bool rig_up(struct rig *r, bool host_loopback)
 		return false;
 	}
 	return true;
+}
+
+static bool rig_up(struct rig *r, bool host_loopback)
+{
+	return rig_up_mtu(r, host_loopback, 0);
 }
 
 static void rig_down(struct rig *r)
@@ -996,12 +1002,83 @@ static void test_hostfwd_port_busy(void)
 	CHECK(holder >= 0);
 	if (holder < 0)
 		return;
-	CHECK_EQ(backend_create(&be, port, false, err, sizeof(err)), -1);
+	CHECK_EQ(backend_create(&be, port, false, 0, err, sizeof(err)), -1);
 	CHECK(be == NULL);
 	snprintf(want, sizeof(want), "hostfwd tcp 127.0.0.1:%u", port);
 	CHECK(strstr(err, want) != NULL);
 	CHECK(strchr(err, '\n') == NULL);
 	close(holder);
+}
+
+/* ---- the link's MTU ---- */
+
+#define BIG_PING_DATA 8000
+
+/* The guest pings the gateway with BIG_PING_DATA bytes; returns the length
+ * of the first IPv4 frame of slirp's echo reply and its fragment field,
+ * or -1 when none came. */
+static long big_ping_reply(struct rig *r, uint16_t *frag)
+{
+	static uint8_t f[NET_MAX_FRAME], icmp[8 + BIG_PING_DATA];
+	int64_t deadline;
+	uint32_t sum;
+
+	if (!guest_arp_gateway(r))
+		return -1;
+	memset(icmp, 0, sizeof(icmp));
+	icmp[0] = 8;                                   /* echo request */
+	put16(icmp + 4, 0x4242);
+	put16(icmp + 6, 1);
+	for (size_t i = 8; i < sizeof(icmp); i++)
+		icmp[i] = (uint8_t)i;
+	sum = sum16(icmp, sizeof(icmp), 0);
+	put16(icmp + 2, (uint16_t)~fold(sum));
+	CHECK_EQ(send_frame(r, f, build_ipv4(f, gateway_mac, 1, GUEST_IP, GATEWAY_IP, icmp,
+					       sizeof(icmp), false)), 0);
+	deadline = now_ms() + WAIT_MS;
+	while (now_ms() < deadline) {
+		long n = take_frame(r, f, sizeof(f));
+		struct ipv4_view ip;
+
+		if (n == -EAGAIN) {
+			fd_readable(r->be->rx_fd[0], 50);
+			continue;
+		}
+		if (n >= 0 && view_ipv4(f, (size_t)n, &ip) && ip.proto == 1 && ip.src == GATEWAY_IP) {
+			*frag = get16(f + 20);
+			return n;
+		}
+	}
+	return -1;
+}
+
+/* By default the link's MTU is large: slirp answers an 8 KiB ping in one
+ * frame. With mtu=1500 it sends fragments of at most 1500 bytes. */
+static void test_mtu_reaches_slirp(void)
+{
+	struct rig r;
+	uint16_t frag = 0xffff;
+	long n;
+
+	if (!rig_up(&r, false)) {
+		CHECK(!"rig up");
+		return;
+	}
+	CHECK_EQ(r.be->mtu, NET_USER_MTU_DEFAULT);
+	n = big_ping_reply(&r, &frag);
+	CHECK_EQ(n, 14 + 20 + 8 + BIG_PING_DATA);
+	CHECK_EQ(frag & 0x3fff, 0);                    /* neither MF nor an offset */
+	rig_down(&r);
+
+	if (!rig_up_mtu(&r, false, 1500)) {
+		CHECK(!"rig up");
+		return;
+	}
+	CHECK_EQ(r.be->mtu, 1500);
+	n = big_ping_reply(&r, &frag);
+	CHECK(n > 0 && n <= 14 + 1500);
+	CHECK(frag & 0x2000);                          /* more fragments follow */
+	rig_down(&r);
 }
 
 static void test_detach_and_attach_again(void)
@@ -1051,4 +1128,5 @@ TEST_MAIN("net_slirp",
 	TEST_CASE(test_partial_checksum_completed),
 	TEST_CASE(test_receive_limits),
 	TEST_CASE(test_hostfwd_port_busy),
+	TEST_CASE(test_mtu_reaches_slirp),
 	TEST_CASE(test_detach_and_attach_again))

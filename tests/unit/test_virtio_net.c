@@ -36,6 +36,7 @@ enum {
 
 /* virtio 1.2, 5.1.3 and 5.1.6.5. */
 #define F_MAC            5
+#define F_MTU            3
 #define F_MRG_RXBUF      15
 #define F_STATUS         16
 #define F_CTRL_VQ        17
@@ -427,8 +428,10 @@ static bool driver_start(struct rig *r, uint64_t features, unsigned nr_queues)
 	       VIRTIO_STATUS_DRIVER_OK;
 }
 
-/* nr_pairs queue pairs; tx_eventfd gives the backend a tx_fd (for -EAGAIN). */
-static struct rig *rig_new(unsigned nr_pairs, uint64_t offloads, bool tx_eventfd)
+/* nr_pairs queue pairs; tx_eventfd gives the backend a tx_fd (for -EAGAIN);
+ * mtu is the backend's link MTU (0: none offered). */
+static struct rig *rig_new_mtu(unsigned nr_pairs, uint64_t offloads, bool tx_eventfd,
+			       unsigned mtu)
 {
 	const struct pci_windows win = {
 		.io_start = 0xc000, .io_end = 0x10000,
@@ -444,7 +447,7 @@ static struct rig *rig_new(unsigned nr_pairs, uint64_t offloads, bool tx_eventfd
 	pthread_mutex_init(&r->fb.lock, NULL);
 	r->fb.be = (struct net_backend){
 		.ops = &fake_ops, .kind = "fake", .nr_pairs = nr_pairs,
-		.offload_features = offloads, .rx_fd_is_eventfd = true,
+		.offload_features = offloads, .rx_fd_is_eventfd = true, .mtu = mtu,
 	};
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		r->fb.be.rx_fd[i] = r->fb.be.tx_fd[i] = -1;
@@ -472,6 +475,11 @@ static struct rig *rig_new(unsigned nr_pairs, uint64_t offloads, bool tx_eventfd
 	r->bar = (cfg_read(r, PCI_BAR0, 4) & ~0xfull) | (uint64_t)cfg_read(r, PCI_BAR0 + 4, 4) << 32;
 	find_caps(r);
 	return r;
+}
+
+static struct rig *rig_new(unsigned nr_pairs, uint64_t offloads, bool tx_eventfd)
+{
+	return rig_new_mtu(nr_pairs, offloads, tx_eventfd, 0);
 }
 
 static void rig_free(struct rig *r)
@@ -1161,6 +1169,52 @@ static void receive_merges_buffers(void)
 	rig_free(r);
 }
 
+/* A backend with a link MTU offers it (VIRTIO_NET_F_MTU, config offset
+ * 10); a driver that takes it gets frames of that MTU spread over its
+ * mergeable buffers, one that does not gets room for 1500-byte frames. */
+static void mtu_offered_and_frames_follow_it(void)
+{
+	static uint8_t frame[6000 + NET_VNET_HDR_LEN], got[6000 + NET_VNET_HDR_LEN];
+	struct rig *r = rig_new(1, 0, false);
+	size_t frame_len;
+	uint32_t id, len;
+
+	CHECK(!(device_features(r) & BIT(F_MTU)));
+	rig_free(r);
+
+	r = rig_new_mtu(1, 0, false, 6000);
+	CHECK(device_features(r) & BIT(F_MTU));
+	CHECK_EQ(mmio_read(r, r->device + 10, 2), 6000);
+	CHECK(driver_start(r, BIT(F_MAC) | BIT(F_MRG_RXBUF) | BIT(F_MTU), 2));
+	CHECK_EQ(post_rx(r, 0, 4, 4096), 0);
+	CHECK(kick_and_settle(r, 0));
+	/* Header, an Ethernet header with a VLAN tag and 6000 bytes: two
+	 * 4096-byte buffers are gathered, a 6000-byte frame uses both. */
+	frame_len = make_frame(frame, own_mac, 6000, 3);
+	backend_offer(r, 0, frame, frame_len);
+	CHECK(wait_used(r, 0, 2));
+	CHECK_EQ(fake_last_room(&r->fb), 2 * 4096);
+	for (unsigned i = 0; i < 2; i++) {
+		used_elem(r, 0, i, &id, &len);
+		CHECK_EQ(id, i);
+		CHECK_EQ(len, i == 0 ? 4096 : frame_len - 4096);
+		get(r, SLOT_GPA(0, i), got + 4096 * i, len);
+	}
+	CHECK_EQ(got[10], 2);                            /* num_buffers */
+	CHECK(memcmp(got + NET_VNET_HDR_LEN, frame + NET_VNET_HDR_LEN,
+		     frame_len - NET_VNET_HDR_LEN) == 0);
+
+	/* Without F_MTU the guest's link is 1500 bytes: two buffers. */
+	CHECK(driver_start(r, BIT(F_MAC) | BIT(F_MRG_RXBUF), 2));
+	CHECK_EQ(post_rx(r, 0, 4, 1024), 0);
+	CHECK(kick_and_settle(r, 0));
+	frame_len = make_frame(frame, own_mac, 1000, 4);
+	backend_offer(r, 0, frame, frame_len);
+	CHECK(wait_used(r, 0, 1));
+	CHECK_EQ(fake_last_room(&r->fb), 2048);
+	rig_free(r);
+}
+
 static void receive_waits_for_buffers(void)
 {
 	const uint64_t tso = BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4);
@@ -1650,6 +1704,7 @@ static void reset_and_restart(void)
 
 TEST_MAIN("virtio_net",
 	  TEST_CASE(features_and_config),
+	  TEST_CASE(mtu_offered_and_frames_follow_it),
 	  TEST_CASE(transmit_reaches_backend),
 	  TEST_CASE(transmit_queued_before_driver_ok),
 	  TEST_CASE(transmit_retries_after_eagain),
