@@ -7,13 +7,6 @@
 static struct module_slot slot = MODULE_SLOT_INIT(SPICE_MODULE_FILE, SPICE_MODULE_SYMBOL,
 						  struct spice_module, "the SPICE module");
 
-/* Loads the module on the first call (any thread) and returns its table,
- * or NULL with one line in err saying why it cannot be used. */
-static const struct spice_module *module_table(char *err, size_t errlen)
-{
-	return module_get(&slot, err, errlen);
-}
-
 /* The module's table, for the functions that take what an open returned:
  * the module is loaded then, and its table never changes again. */
 static const struct spice_module *opened(void)
@@ -23,7 +16,7 @@ static const struct spice_module *opened(void)
 
 int spice_display_available(char *version, size_t versionlen, char *err, size_t errlen)
 {
-	const struct spice_module *m = module_table(err, errlen);
+	const struct spice_module *m = module_get(&slot, err, errlen);
 
 	return m ? m->spice_display_available(version, versionlen, err, errlen) : -1;
 }
@@ -32,7 +25,7 @@ int spice_display_create(struct display **out, const struct spice_options *opt,
 			 struct event_loop *loop, unsigned nr_outputs,
 			 uint32_t width, uint32_t height, char *err, size_t errlen)
 {
-	const struct spice_module *m = module_table(err, errlen);
+	const struct spice_module *m = module_get(&slot, err, errlen);
 
 	*out = NULL;
 	return m ? m->spice_display_create(out, opt, loop, nr_outputs, width, height, err,

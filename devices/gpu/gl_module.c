@@ -9,13 +9,6 @@
 static struct module_slot slot = MODULE_SLOT_INIT(GL_MODULE_FILE, GL_MODULE_SYMBOL,
 						  struct gl_module, "the GL module");
 
-/* Loads the module on the first call (any thread) and returns its table,
- * or NULL with one line in err saying why it cannot be used. */
-static const struct gl_module *module_table(char *err, size_t errlen)
-{
-	return module_get(&slot, err, errlen);
-}
-
 /* The module's table, for the functions that take what an open returned:
  * the module is loaded then, and its table never changes again. */
 static const struct gl_module *opened(void)
@@ -30,7 +23,7 @@ static const struct gl_module *opened(void)
 
 int gl_host_open(struct gl_host **out, const char *render_node, char *err, size_t errlen)
 {
-	const struct gl_module *m = module_table(err, errlen);
+	const struct gl_module *m = module_get(&slot, err, errlen);
 
 	*out = NULL;
 	return m ? m->gl_host_open(out, render_node, err, errlen) : -1;
@@ -65,14 +58,14 @@ int gl_probe_dmabuf(struct gl_host *gl, char *err, size_t errlen)
 /* NULL without the module: the gl_host_open that follows says why. */
 const struct gpu3d_gl_ops *gpu3d_gl_host_ops(void)
 {
-	const struct gl_module *m = module_table(NULL, 0);
+	const struct gl_module *m = module_get(&slot, NULL, 0);
 
 	return m ? m->gpu3d_gl_host_ops() : NULL;
 }
 
 int gpu3d_create(struct gpu3d **out, const struct gpu3d_config *cfg, char *err, size_t errlen)
 {
-	const struct gl_module *m = module_table(err, errlen);
+	const struct gl_module *m = module_get(&slot, err, errlen);
 
 	*out = NULL;
 	return m ? m->gpu3d_create(out, cfg, err, errlen) : -1;
