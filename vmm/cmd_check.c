@@ -11,6 +11,7 @@
 #include "../devices/vfio/vfio_host.h"
 #include "commands.h"
 #include "kvm.h"
+#include "module_loader.h"
 
 static void print_check_usage(FILE *out)
 {
@@ -78,7 +79,7 @@ static void print_gl_lines(void)
  * module loads). Informational, as GL is. */
 static void print_spice_line(void)
 {
-	char version[32], err[2 * PATH_MAX + 256];
+	char version[32], err[MODULE_ERROR_MAX];
 
 	if (spice_display_available(version, sizeof(version), err, sizeof(err)) < 0)
 		printf("  %-30s not usable: %s\n", "SPICE server", err);

@@ -29,6 +29,7 @@
 #include "event_loop.h"
 #include "kvm.h"
 #include "log.h"
+#include "module_loader.h"
 #include "nic_backends.h"
 #include "serial_console.h"
 #include "vcpu.h"
@@ -770,7 +771,7 @@ int cmd_run(int argc, char **argv)
 	sigset_t handled;
 	char err[256];
 	/* A missing module's message names gvmm's folder twice. */
-	char module_err[2 * PATH_MAX + 256], spice_version[32];
+	char module_err[MODULE_ERROR_MAX], spice_version[32];
 	int status;
 
 	status = parse_run_options(argc, argv, &opt);
