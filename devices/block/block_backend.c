@@ -149,6 +149,7 @@ static int start_aio(struct block_backend *be, char *err, size_t errlen)
 				   be->max_in_flight, strerror(-r),
 				   r == -EAGAIN ? " (fs.aio-max-nr is too low)" : "");
 	}
+	be->ring = aio_ring_of(be->aio);
 	return 0;
 }
 
@@ -223,6 +224,7 @@ void block_backend_close(struct block_backend *be)
 		block_backend_drain(be);
 		io_destroy(be->aio);
 		be->aio = 0;
+		be->ring = NULL;
 	}
 	block_worker_stop(&be->worker);
 	if (be->event_fd >= 0)
@@ -708,10 +710,16 @@ static void on_event(struct block_backend *be, struct block_io *io, long res)
 		enqueue(be, io);   /* a short transfer: go on from where it stopped */
 }
 
-static int reap(struct block_backend *be, long min_nr, struct timespec *timeout)
+/* Finishes the operations the kernel has completed; returns how many. */
+static int reap(struct block_backend *be)
 {
-	int n = io_getevents(be->aio, min_nr, (long)be->max_in_flight, be->events, timeout);
+	struct timespec zero = { 0, 0 };
+	int n;
 
+	if (be->ring)
+		n = (int)aio_ring_take(be->ring, be->events, be->max_in_flight);
+	else
+		n = io_getevents(be->aio, 0, (long)be->max_in_flight, be->events, &zero);
 	for (int i = 0; i < n; i++) {
 		be->in_flight--;
 		on_event(be, be->events[i].data, (long)be->events[i].res);
@@ -721,14 +729,14 @@ static int reap(struct block_backend *be, long min_nr, struct timespec *timeout)
 
 void block_backend_complete(struct block_backend *be)
 {
-	struct timespec zero = { 0, 0 };
 	struct block_io *io, *next;
 	uint64_t count;
 
 	/* Read first: whatever is signalled after this is seen next time. */
 	if (read(be->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_debug("%s: reading the AIO eventfd: %s", be->path, strerror(errno));
-	while (be->in_flight && reap(be, 0, &zero) > 0)
+	/* Also those that complete while these are finished. */
+	while (be->in_flight && reap(be) > 0)
 		;
 	for (io = block_worker_take_done(&be->worker); io; io = next) {
 		next = io->next_job;   /* done may reuse io */

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "aio_ring.h"
 #include "block_range.h"
 #include "block_worker.h"
 
@@ -63,6 +64,8 @@ struct block_backend {
 	bool write_through;           /* writes complete once stable (RWF_DSYNC) */
 
 	io_context_t aio;
+	struct aio_ring *ring;         /* aio's completions, read without a call;
+				       * NULL: through io_getevents */
 	int event_fd;                 /* signalled as operations complete */
 	unsigned max_in_flight;
 	unsigned in_flight;           /* submitted to the kernel */
