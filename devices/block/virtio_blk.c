@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../../vmm/log.h"
@@ -56,6 +57,7 @@ struct virtio_blk_queue {
 	bool watching;
 	bool broken;               /* failed the device; ignore until reset */
 	bool stalled;              /* chains wait in the ring for a free slot */
+	bool polling;              /* the driver need not notify: see virtio_blk.h */
 	bool need_notify;
 	/* Free slots: the released ones, then the never used ones from
 	 * slots[fresh] on, so the pages of slots a light load never needs
@@ -329,10 +331,32 @@ static void start_request(struct virtio_blk_queue *q, struct blk_slot *s)
 	}
 }
 
+static void poll_timer_arm(struct virtio_blk *blk)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = VIRTIO_BLK_POLL_TICK_NS / 1000000000ull,
+			      .tv_nsec = VIRTIO_BLK_POLL_TICK_NS % 1000000000ull },
+	};
+
+	if (blk->poll_timer_armed)
+		return;
+	if (timerfd_settime(blk->poll_timer_fd, 0, &its, NULL) < 0) {
+		/* Not expected with a valid fd and time; the queues then go back
+		 * to notifications at their next look (see process_queue). */
+		log_debug("%s: arming the poll timer: %s", blk->backend.path, strerror(errno));
+		return;
+	}
+	blk->poll_timer_armed = true;
+}
+
 /* Takes chains while slots are free. With none free the queue stalls with
- * notifications off; the next completion picks it up again. */
+ * notifications off; the next completion picks it up again. With enough
+ * in flight it polls: notifications stay off, and the next completion or
+ * tick of the poll timer looks again. Otherwise notifications are
+ * re-armed, and the ring checked once more for what came meanwhile. */
 static void process_queue(struct virtio_blk_queue *q)
 {
+	struct virtio_blk *blk = q->blk;
 	char why[160];
 
 	if (!q->vq || q->broken)
@@ -358,11 +382,39 @@ static void process_queue(struct virtio_blk_queue *q)
 			q->stalled = true;
 			break;
 		}
+		/* Submitted first, so in_flight counts what will complete: each
+		 * completion wakes on_aio, which looks at the ring again. */
+		block_backend_submit(&blk->backend);
+		if (blk->backend.in_flight >= VIRTIO_BLK_POLL_MIN_IN_FLIGHT) {
+			poll_timer_arm(blk);
+			if (blk->poll_timer_armed) {
+				q->polling = true;
+				break;
+			}
+		}
+		q->polling = false;
 		if (!virtq_enable_notify(q->vq))
 			break;
 	}
-	block_backend_submit(&q->blk->backend);
+	block_backend_submit(&blk->backend);
 	notify_if_needed(q);
+}
+
+/* Looks at the rings of the queues that poll; they poll on (and re-arm
+ * the timer) while enough is still in flight. */
+static void on_poll_tick(void *opaque, uint32_t events)
+{
+	struct virtio_blk *blk = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(blk->poll_timer_fd, &expirations, sizeof(expirations)) < 0) {
+		/* EAGAIN: disarmed after it fired; look anyway. */
+	}
+	blk->poll_timer_armed = false;
+	for (unsigned i = 0; i < blk->nr_queues; i++)
+		if (blk->queues[i].polling)
+			process_queue(&blk->queues[i]);
 }
 
 static void on_kick(void *opaque, uint32_t events)
@@ -386,7 +438,7 @@ static void on_aio(void *opaque, uint32_t events)
 	for (unsigned i = 0; i < blk->nr_queues; i++) {
 		struct virtio_blk_queue *q = &blk->queues[i];
 
-		if (q->stalled && slot_available(q)) {
+		if ((q->stalled && slot_available(q)) || q->polling) {
 			q->stalled = false;
 			process_queue(q);
 		}
@@ -402,7 +454,7 @@ static void queue_init(struct virtio_blk *blk, struct virtio_blk_queue *q, unsig
 	q->index = index;
 	q->vq = NULL;
 	q->kick_fd = -1;
-	q->watching = q->broken = q->stalled = q->need_notify = false;
+	q->watching = q->broken = q->stalled = q->polling = q->need_notify = false;
 	q->free = NULL;
 	q->fresh = 0;
 }
@@ -424,6 +476,9 @@ static void reset_on_thread(void *arg)
 		q->vq = NULL;
 	}
 	event_loop_remove(&blk->io->loop, blk->backend.event_fd);
+	event_loop_remove(&blk->io->loop, blk->poll_timer_fd);
+	timerfd_settime(blk->poll_timer_fd, 0, &(struct itimerspec){ 0 }, NULL);
+	blk->poll_timer_armed = false;
 	/* A discard or write-zeroes may have gigabytes to go; the driver
 	 * that reset (or the VMM shutting down) waits for one piece only. */
 	block_backend_cancel(&blk->backend);
@@ -459,6 +514,13 @@ static void activate_on_thread(void *arg)
 		a->result = -1;
 		return;
 	}
+	r = event_loop_add(loop, blk->poll_timer_fd, EPOLLIN, on_poll_tick, blk);
+	if (r < 0) {
+		log_error("%s: cannot watch the poll timer: %s", blk->backend.path, strerror(-r));
+		event_loop_remove(loop, blk->backend.event_fd);
+		a->result = -1;
+		return;
+	}
 	blk->active = true;
 	for (unsigned i = 0; i < blk->nr_queues; i++) {
 		struct virtio_blk_queue *q = &blk->queues[i];
@@ -466,6 +528,7 @@ static void activate_on_thread(void *arg)
 		if (!a->vqs[i])
 			continue;
 		q->vq = a->vqs[i];
+		q->vq->manual_rearm = true;   /* process_queue decides */
 		q->kick_fd = a->kick_fds[i];
 		r = event_loop_add(loop, q->kick_fd, EPOLLIN, on_kick, q);
 		if (r < 0) {
@@ -589,6 +652,7 @@ int virtio_blk_create(struct virtio_blk *blk, const struct virtio_blk_config *cf
 
 	memset(blk, 0, sizeof(*blk));
 	blk->backend.fd = blk->backend.event_fd = -1;
+	blk->poll_timer_fd = -1;
 	if (!io || !env) {
 		snprintf(err, errlen, "%s: virtio-blk needs an I/O thread and a VM", cfg->path);
 		return -EINVAL;
@@ -619,6 +683,12 @@ int virtio_blk_create(struct virtio_blk *blk, const struct virtio_blk_config *cf
 	r = block_backend_open(&blk->backend, &opt, err, errlen);
 	if (r < 0)
 		goto fail;
+	blk->poll_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (blk->poll_timer_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: timerfd: %s", cfg->path, strerror(-r));
+		goto fail;
+	}
 	fill_config(blk);
 
 	blk->ops = (struct virtio_device_ops){
@@ -644,6 +714,9 @@ int virtio_blk_create(struct virtio_blk *blk, const struct virtio_blk_config *cf
 
 fail:
 	block_backend_close(&blk->backend);
+	if (blk->poll_timer_fd >= 0)
+		close(blk->poll_timer_fd);
+	blk->poll_timer_fd = -1;
 	free(blk->queues);
 	blk->queues = NULL;
 	return r;
@@ -654,6 +727,9 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 	/* The transport resets the device first: the I/O stops here. */
 	virtio_pci_destroy(&blk->transport);
 	block_backend_close(&blk->backend);
+	if (blk->poll_timer_fd >= 0)
+		close(blk->poll_timer_fd);
+	blk->poll_timer_fd = -1;
 	free(blk->queues);
 	blk->queues = NULL;
 }

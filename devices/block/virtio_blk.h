@@ -6,7 +6,14 @@
  * only waits when the driver resets the device, until the requests in
  * flight have finished (nothing may write guest memory after a reset).
  * Each queue keeps at most VIRTIO_BLK_QUEUE_DEPTH requests in flight;
- * beyond that, chains wait in the ring until completions free a slot. */
+ * beyond that, chains wait in the ring until completions free a slot.
+ *
+ * While VIRTIO_BLK_POLL_MIN_IN_FLIGHT or more requests are in flight, the
+ * driver is not asked to notify: the I/O thread looks at the ring at each
+ * completion instead, and at least every VIRTIO_BLK_POLL_TICK_NS, so a
+ * request waits no longer than that for it. A notification is a VM exit
+ * (an emulated MMIO write under nested virtualization); under load most of
+ * them would only say what the next completion shows anyway. */
 #ifndef GVMM_VIRTIO_BLK_H
 #define GVMM_VIRTIO_BLK_H
 
@@ -27,6 +34,8 @@
 #define VIRTIO_BLK_MAX_QUEUES   (PCI_MSIX_MAX_VECTORS - 1 < VIRTIO_PCI_MAX_QUEUES ? \
 				 PCI_MSIX_MAX_VECTORS - 1 : VIRTIO_PCI_MAX_QUEUES)
 #define VIRTIO_BLK_CONFIG_SIZE  60   /* through write_zeroes_may_unmap */
+#define VIRTIO_BLK_POLL_MIN_IN_FLIGHT 4
+#define VIRTIO_BLK_POLL_TICK_NS 1000000ull   /* 1 ms */
 
 /* Feature bits (virtio 1.2, 5.2.3). */
 #define VIRTIO_BLK_F_SIZE_MAX      1
@@ -58,8 +67,10 @@ struct virtio_blk {
 	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];  /* device config, little-endian */
 	unsigned nr_queues;
 	struct virtio_blk_queue *queues;
+	int poll_timer_fd;                /* VIRTIO_BLK_POLL_TICK_NS, while polling */
 	/* Between activate and reset, touched only on the I/O thread. */
 	bool active;
+	bool poll_timer_armed;
 	struct block_request_limits limits;
 	bool refusal_logged;              /* a request the guest got wrong */
 	bool io_error_logged;             /* the host failed an I/O */

@@ -373,7 +373,8 @@ static bool walk_chain(struct chain_walk *w, uint16_t head)
 /* With EVENT_IDX, an empty queue asks the driver to notify on the very
  * next entry, and then looks again: an entry added between our look and
  * the store would otherwise come without a notification and sit there.
- * This way a device that just pops until EMPTY is always re-armed. */
+ * This way a device that just pops until EMPTY is always re-armed (unless
+ * it re-arms by itself: manual_rearm). */
 static bool rearm_and_recheck(struct virtq *vq, uint16_t *avail_idx)
 {
 	if (!store_u16(vq, avail_event_gpa(vq), __ATOMIC_RELAXED, vq->last_avail_idx))
@@ -395,7 +396,7 @@ enum virtq_pop_result virtq_pop_chain(struct virtq *vq, struct virtq_chain *chai
 		return VIRTQ_POP_BROKEN;
 	}
 	pending = (uint16_t)(avail_idx - vq->last_avail_idx);
-	if (pending == 0 && vq->event_idx) {
+	if (pending == 0 && vq->event_idx && !vq->manual_rearm) {
 		if (!rearm_and_recheck(vq, &avail_idx)) {
 			say(why, whylen, "rings are not in guest RAM");
 			return VIRTQ_POP_BROKEN;

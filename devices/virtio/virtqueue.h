@@ -38,6 +38,10 @@ struct virtq {
 	uint16_t used_idx;              /* next used entry the device writes */
 	uint16_t signalled_used;        /* used_idx at the last interrupt */
 	bool signalled_used_valid;
+	/* The device re-arms notifications itself, with virtq_enable_notify
+	 * once it stops looking at the ring on its own; virtq_pop_chain then
+	 * leaves them as they are when the ring is empty. */
+	bool manual_rearm;
 };
 
 /* One request: device-readable buffers first (out), then device-writable

@@ -407,6 +407,30 @@ static void notify_with_event_idx(void)
 	ring_free(r);
 }
 
+/* A device that re-arms by itself (manual_rearm) drains to empty without
+ * moving avail_event: the driver is not asked to notify until the device
+ * calls virtq_enable_notify. */
+static void manual_rearm_leaves_avail_event(void)
+{
+	struct ring *r = ring_new(8, true, false);
+
+	r->vq.manual_rearm = true;
+	desc(r, 0, DATA_GPA, 1, 0, 0);
+	offer(r, 0);
+	offer(r, 0);
+	CHECK_EQ(pop(r), VIRTQ_POP_CHAIN);
+	CHECK_EQ(pop(r), VIRTQ_POP_CHAIN);
+	CHECK_EQ(pop(r), VIRTQ_POP_EMPTY);
+	CHECK_EQ(get16(r, avail_event_gpa(r)), 0);   /* not re-armed at empty */
+	offer(r, 0);
+	CHECK_EQ(pop(r), VIRTQ_POP_CHAIN);            /* the device still finds it */
+	CHECK_EQ(pop(r), VIRTQ_POP_EMPTY);
+	CHECK_EQ(get16(r, avail_event_gpa(r)), 0);
+	CHECK(!virtq_enable_notify(&r->vq));
+	CHECK_EQ(get16(r, avail_event_gpa(r)), 3);   /* re-armed when asked */
+	ring_free(r);
+}
+
 static void copies_cross_iovec_boundaries(void)
 {
 	struct ring *r = ring_new(8, false, false);
@@ -739,6 +763,7 @@ TEST_MAIN("virtqueue",
 	TEST_CASE(no_interrupt_flag),
 	TEST_CASE(notify_with_flags),
 	TEST_CASE(notify_with_event_idx),
+	TEST_CASE(manual_rearm_leaves_avail_event),
 	TEST_CASE(copies_cross_iovec_boundaries),
 	TEST_CASE(reset_forgets_the_queue),
 	TEST_CASE(descriptor_loop),
