@@ -130,6 +130,9 @@ check dry-run-order "boot 1 gvmm,boot 1 qemu,boot 2 gvmm,boot 2 qemu,block 1 gvm
 check dry-run-banner 1 "$(grep -c '^\*\*DRY RUN' "$work/dry.out")"
 check dry-run-boot-row 1 "$(grep -c '^| 1 boot to init, wall clock (ms; QEMU -M microvm) | [0-9]* ([0-9]*-[0-9]*) | [0-9]* | [0-9.]* | lower | 2 ok; 1 ok, 1 failed |$' "$work/dry.out")"
 check dry-run-block-rows 4 "$(grep -c '^| 3 block .* | higher | 2 ok; 2 ok |$' "$work/dry.out")"
+# Exits and interrupts per request, from two samples of KVM's counters
+# around the iodepth 32 job and the guest's ios= counts.
+check dry-run-block-per-request-rows 2 "$(grep -c '^| 3 block, \(VM exits\|interrupts injected\) per request, .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-desktop-rows 2 "$(grep -c '^| 7 desktop, .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-desktop-memory-gvmm-only 2 "$(grep -c '^| 7 .*(MiB) | [0-9.]* ([0-9.]*-[0-9.]*) | not measured .* | - | lower | 2 ok; - |$' "$work/dry.out")"
 check dry-run-gpu-row 1 "$(grep -c '^| 5 GPU, glprobe in the guest on virgl, 1280x800 (frames/s; .*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | higher | 2 ok; 2 ok |$' "$work/dry.out")"

@@ -4,7 +4,11 @@
 # same script on the image file for the ceiling, so both sides run the very
 # same jobs. One line per job:
 #
-#   BENCH-FIO NAME iops=N kib_s=N
+#   BENCH-FIO NAME iops=N kib_s=N [ios=N]
+#
+# ios, where TARGET is a block device: the requests it has completed so
+# far (reads and writes, from /sys/block), so the host can count per
+# request what it sees between two lines.
 #
 # or "BENCH-FIO-ERROR NAME ..." and exit status 1 when a job fails. Each
 # job runs SECS seconds after one second of ramp: kernel parameter
@@ -19,6 +23,12 @@ if [ $# -eq 0 ]; then
 	done
 fi
 command -v fio >/dev/null || { echo "BENCH-FIO-ERROR fio: not in this guest (boot initrd-fio.img: tools/mkguest --fio)"; exit 1; }
+
+# ios_done: requests the target disk has completed; nothing for a file.
+ios_done() {
+	stat=/sys/block/${target##*/}/stat
+	[ -b "$target" ] && [ -r "$stat" ] && awk '{ print $1 + $5 }' "$stat"
+}
 
 # job NAME RW BLOCKSIZE IODEPTH
 job() {
@@ -38,8 +48,14 @@ job() {
 		echo "BENCH-FIO-ERROR $1 $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 		return 1
 	fi
+	case $line in BENCH-FIO-ERROR*)
+		echo "$line"
+		return 1
+		;;
+	esac
+	n=$(ios_done)
+	[ -n "$n" ] && line="$line ios=$n"
 	echo "$line"
-	case $line in BENCH-FIO-ERROR*) return 1 ;; esac
 }
 
 rc=0
