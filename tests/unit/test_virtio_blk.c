@@ -336,6 +336,32 @@ static void submit(struct rig *r, uint32_t type, uint64_t sector, uint64_t data_
 	mmio_write(r, r->notify + 0ull * r->notify_mult, 0, 2);
 }
 
+/* Slot i of a set of one-sector reads, each with its own indirect table:
+ * where its table, header, status byte and buffer lie. */
+#define IND_TABLES   0x50000ull
+#define IND_HDRS     0x60000ull
+#define IND_STATUSES 0x61000ull
+#define IND_BUFS     0x70000ull
+
+/* Writes the read of sector into slot i, its status byte 0xee, and points
+ * descriptor i at its table (not yet offered). */
+static void put_indirect_read(struct rig *r, uint16_t i, uint64_t sector)
+{
+	struct { uint32_t type, reserved; uint64_t sector; } hdr = {
+		htole32(VIRTIO_BLK_T_IN), 0, htole64(sector) };
+	struct { uint64_t addr; uint32_t len; uint16_t flags, next; } t[3] = {
+		{ htole64(IND_HDRS + 16ull * i), htole32(16), htole16(VIRTQ_DESC_F_NEXT), htole16(1) },
+		{ htole64(IND_BUFS + 512ull * i), htole32(512),
+		  htole16(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE), htole16(2) },
+		{ htole64(IND_STATUSES + i), htole32(1), htole16(VIRTQ_DESC_F_WRITE), 0 },
+	};
+
+	CHECK_EQ(guest_memory_write(&r->mem, IND_HDRS + 16ull * i, &hdr, sizeof(hdr)), 0);
+	CHECK_EQ(guest_memory_write(&r->mem, IND_TABLES + 48ull * i, t, sizeof(t)), 0);
+	*ram(r, IND_STATUSES + i, 1) = 0xee;
+	put_desc(r, i, IND_TABLES + 48ull * i, sizeof(t), VIRTQ_DESC_F_INDIRECT, 0);
+}
+
 /* Waits for the next used entry; returns its length, or -1. */
 static int64_t wait_used(struct rig *r)
 {
@@ -667,7 +693,7 @@ static void test_reset_with_requests_in_flight(void)
  * descriptor, so 200 fit in a queue of 256. */
 static void test_more_requests_than_slots(void)
 {
-	enum { N = 200, TABLES = 0x50000, HDRS = 0x60000, STATUSES = 0x61000, BUFS = 0x70000 };
+	enum { N = 200 };
 	bool seen[N] = { false };
 	struct rig r;
 	unsigned done = 0;
@@ -679,20 +705,8 @@ static void test_more_requests_than_slots(void)
 	r.qsize = 256;
 	CHECK(driver_start(&r, ALL_FEATURES));
 	for (unsigned i = 0; i < N; i++) {
-		struct { uint32_t type, reserved; uint64_t sector; } hdr = {
-			htole32(VIRTIO_BLK_T_IN), 0, htole64(i) };
-		struct { uint64_t addr; uint32_t len; uint16_t flags, next; } t[3] = {
-			{ htole64(HDRS + 16ull * i), htole32(16), htole16(VIRTQ_DESC_F_NEXT), htole16(1) },
-			{ htole64(BUFS + 512ull * i), htole32(512),
-			  htole16(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE), htole16(2) },
-			{ htole64(STATUSES + i), htole32(1), htole16(VIRTQ_DESC_F_WRITE), 0 },
-		};
-
-		CHECK_EQ(guest_memory_write(&r.mem, HDRS + 16ull * i, &hdr, sizeof(hdr)), 0);
-		CHECK_EQ(guest_memory_write(&r.mem, TABLES + 48ull * i, t, sizeof(t)), 0);
-		put_desc(&r, (uint16_t)i, TABLES + 48ull * i, sizeof(t), VIRTQ_DESC_F_INDIRECT, 0);
+		put_indirect_read(&r, (uint16_t)i, i);
 		put16(&r, AVAIL_GPA + 4 + 2ull * i, (uint16_t)i);
-		*ram(&r, STATUSES + i, 1) = 0xee;
 	}
 	put16(&r, AVAIL_GPA + 2, N);
 	mmio_write(&r, r.notify, 0, 2);
@@ -708,8 +722,8 @@ static void test_more_requests_than_slots(void)
 			seen[id] = true;
 			done++;
 		}
-		CHECK_EQ(*ram(&r, STATUSES + i, 1), VIRTIO_BLK_S_OK);
-		CHECK_EQ(*ram(&r, BUFS + 512ull * i + 511, 1), 0x5a);
+		CHECK_EQ(*ram(&r, IND_STATUSES + i, 1), VIRTIO_BLK_S_OK);
+		CHECK_EQ(*ram(&r, IND_BUFS + 512ull * i + 511, 1), 0x5a);
 	}
 	CHECK_EQ(done, N);
 	rig_down(&r);
@@ -722,8 +736,7 @@ static void test_more_requests_than_slots(void)
  * avail_event asks for the very next entry. */
 static void test_driver_notified_only_when_asked(void)
 {
-	enum { TOTAL = 600, WINDOW = 32, HEADS = 64, TABLES = 0x50000, HDRS = 0x60000,
-	       STATUSES = 0x61000, BUFS = 0x70000 };
+	enum { TOTAL = 600, WINDOW = 32, HEADS = 64 };
 	struct rig r;
 	unsigned submitted = 0, done = 0, kicks = 0, in_flight = 0;
 	uint16_t free_heads[HEADS], nr_free = 0, used_seen = 0;
@@ -749,8 +762,8 @@ static void test_driver_notified_only_when_asked(void)
 			uint16_t head = (uint16_t)get32(&r, USED_GPA + 4 + 8ull * (used_seen % HEADS));
 
 			CHECK(head < HEADS);
-			CHECK_EQ(*ram(&r, STATUSES + head, 1), VIRTIO_BLK_S_OK);
-			CHECK_EQ(*ram(&r, BUFS + 512ull * head + 7, 1), 0x5a);
+			CHECK_EQ(*ram(&r, IND_STATUSES + head, 1), VIRTIO_BLK_S_OK);
+			CHECK_EQ(*ram(&r, IND_BUFS + 512ull * head + 7, 1), 0x5a);
 			free_heads[nr_free++] = head;
 			used_seen++;
 			in_flight--;
@@ -760,21 +773,8 @@ static void test_driver_notified_only_when_asked(void)
 		/* Top the window up, publish once, notify only when asked. */
 		while (in_flight < WINDOW && submitted < TOTAL && nr_free) {
 			uint16_t head = free_heads[--nr_free];
-			uint64_t sector = (submitted * 7919u) % (DISK_SIZE / 512);
-			struct { uint32_t type, reserved; uint64_t sector; } hdr = {
-				htole32(VIRTIO_BLK_T_IN), 0, htole64(sector) };
-			struct { uint64_t addr; uint32_t len; uint16_t flags, next; } t[3] = {
-				{ htole64(HDRS + 16ull * head), htole32(16), htole16(VIRTQ_DESC_F_NEXT), htole16(1) },
-				{ htole64(BUFS + 512ull * head), htole32(512),
-				  htole16(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE), htole16(2) },
-				{ htole64(STATUSES + head), htole32(1), htole16(VIRTQ_DESC_F_WRITE), 0 },
-			};
-
-			CHECK_EQ(guest_memory_write(&r.mem, HDRS + 16ull * head, &hdr, sizeof(hdr)), 0);
-			CHECK_EQ(guest_memory_write(&r.mem, TABLES + 48ull * head, t, sizeof(t)), 0);
-			memset(ram(&r, BUFS + 512ull * head, 512), 0, 512);
-			*ram(&r, STATUSES + head, 1) = 0xee;
-			put_desc(&r, head, TABLES + 48ull * head, sizeof(t), VIRTQ_DESC_F_INDIRECT, 0);
+			memset(ram(&r, IND_BUFS + 512ull * head, 512), 0, 512);
+			put_indirect_read(&r, head, (submitted * 7919u) % (DISK_SIZE / 512));
 			put16(&r, AVAIL_GPA + 4 + 2ull * (r.avail_idx % HEADS), head);
 			r.avail_idx++;
 			submitted++;
