@@ -3,15 +3,15 @@
  * io_setup maps the context's completion ring into this process and
  * returns its address as the context. Events can be taken from it with
  * plain loads and a store of the head, as io_getevents would take them,
- * but without a system call: one call fewer per batch of completions on
- * the disk's hot path. A kernel whose ring has a layout this code does
+ * but without a system call: none per batch of completions on the disk's
+ * hot path, where io_getevents took one, and one more to find the ring
+ * empty. A kernel whose ring has a layout this code does
  * not know (another magic, or incompatible features) is left to
  * io_getevents. */
 #ifndef GVMM_AIO_RING_H
 #define GVMM_AIO_RING_H
 
 #include <libaio.h>
-#include <stdbool.h>
 
 struct aio_ring;
 

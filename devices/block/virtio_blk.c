@@ -643,6 +643,13 @@ static uint64_t offered_features(bool read_only)
 
 /* ---- lifetime ---- */
 
+static void close_poll_timer(struct virtio_blk *blk)
+{
+	if (blk->poll_timer_fd >= 0)
+		close(blk->poll_timer_fd);
+	blk->poll_timer_fd = -1;
+}
+
 int virtio_blk_create(struct virtio_blk *blk, const struct virtio_blk_config *cfg,
 		      unsigned nr_queues, struct io_thread *io,
 		      const struct virtio_pci_env *env, char *err, size_t errlen)
@@ -714,9 +721,7 @@ int virtio_blk_create(struct virtio_blk *blk, const struct virtio_blk_config *cf
 
 fail:
 	block_backend_close(&blk->backend);
-	if (blk->poll_timer_fd >= 0)
-		close(blk->poll_timer_fd);
-	blk->poll_timer_fd = -1;
+	close_poll_timer(blk);
 	free(blk->queues);
 	blk->queues = NULL;
 	return r;
@@ -727,9 +732,7 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 	/* The transport resets the device first: the I/O stops here. */
 	virtio_pci_destroy(&blk->transport);
 	block_backend_close(&blk->backend);
-	if (blk->poll_timer_fd >= 0)
-		close(blk->poll_timer_fd);
-	blk->poll_timer_fd = -1;
+	close_poll_timer(blk);
 	free(blk->queues);
 	blk->queues = NULL;
 }

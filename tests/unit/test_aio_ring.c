@@ -7,6 +7,7 @@
 #include "check.h"
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
