@@ -82,25 +82,6 @@ struct spice_display {
 
 /* ---- giving freed frames back (loop thread) ---- */
 
-/* Each send mallocs its changed pixels, up to a frame, and spice-server
- * frees them once it has drawn them. glibc raises its mmap threshold to
- * the largest block freed, so after the first frame-sized free those
- * blocks come from its heaps, and what is freed there stays in the
- * process: about two frames per output once the guest stops drawing.
- * So a second after a send (at most once a second while sends go on,
- * never while nothing is sent) malloc_trim hands free pages back. */
-static void trim_timer_fired(void *opaque, uint32_t events)
-{
-	struct spice_display *sd = opaque;
-	uint64_t expirations;
-
-	(void)events;
-	if (read(sd->trim_fd, &expirations, sizeof(expirations)) != sizeof(expirations))
-		return;
-	sd->trim_armed = false;
-	malloc_trim(0);
-}
-
 static void trim_soon(struct spice_display *sd)
 {
 	struct itimerspec when = {
@@ -112,6 +93,33 @@ static void trim_soon(struct spice_display *sd)
 		return;
 	if (timerfd_settime(sd->trim_fd, 0, &when, NULL) == 0)
 		sd->trim_armed = true;
+}
+
+/* Each send mallocs its changed pixels, up to a frame, and spice-server
+ * frees them once it has drawn them. glibc raises its mmap threshold to
+ * the largest block freed, so after the first frame-sized free those
+ * blocks come from its heaps, and what is freed there stays in the
+ * process: about two frames per output once the guest stops drawing.
+ * So a second after a send (at most once a second while sends go on,
+ * never while nothing is sent) malloc_trim hands free pages back.
+ *
+ * Each output's copy of the pixels is needed only until its changes are
+ * sent (display/spice_qxl.c), so the same timer gives the copies' pages
+ * back, about a frame each. An output still drawing faults back in only
+ * the pages it writes, once a second at most: little beside the copying
+ * it does anyway. */
+static void trim_timer_fired(void *opaque, uint32_t events)
+{
+	struct spice_display *sd = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(sd->trim_fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	sd->trim_armed = false;
+	malloc_trim(0);
+	for (unsigned i = 0; i < sd->nr_outputs; i++)
+		spice_output_release_copy(sd->outputs[i]);
 }
 
 /* ---- pacing (loop thread) ---- */

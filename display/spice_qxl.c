@@ -13,6 +13,12 @@
  * the two apart lets the GPU write the copy at any time while
  * spice-server's worker thread draws.
  *
+ * Only the dirty region of the copy is ever read (into draw commands), so
+ * once it is sent the copy holds nothing the display needs: the surface
+ * has the picture. An idle output therefore gives the copy's pages back
+ * (spice_output_release_copy), and the copy is its own mapping so that
+ * this returns them to the system whatever malloc does.
+ *
  * Memory. spice-server keeps a draw command (our block) until it has
  * rendered it, which it does lazily: a command stays in its drawing tree
  * until later ones cover all of it. Left alone, a guest that flushes
@@ -32,6 +38,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../vmm/log.h"
@@ -288,11 +295,34 @@ restart:
 	o->dirty[best] = rect_union(&o->dirty[best], &r);
 }
 
+/* ---- the copy: its own mapping ---- */
+
+static size_t copy_bytes(uint32_t width, uint32_t height)
+{
+	return (size_t)width * height * 4;
+}
+
+/* A zeroed width x height copy; NULL without memory. */
+static uint8_t *copy_map(uint32_t width, uint32_t height)
+{
+	void *p = mmap(NULL, copy_bytes(width, height), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void copy_unmap(uint8_t *copy, uint32_t width, uint32_t height)
+{
+	if (copy)
+		munmap(copy, copy_bytes(width, height));
+}
+
 /* ---- the GPU's side ---- */
 
 int spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height)
 {
 	uint8_t *fresh = NULL, *old;
+	uint32_t old_width, old_height;
 	bool warn;
 
 	pthread_mutex_lock(&o->lock);
@@ -305,7 +335,7 @@ int spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height)
 	pthread_mutex_unlock(&o->lock);
 
 	if (width && height) {
-		fresh = calloc((size_t)width * height, 4);
+		fresh = copy_map(width, height);
 		if (!fresh) {
 			/* The guest asks again and again: say it once. */
 			pthread_mutex_lock(&o->lock);
@@ -320,6 +350,8 @@ int spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height)
 	}
 	pthread_mutex_lock(&o->lock);
 	old = o->copy;
+	old_width = o->width;
+	old_height = o->height;
 	o->copy = fresh;
 	o->width = width;
 	o->height = height;
@@ -329,7 +361,7 @@ int spice_output_resize(struct spice_output *o, uint32_t width, uint32_t height)
 	 * of the new size first. */
 	o->gl_named = false;
 	pthread_mutex_unlock(&o->lock);
-	free(old);
+	copy_unmap(old, old_width, old_height);
 	o->wake(o->wake_opaque);
 	return 0;
 }
@@ -638,6 +670,19 @@ bool spice_output_has_dirty(struct spice_output *o)
 	dirty = o->nr_dirty && !o->resize_pending && o->primary_live;
 	pthread_mutex_unlock(&o->lock);
 	return dirty;
+}
+
+bool spice_output_release_copy(struct spice_output *o)
+{
+	bool released = false;
+
+	pthread_mutex_lock(&o->lock);
+	/* Under the lock the GPU writes the copy with: nothing lands in
+	 * pages being dropped. */
+	if (o->copy && !o->nr_dirty)
+		released = madvise(o->copy, copy_bytes(o->width, o->height), MADV_DONTNEED) == 0;
+	pthread_mutex_unlock(&o->lock);
+	return released;
 }
 
 static uint32_t monotonic_ms(void)
@@ -1110,7 +1155,7 @@ struct spice_output *spice_output_new(unsigned index, uint32_t width, uint32_t h
 	o->qxl.base.sif = &qxl_interface.base;
 	o->qxl.id = (int)index;
 	if (width && height) {
-		o->copy = calloc((size_t)width * height, 4);
+		o->copy = copy_map(width, height);
 		if (!o->copy) {
 			spice_output_free(o);
 			return NULL;
@@ -1156,6 +1201,6 @@ void spice_output_free(struct spice_output *o)
 	pthread_mutex_destroy(&o->lock);
 	pthread_mutex_destroy(&o->queue_lock);
 	free(o->primary);
-	free(o->copy);
+	copy_unmap(o->copy, o->width, o->height);
 	free(o);
 }

@@ -77,6 +77,11 @@ bool spice_output_take_client_arrival(struct spice_output *o);
 void spice_output_service(struct spice_output *o);
 /* Whether part of the copy waits to be sent and could be now. */
 bool spice_output_has_dirty(struct spice_output *o);
+/* Gives the copy's pages back to the system, unless part of it waits to
+ * be sent: the surface holds the picture, and the next updates fault in
+ * the pages they write (so call it now and then, not after every send).
+ * Any thread. Returns whether it did. */
+bool spice_output_release_copy(struct spice_output *o);
 /* Queues draw commands for the changed region and wakes spice-server;
  * once those not yet flushed exceed a frame, an update command follows
  * that makes spice-server render them and let go. Leaves the region

@@ -3,13 +3,15 @@
  * commands stays within what spice_output_bytes says, whether nobody
  * pulls the commands (this test plays spice-server's worker, late) or
  * spice-server pulls them itself; and the picture the commands paint,
- * once drained, is the last one the GPU wrote. Then the GL scanout's
- * state machine, with no server at all: this test plays the worker's
- * acknowledgement (async_complete). */
+ * once drained, is the last one the GPU wrote; and that the output's
+ * copy of the pixels gives its pages back once all of it was sent, and
+ * only then. Then the GL scanout's state machine, with no server at all:
+ * this test plays the worker's acknowledgement (async_complete). */
 #include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,7 +43,7 @@ static void count_wake(void *opaque)
 	atomic_fetch_add(&r->wakes, 1);
 }
 
-static bool rig_start(struct rig *r, bool started)
+static bool rig_start_sized(struct rig *r, bool started, uint32_t width, uint32_t height)
 {
 	SpiceCoreInterface *core;
 
@@ -56,12 +58,17 @@ static bool rig_start(struct rig *r, bool started)
 	spice_server_set_noauth(r->server);
 	if (spice_server_init(r->server, core))
 		return false;
-	r->o = spice_output_new(0, WIDTH, HEIGHT, count_wake, r);
+	r->o = spice_output_new(0, width, height, count_wake, r);
 	if (!r->o || spice_output_attach(r->o, r->server) < 0)
 		return false;
 	if (started)
 		spice_server_vm_start(r->server);
 	return true;
+}
+
+static bool rig_start(struct rig *r, bool started)
+{
+	return rig_start_sized(r, started, WIDTH, HEIGHT);
 }
 
 static void rig_stop(struct rig *r)
@@ -117,9 +124,11 @@ static struct display_rect flood_rect(unsigned k)
 	return (struct display_rect){ 0, shift, WIDTH, HEIGHT - shift };
 }
 
-/* Plays spice-server's worker: pulls every command, paints the draws on
- * canvas (BGRA rows of WIDTH), gives each back. Returns how many. */
-static unsigned drain(struct spice_output *o, uint32_t *canvas)
+/* Plays spice-server's worker on a width x height output: pulls every
+ * command, paints the draws on canvas (BGRA rows of width), gives each
+ * back. Returns how many. */
+static unsigned drain_sized(struct spice_output *o, uint32_t *canvas, uint32_t width,
+			    uint32_t height)
 {
 	QXLInstance *qin = spice_output_qxl(o);
 	const QXLInterface *sif = (const QXLInterface *)qin->base.sif;
@@ -136,10 +145,12 @@ static unsigned drain(struct spice_output *o, uint32_t *canvas)
 			const uint8_t *src = (const uint8_t *)(uintptr_t)img->bitmap.data;
 
 			CHECK_EQ(d->type, QXL_DRAW_COPY);
-			CHECK(d->bbox.left >= 0 && d->bbox.right <= WIDTH && d->bbox.left < d->bbox.right);
-			CHECK(d->bbox.top >= 0 && d->bbox.bottom <= HEIGHT && d->bbox.top < d->bbox.bottom);
+			CHECK(d->bbox.left >= 0 && d->bbox.right <= (int32_t)width &&
+			      d->bbox.left < d->bbox.right);
+			CHECK(d->bbox.top >= 0 && d->bbox.bottom <= (int32_t)height &&
+			      d->bbox.top < d->bbox.bottom);
 			for (int32_t y = d->bbox.top; y < d->bbox.bottom; y++)
-				memcpy(canvas + (size_t)y * WIDTH + d->bbox.left,
+				memcpy(canvas + (size_t)y * width + d->bbox.left,
 				       src + (size_t)(y - d->bbox.top) * img->bitmap.stride,
 				       (size_t)(d->bbox.right - d->bbox.left) * 4);
 			info = &d->release_info;
@@ -148,12 +159,17 @@ static unsigned drain(struct spice_output *o, uint32_t *canvas)
 
 			CHECK_EQ(ext.cmd.type, QXL_CMD_UPDATE);
 			CHECK(u->area.left == 0 && u->area.top == 0);
-			CHECK(u->area.right == WIDTH && u->area.bottom == HEIGHT);
+			CHECK(u->area.right == (int32_t)width && u->area.bottom == (int32_t)height);
 			info = &u->release_info;
 		}
 		sif->release_resource(qin, (struct QXLReleaseInfoExt){ .info = info });
 	}
 	return n;
+}
+
+static unsigned drain(struct spice_output *o, uint32_t *canvas)
+{
+	return drain_sized(o, canvas, WIDTH, HEIGHT);
 }
 
 /* Nobody pulls (a stalled spice-server): a flood of flushes, each sent
@@ -258,6 +274,77 @@ static void test_spice_server_lets_go(void)
 	CHECK_EQ(queued, 0);
 	CHECK(held <= FRAME);
 	rig_stop(&r);
+}
+
+/* This process's resident anonymous memory, in KiB (0 if unreadable). */
+static uint64_t rss_anon_kib(void)
+{
+	char line[128];
+	uint64_t kib = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %" SCNu64, &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* Whether rectangle r of canvas (rows of width) shows generation gen. */
+static bool shows(const uint32_t *canvas, uint32_t width, struct display_rect r, uint32_t gen)
+{
+	for (uint32_t y = r.y; y < r.y + r.height; y++)
+		for (uint32_t x = r.x; x < r.x + r.width; x++)
+			if ((canvas[(size_t)y * width + x] & 0xffffff) != pixel(x, y, gen))
+				return false;
+	return true;
+}
+
+/* The copy gives its pages back once everything in it was sent, and
+ * only then: a change not yet sent survives a release, and a released
+ * copy takes the next changes as before. */
+static void test_copy_released_once_sent(void)
+{
+	const uint32_t width = 1024, height = 1024;
+	const struct display_rect all = { 0, 0, width, height };
+	const struct display_rect corner = { 100, 200, 64, 32 };
+	const uint64_t frame_kib = (uint64_t)width * height * 4 / 1024;
+	uint32_t *canvas = calloc((size_t)width * height, 4);
+	uint64_t before, after;
+	struct rig r;
+
+	if (!canvas || !rig_start_sized(&r, false, width, height)) {
+		CHECK(!"a server starts");
+		rig_stop(&r);
+		free(canvas);
+		return;
+	}
+	/* A change not sent yet: the copy is kept. */
+	paint(r.o, all, 1);
+	CHECK(!spice_output_release_copy(r.o));
+	spice_output_send(r.o);
+	drain_sized(r.o, canvas, width, height);
+	CHECK(!spice_output_has_dirty(r.o));
+	CHECK(shows(canvas, width, all, 1));
+
+	/* Everything sent: the copy's pages, a frame of them, go back. */
+	before = rss_anon_kib();
+	CHECK(spice_output_release_copy(r.o));
+	after = rss_anon_kib();
+	fprintf(stderr, "  release: resident anonymous memory %" PRIu64 " -> %" PRIu64
+		" KiB (a frame is %" PRIu64 ")\n", before, after, frame_kib);
+	CHECK(before >= after + frame_kib * 9 / 10);
+
+	/* The released copy takes a change and sends it whole. */
+	paint(r.o, corner, 2);
+	spice_output_send(r.o);
+	drain_sized(r.o, canvas, width, height);
+	CHECK(shows(canvas, width, corner, 2));
+	CHECK(shows(canvas, width, (struct display_rect){ 0, 0, width, corner.y }, 1));
+	rig_stop(&r);
+	free(canvas);
 }
 
 /* ---- GL scanout ----
@@ -477,6 +564,7 @@ static void test_gl_through_spice_server(void)
 TEST_MAIN("spice_qxl",
 	TEST_CASE(test_flood_with_nobody_pulling),
 	TEST_CASE(test_spice_server_lets_go),
+	TEST_CASE(test_copy_released_once_sent),
 	TEST_CASE(test_gl_draw_needs_a_buffer),
 	TEST_CASE(test_gl_draw_busy_until_acknowledged),
 	TEST_CASE(test_gl_draw_clipped_to_buffer),
