@@ -447,7 +447,7 @@ static void test_mcfg(void)
 	CHECK_EQ(get64(m + 44), GUEST_ECAM_START);
 	CHECK_EQ(get16(m + 52), 0);            /* segment */
 	CHECK_EQ(m[54], 0);                    /* first bus */
-	CHECK_EQ(m[55], 255);                  /* last bus */
+	CHECK_EQ(m[55], 0);                    /* last bus: bus 0 only */
 	CHECK_EQ(get32(m + 56), 0);
 	free(t);
 }
@@ -538,10 +538,10 @@ static void test_dsdt_pci_bytes(void)
 	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
 	static const uint8_t cid[] = { 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
 	static const uint8_t mb_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
-	/* WordBusNumber 0-255 */
+	/* WordBusNumber 0-0 */
 	static const uint8_t buses[] = {
-		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x00,
-		0x00, 0x00, 0x00, 0x01,
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x01, 0x00,
 	};
 	/* IO(Decode16, 0xcf8, 0xcf8, 1, 8) */
 	static const uint8_t conf1[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
@@ -565,9 +565,9 @@ static void test_dsdt_pci_bytes(void)
 		0, 0, 0, 0, 0, 0, 0, 0,
 		0, 0, 0, 0, 0x10, 0, 0, 0,
 	};
-	/* Memory32Fixed(ReadWrite, 0xe0000000, 0x10000000) */
+	/* Memory32Fixed(ReadWrite, 0xe0000000, 0x100000) */
 	static const uint8_t ecam[] = {
-		0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0, 0x00, 0x00, 0x00, 0x10,
+		0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0, 0x00, 0x00, 0x10, 0x00,
 	};
 	size_t len;
 
@@ -1006,7 +1006,7 @@ static void check_with_iasl(unsigned nr_cpus)
 		CHECK(text && strstr(text, "Base Address : 00000000E0000000"));
 		CHECK(text && strstr(text, "Segment Group Number : 0000"));
 		CHECK(text && strstr(text, "Start Bus Number : 00"));
-		CHECK(text && strstr(text, "End Bus Number : FF"));
+		CHECK(text && strstr(text, "End Bus Number : 00"));
 		free(text);
 		check_data_table_roundtrip(dir, "MCFG", ts.mcfg, get32(ts.mcfg + 4), true);
 	}
@@ -1029,7 +1029,9 @@ static void check_with_iasl(unsigned nr_cpus)
 		CHECK(strstr(text, "Name (_SEG, Zero)") != NULL);
 		CHECK(strstr(text, "Name (_BBN, Zero)") != NULL);
 		CHECK(strstr(text, "WordBusNumber (ResourceProducer,") != NULL);
-		CHECK(strstr(text, "0x00FF,             // Range Maximum") != NULL);
+		CHECK(strstr(text, "0x0000,             // Range Maximum\n"
+				   "                    0x0000,             // Translation Offset\n"
+				   "                    0x0001,             // Length") != NULL);
 		CHECK(strstr(text, "0x0CF8,             // Range Minimum") != NULL);
 		CHECK(strstr(text, "WordIO (ResourceProducer,") != NULL);
 		CHECK(strstr(text, "0xC000,             // Range Minimum") != NULL);
@@ -1044,7 +1046,7 @@ static void check_with_iasl(unsigned nr_cpus)
 		CHECK(strstr(text, "EisaId (\"PNP0C02\")") != NULL);
 		CHECK(strstr(text, "Memory32Fixed (ReadWrite,\n"
 				   "                    0xE0000000,         // Address Base\n"
-				   "                    0x10000000,         // Address Length") != NULL);
+				   "                    0x00100000,         // Address Length") != NULL);
 	}
 	free(text);
 	/* DSDT.aml differs in harmless ways (iasl drops redundant root
