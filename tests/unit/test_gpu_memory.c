@@ -20,6 +20,7 @@
 #include "../../display/spice_ticket.h"
 #include "../../vmm/event_loop.h"
 #include "../../vmm/guest_memory.h"
+#include "proc_status.h"
 
 #define OUTPUTS      16
 #define MODE_W       640
@@ -158,17 +159,7 @@ static uint32_t flush(struct gpu2d *g, uint32_t id, struct virtio_gpu_rect r)
 /* The process's resident set in bytes, 0 if unknown. */
 static uint64_t rss(void)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long long kib = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib << 10;
+	return proc_status_kib("VmRSS") << 10;
 }
 
 static void test_hostile_guest_stays_within_max_memory(void)

@@ -21,6 +21,7 @@
 #include "../../display/spice_core.h"
 #include "../../display/spice_qxl.h"
 #include "../../vmm/event_loop.h"
+#include "proc_status.h"
 
 #define WIDTH    320
 #define HEIGHT   200
@@ -276,22 +277,6 @@ static void test_spice_server_lets_go(void)
 	rig_stop(&r);
 }
 
-/* This process's resident anonymous memory, in KiB (0 if unreadable). */
-static uint64_t rss_anon_kib(void)
-{
-	char line[128];
-	uint64_t kib = 0;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %" SCNu64, &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /* Whether rectangle r of canvas (rows of width) shows generation gen. */
 static bool shows(const uint32_t *canvas, uint32_t width, struct display_rect r, uint32_t gen)
 {
@@ -330,9 +315,9 @@ static void test_copy_released_once_sent(void)
 	CHECK(shows(canvas, width, all, 1));
 
 	/* Everything sent: the copy's pages, a frame of them, go back. */
-	before = rss_anon_kib();
+	before = proc_status_kib("RssAnon");
 	CHECK(spice_output_release_copy(r.o));
-	after = rss_anon_kib();
+	after = proc_status_kib("RssAnon");
 	fprintf(stderr, "  release: resident anonymous memory %" PRIu64 " -> %" PRIu64
 		" KiB (a frame is %" PRIu64 ")\n", before, after, frame_kib);
 	CHECK(before >= after + frame_kib * 9 / 10);
