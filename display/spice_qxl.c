@@ -15,9 +15,9 @@
  *
  * Only the dirty region of the copy is ever read (into draw commands), so
  * once it is sent the copy holds nothing the display needs: the surface
- * has the picture. An idle output therefore gives the copy's pages back
- * (spice_output_release_copy), and the copy is its own mapping so that
- * this returns them to the system whatever malloc does.
+ * has the picture. So the display gives the copy's pages back now and
+ * then (spice_output_release_copy), and the copy is its own mapping so
+ * that this returns them to the system whatever malloc does.
  *
  * Memory. spice-server keeps a draw command (our block) until it has
  * rendered it, which it does lazily: a command stays in its drawing tree
