@@ -12,9 +12,17 @@ fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
 
 # expect NAME CONDITION-DESCRIPTION COMMAND...: PASS when COMMAND succeeds.
+# expect NAME WHAT COMMAND...: passes NAME when COMMAND succeeds. COMMAND is
+# one simple command: in "expect n w [ a ] && [ b ]" the shell applies the &&
+# to expect itself, so a condition of several parts is worked out first.
 expect() {
 	local name=$1 what=$2; shift 2
 	if "$@"; then pass "$name"; else fail "$name" "$what"; fi
+}
+
+# in_range VALUE MIN MAX: VALUE is a whole number from MIN to MAX.
+in_range() {
+	[[ $1 =~ ^-?[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
 
 # Shows the end of a boot's console and gvmm's messages, for a failure.
