@@ -25,7 +25,6 @@
 #define GAS_SYSTEM_IO      1
 #define GAS_ACCESS_BYTE    1
 #define GAS_ACCESS_WORD    2
-#define GAS_ACCESS_DWORD   3
 
 /* FADT of ACPI 6.4 (revision 6, minor 4): 276 bytes. */
 #define FADT_REVISION      6
@@ -38,10 +37,8 @@
 #define FADT_SMI_CMD       48
 #define FADT_PM1A_EVT_BLK  56
 #define FADT_PM1A_CNT_BLK  64
-#define FADT_PM_TMR_BLK    76
 #define FADT_PM1_EVT_LEN   88
 #define FADT_PM1_CNT_LEN   89
-#define FADT_PM_TMR_LEN    91
 #define FADT_P_LVL2_LAT    96
 #define FADT_P_LVL3_LAT    98
 #define FADT_IAPC_BOOT_ARCH 109
@@ -53,7 +50,6 @@
 #define FADT_X_DSDT        140
 #define FADT_X_PM1A_EVT_BLK 148
 #define FADT_X_PM1A_CNT_BLK 172
-#define FADT_X_PM_TMR_BLK  208
 
 /* Latencies above these limits tell the OS C2 and C3 do not exist. */
 #define FADT_NO_C2_LATENCY 101
@@ -65,7 +61,6 @@
 #define FADT_PROC_C1       (1u << 2)
 #define FADT_SLP_BUTTON    (1u << 5)   /* no fixed-feature sleep button */
 #define FADT_FIX_RTC       (1u << 6)   /* no RTC_STS/RTC_EN in the PM1 block */
-#define FADT_TMR_VAL_EXT   (1u << 8)
 #define FADT_RESET_REG_SUP (1u << 10)
 
 #define FACS_LEN           64
@@ -228,7 +223,6 @@ static void fadt_fill(const struct acpi_build *ab, uint8_t *t)
 	const struct acpi_config *cfg = ab->cfg;
 	uint16_t pm1_evt = cfg->pm_base + ACPI_PM1_EVT_OFFSET;
 	uint16_t pm1_cnt = cfg->pm_base + ACPI_PM1_CNT_OFFSET;
-	uint16_t pm_tmr = cfg->pm_base + ACPI_PM_TMR_OFFSET;
 	uint64_t facs = table_gpa(ab, "FACS");
 	uint64_t dsdt = table_gpa(ab, "DSDT");
 
@@ -247,17 +241,18 @@ static void fadt_fill(const struct acpi_build *ab, uint8_t *t)
 
 	put32(t + FADT_PM1A_EVT_BLK, pm1_evt);
 	put32(t + FADT_PM1A_CNT_BLK, pm1_cnt);
-	put32(t + FADT_PM_TMR_BLK, pm_tmr);
 	t[FADT_PM1_EVT_LEN] = ACPI_PM1_EVT_LEN;
 	t[FADT_PM1_CNT_LEN] = ACPI_PM1_CNT_LEN;
-	t[FADT_PM_TMR_LEN] = ACPI_PM_TMR_LEN;
 	/* PM1 status and enable are separate 16-bit registers. */
 	put_gas_io(t + FADT_X_PM1A_EVT_BLK, pm1_evt, ACPI_PM1_EVT_LEN,
 		   GAS_ACCESS_WORD);
 	put_gas_io(t + FADT_X_PM1A_CNT_BLK, pm1_cnt, ACPI_PM1_CNT_LEN,
 		   GAS_ACCESS_WORD);
-	put_gas_io(t + FADT_X_PM_TMR_BLK, pm_tmr, ACPI_PM_TMR_LEN,
-		   GAS_ACCESS_DWORD);
+	/* No PM timer (PM_TMR_BLK and X_PM_TMR_BLK zero, optional since
+	 * ACPI 5.0A). The guest keeps time with kvm-clock and the TSC,
+	 * whose rate kvm-clock tells it; given a PM timer, Linux still reads
+	 * it at every boot to check that it counts up, busy-waiting 4.5 ms
+	 * between the reads, and never uses it. */
 
 	put16(t + FADT_P_LVL2_LAT, FADT_NO_C2_LATENCY);
 	put16(t + FADT_P_LVL3_LAT, FADT_NO_C3_LATENCY);
@@ -265,7 +260,7 @@ static void fadt_fill(const struct acpi_build *ab, uint8_t *t)
 	/* No 8042 and no VGA-not-present claims; MSI must stay allowed. */
 	put16(t + FADT_IAPC_BOOT_ARCH, BOOT_ARCH_LEGACY_DEVICES);
 	put32(t + FADT_FLAGS, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON |
-	      FADT_FIX_RTC | FADT_TMR_VAL_EXT | FADT_RESET_REG_SUP);
+	      FADT_FIX_RTC | FADT_RESET_REG_SUP);
 
 	put_gas_io(t + FADT_RESET_REG, cfg->pm_base + ACPI_RESET_REG_OFFSET, 1,
 		   GAS_ACCESS_BYTE);

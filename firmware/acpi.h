@@ -15,8 +15,7 @@
 #define ACPI_PM1_EVT_LEN      4
 #define ACPI_PM1_CNT_OFFSET   0x4
 #define ACPI_PM1_CNT_LEN      2
-#define ACPI_PM_TMR_OFFSET    0x8  /* 32-bit timer (TMR_VAL_EXT) */
-#define ACPI_PM_TMR_LEN       4
+/* 0x8-0xb: no PM timer (see fadt_fill in acpi.c). */
 #define ACPI_RESET_REG_OFFSET 0xc  /* writing ACPI_RESET_VALUE resets */
 #define ACPI_RESET_VALUE      1
 #define ACPI_PM_BLOCK_LEN     0x10

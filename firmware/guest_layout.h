@@ -70,7 +70,7 @@ static inline unsigned long long guest_mmio64_start(unsigned long long ram_size)
 #define PORT_I8042_DATA         0x60
 #define PORT_I8042_CMD          0x64
 #define PORT_CMOS               0x70
-#define PORT_ACPI_PM_BASE       0x600  /* see devices/acpi_pm.h */
+#define PORT_ACPI_PM_BASE       0x600  /* see devices/pc/acpi_pm.h */
 
 /* ISA interrupt lines (GSIs on the in-kernel PIC/IOAPIC). */
 #define IRQ_COM1                4

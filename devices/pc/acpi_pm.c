@@ -3,21 +3,17 @@
 #include <string.h>
 
 #include "../../vmm/log.h"
-#include "../../vmm/monotonic_clock.h"
-
-#define NSEC_PER_SEC 1000000000LL
 
 /* PM1_STS and PM1_EN share bit positions. */
-#define PM1_TMR              0x0001
 #define PM1_GBL              0x0020
 #define PM1_PWRBTN           0x0100
 #define PM1_SLPBTN           0x0200
 #define PM1_RTC              0x0400
 #define PM1_EN_PCIEXP_WAKE_DIS 0x4000
-#define PM1_EN_WRITABLE      (PM1_TMR | PM1_GBL | PM1_PWRBTN | PM1_SLPBTN | \
-			      PM1_RTC | PM1_EN_PCIEXP_WAKE_DIS)
+#define PM1_EN_WRITABLE      (PM1_GBL | PM1_PWRBTN | PM1_SLPBTN | PM1_RTC | \
+			      PM1_EN_PCIEXP_WAKE_DIS)
 /* Events whose status and enable bits together raise the SCI. */
-#define PM1_SCI_EVENTS       (PM1_TMR | PM1_GBL | PM1_PWRBTN | PM1_SLPBTN | PM1_RTC)
+#define PM1_SCI_EVENTS       (PM1_GBL | PM1_PWRBTN | PM1_SLPBTN | PM1_RTC)
 
 #define PM1_CNT_SCI_EN       0x0001
 #define PM1_CNT_BM_RLD       0x0002
@@ -32,17 +28,6 @@ struct pm_actions {
 	bool poweroff;
 	bool reset;
 };
-
-static uint32_t timer_ticks(const struct acpi_pm *pm)
-{
-	int64_t elapsed = (int64_t)monotonic_ns() - pm->timer_start_ns;
-	uint64_t sec = (uint64_t)(elapsed / NSEC_PER_SEC);
-	uint64_t nsec = (uint64_t)(elapsed % NSEC_PER_SEC);
-
-	/* Split so the product cannot overflow however long the VM runs;
-	 * the counter wraps at 32 bits like the hardware's. */
-	return (uint32_t)(sec * ACPI_PM_TIMER_HZ + nsec * ACPI_PM_TIMER_HZ / NSEC_PER_SEC);
-}
 
 static void update_sci(struct acpi_pm *pm)
 {
@@ -59,7 +44,7 @@ static uint8_t byte_of(uint32_t value, unsigned byte)
 	return (uint8_t)(value >> (8 * byte));
 }
 
-static uint8_t read_byte(const struct acpi_pm *pm, unsigned offset, uint32_t ticks)
+static uint8_t read_byte(const struct acpi_pm *pm, unsigned offset)
 {
 	switch (offset) {
 	case ACPI_PM_PM1_STS:
@@ -71,11 +56,6 @@ static uint8_t read_byte(const struct acpi_pm *pm, unsigned offset, uint32_t tic
 	case ACPI_PM_PM1_CNT:
 	case ACPI_PM_PM1_CNT + 1:
 		return byte_of(pm->control | PM1_CNT_SCI_EN, offset - ACPI_PM_PM1_CNT);
-	case ACPI_PM_TIMER:
-	case ACPI_PM_TIMER + 1:
-	case ACPI_PM_TIMER + 2:
-	case ACPI_PM_TIMER + 3:
-		return byte_of(ticks, offset - ACPI_PM_TIMER);
 	}
 	/* RESET_REG is write-only; the rest of the block is reserved. */
 	return 0;
@@ -126,7 +106,7 @@ static void write_byte(struct acpi_pm *pm, unsigned offset, uint8_t value,
 			actions->reset = true;
 		break;
 	default:
-		/* PM_TMR is read-only; the rest is reserved. */
+		/* Reserved. */
 		break;
 	}
 }
@@ -136,12 +116,8 @@ void acpi_pm_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 {
 	struct acpi_pm *pm = opaque;
 	struct pm_actions actions = { false, false };
-	uint32_t ticks = 0;
 
 	pthread_mutex_lock(&pm->lock);
-	/* One sample per access, so a 32-bit read of PM_TMR is coherent. */
-	if (!is_write && offset < ACPI_PM_TIMER + 4 && offset + len > ACPI_PM_TIMER)
-		ticks = timer_ticks(pm);
 	for (uint32_t i = 0; i < len; i++) {
 		uint64_t port = offset + i;
 
@@ -153,7 +129,7 @@ void acpi_pm_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		if (is_write)
 			write_byte(pm, (unsigned)port, data[i], &actions);
 		else
-			data[i] = read_byte(pm, (unsigned)port, ticks);
+			data[i] = read_byte(pm, (unsigned)port);
 	}
 	update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
@@ -185,7 +161,6 @@ void acpi_pm_init(struct acpi_pm *pm, const struct irq_line *sci,
 		pm->sci = *sci;
 	if (requester)
 		pm->requester = *requester;
-	pm->timer_start_ns = (int64_t)monotonic_ns();
 }
 
 void acpi_pm_destroy(struct acpi_pm *pm)

@@ -5,14 +5,12 @@
  *   +0x2  PM1a_EN    16 bits
  *   +0x4  PM1a_CNT   16 bits: SCI_EN always reads 1 (there is no legacy
  *                    mode to leave); SLP_EN with SLP_TYP S5 powers off
- *   +0x8  PM_TMR     32 bits, read-only, 3.579545 MHz (TMR_VAL_EXT)
+ *   +0x8  reserved   no PM timer: the FADT offers none (acpi.c says why)
  *   +0xc  RESET_REG  8 bits: writing ACPI_PM_RESET_VALUE resets
  *
  * Accesses of any width inside a register work. The SCI is a level: high
  * while an enabled event's status bit is set. Only the power button
- * produces events; sleep states other than S5 are not offered, and timer
- * overflow (TMR_STS) is never signalled, since the counter is read
- * directly.
+ * produces events; sleep states other than S5 are not offered.
  *
  * Locking: one mutex per block; requests to the VM are made without it. */
 #ifndef GVMM_ACPI_PM_H
@@ -32,12 +30,10 @@
 #define ACPI_PM_PM1_STS      ACPI_PM1_EVT_OFFSET
 #define ACPI_PM_PM1_EN       (ACPI_PM1_EVT_OFFSET + 2)
 #define ACPI_PM_PM1_CNT      ACPI_PM1_CNT_OFFSET
-#define ACPI_PM_TIMER        ACPI_PM_TMR_OFFSET
 #define ACPI_PM_RESET_REG    ACPI_RESET_REG_OFFSET
 
 #define ACPI_PM_SLP_TYP_S5   ACPI_SLP_TYP_S5   /* the value \_S5 hands the OS */
 #define ACPI_PM_RESET_VALUE  ACPI_RESET_VALUE   /* the FADT's RESET_VALUE */
-#define ACPI_PM_TIMER_HZ     3579545
 
 struct acpi_pm {
 	pthread_mutex_t lock;
@@ -46,7 +42,6 @@ struct acpi_pm {
 	uint16_t status;           /* PM1_STS */
 	uint16_t enable;           /* PM1_EN */
 	uint16_t control;          /* PM1_CNT without its write-only and fixed bits */
-	int64_t timer_start_ns;    /* CLOCK_MONOTONIC when PM_TMR read 0 */
 	bool sci_level;            /* the level last driven on the SCI */
 };
 
