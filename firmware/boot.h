@@ -22,6 +22,12 @@ struct boot_setup {
 	uint64_t boot_info_gpa;  /* zero page or hvm_start_info */
 };
 
+/* The kernel and initrd files, still open: -1 for one that is not. */
+struct boot_file_fds {
+	int kernel;
+	int initrd;
+};
+
 struct kernel_load_args {
 	const uint8_t *kernel;
 	size_t kernel_len;
@@ -29,7 +35,17 @@ struct kernel_load_args {
 	size_t initrd_len;
 	const char *cmdline;     /* never NULL; "" for none */
 	uint64_t rsdp_gpa;       /* where acpi_build put the RSDP */
+	/* NULL, or the files the buffers above map: the loaders then read
+	 * the large ranges (the kernel's payload or segments, the initrd)
+	 * from them (boot_copy), and parse headers from the buffers. */
+	const struct boot_file_fds *fds;
 };
+
+/* Puts LEN bytes at OFFSET of a file at GPA: read from FD when it is open
+ * (>= 0), else copied from BUF, the file's bytes. 0, or -1 when the range
+ * is not guest RAM or the file holds fewer bytes than it did. */
+int boot_copy(struct guest_memory *mem, uint64_t gpa, const uint8_t *buf, int fd,
+	      uint64_t offset, size_t len);
 
 bool bzimage_detect(const uint8_t *buf, size_t len);
 bool pvh_detect(const uint8_t *buf, size_t len);

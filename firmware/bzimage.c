@@ -308,13 +308,16 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	if (zp.hdr.version >= PROTOCOL_ACPI_RSDP && args->rsdp_gpa)
 		zp.acpi_rsdp_addr = args->rsdp_gpa;
 
-	/* Every range below was checked above; a failure here is a bug. */
-	if (guest_memory_write(mem, GUEST_KERNEL_ADDR, args->kernel + pm_offset, pm_size) < 0 ||
+	/* Every range below was checked above: a failure here is a bug, or
+	 * a file that shrank since it was mapped. */
+	if (boot_copy(mem, GUEST_KERNEL_ADDR, args->kernel,
+		      args->fds ? args->fds->kernel : -1, pm_offset, pm_size) < 0 ||
 	    guest_memory_write(mem, GUEST_CMDLINE_ADDR, args->cmdline, cmdline_len + 1) < 0 ||
-	    (initrd_addr && guest_memory_write(mem, initrd_addr, args->initrd,
-					       args->initrd_len) < 0) ||
+	    (initrd_addr && boot_copy(mem, initrd_addr, args->initrd,
+				      args->fds ? args->fds->initrd : -1, 0,
+				      args->initrd_len) < 0) ||
 	    guest_memory_write(mem, GUEST_BOOT_INFO_ADDR, &zp, sizeof(zp)) < 0)
-		return write_error(err, errlen, "cannot write the kernel into guest RAM");
+		return write_error(err, errlen, "cannot write the kernel into guest RAM (did its file or the initrd's shrink meanwhile?)");
 
 	*out = (struct boot_setup){
 		.mode = BOOT_MODE_LINUX64,

@@ -411,7 +411,7 @@ static int check_segments(const struct elf_file *elf, uint64_t low_end,
 	return 0;
 }
 
-static int load_segments(struct guest_memory *mem, const struct elf_file *elf)
+static int load_segments(struct guest_memory *mem, const struct elf_file *elf, int fd)
 {
 	for (unsigned i = 0; i < elf->phnum; i++) {
 		struct elf_segment seg = elf_read_segment(elf, i);
@@ -420,9 +420,9 @@ static int load_segments(struct guest_memory *mem, const struct elf_file *elf)
 		if (seg.type != ELF_PT_LOAD || seg.memsz == 0)
 			continue;
 		dst = guest_memory_ptr(mem, seg.paddr, seg.memsz);
-		if (!dst)
+		if (!dst || (seg.filesz && boot_copy(mem, seg.paddr, elf->buf, fd, seg.offset,
+						     seg.filesz) < 0))
 			return -1;
-		memcpy(dst, elf->buf + seg.offset, seg.filesz);
 		memset(dst + seg.filesz, 0, seg.memsz - seg.filesz);
 	}
 	return 0;
@@ -514,13 +514,15 @@ int pvh_load(struct guest_memory *mem, const struct kernel_load_args *args,
 		initrd_len = args->initrd_len;
 	}
 
-	/* Every range below was checked above; a failure here is a bug. */
-	if (load_segments(mem, &elf) < 0 ||
+	/* Every range below was checked above: a failure here is a bug, or
+	 * a file that shrank since it was mapped. */
+	if (load_segments(mem, &elf, args->fds ? args->fds->kernel : -1) < 0 ||
 	    guest_memory_write(mem, GUEST_CMDLINE_ADDR, args->cmdline, cmdline_len + 1) < 0 ||
-	    (initrd_len && guest_memory_write(mem, initrd_addr, args->initrd, initrd_len) < 0) ||
+	    (initrd_len && boot_copy(mem, initrd_addr, args->initrd,
+				     args->fds ? args->fds->initrd : -1, 0, initrd_len) < 0) ||
 	    write_memmap_and_modules(mem, &info, initrd_addr, initrd_len) < 0 ||
 	    guest_memory_write(mem, GUEST_BOOT_INFO_ADDR, &info, sizeof(info)) < 0)
-		return write_error(err, errlen, "cannot write the kernel into guest RAM");
+		return write_error(err, errlen, "cannot write the kernel into guest RAM (did its file or the initrd's shrink meanwhile?)");
 
 	*out = (struct boot_setup){
 		.mode = BOOT_MODE_PVH32,

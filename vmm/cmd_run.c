@@ -72,9 +72,11 @@ struct run_options {
 	struct spice_options spice;
 };
 
+/* A file mapped for its headers and kept open for pread (boot_copy). */
 struct mapped_file {
-	const uint8_t *data;
+	const uint8_t *data;    /* NULL: none */
 	size_t len;
+	int fd;                 /* open while data is mapped */
 };
 
 /* Where signals and console escapes find the VM that is running now. */
@@ -443,19 +445,36 @@ static int map_input_file(const char *what, const char *path, struct mapped_file
 		return usage_error("%s '%s' is empty", what, path);
 	}
 	data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (data == MAP_FAILED)
-		return usage_error("cannot map %s '%s': %s", what, path, strerror(errno));
+	if (data == MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		return usage_error("cannot map %s '%s': %s", what, path, strerror(e));
+	}
 	out->data = data;
 	out->len = (size_t)st.st_size;
+	out->fd = fd;
 	return EXIT_SUCCESS;
 }
 
 static void unmap_input_file(struct mapped_file *f)
 {
-	if (f->data)
+	if (f->data) {
 		munmap((void *)f->data, f->len);
+		close(f->fd);
+	}
 	f->data = NULL;
+	f->fd = -1;
+}
+
+/* The descriptors of KERNEL and INITRD, for vm_config.boot_fds. */
+static struct boot_file_fds boot_file_fds(const struct mapped_file *kernel,
+					  const struct mapped_file *initrd)
+{
+	return (struct boot_file_fds){
+		.kernel = kernel->data ? kernel->fd : -1,
+		.initrd = initrd->data ? initrd->fd : -1,
+	};
 }
 
 /* Without --kernel: what the distribution on the boot disk configured,
@@ -687,6 +706,7 @@ static int run_vm_until_done(struct kvm *kvm, struct vm_config *cfg,
 			     struct mapped_file *boot_files)
 {
 	struct vm vm;
+	struct boot_file_fds fds;
 	char err[256];
 
 	for (;;) {
@@ -704,12 +724,17 @@ static int run_vm_until_done(struct kvm *kvm, struct vm_config *cfg,
 			cfg->initrd = boot_files[1].data;
 			cfg->initrd_len = boot_files[1].len;
 		}
+		if (boot_files) {
+			fds = boot_file_fds(&boot_files[0], &boot_files[1]);
+			cfg->boot_fds = &fds;
+		}
 		ret = vm_create(&vm, kvm, cfg, loop, console, err, sizeof(err));
 		if (boot_files) {
 			unmap_input_file(&boot_files[0]);
 			unmap_input_file(&boot_files[1]);
 			cfg->kernel = cfg->initrd = NULL;
 			cfg->kernel_len = cfg->initrd_len = 0;
+			cfg->boot_fds = NULL;
 		}
 		if (ret < 0) {
 			log_error("%s", err);
@@ -751,7 +776,7 @@ static int run_vm_until_done(struct kvm *kvm, struct vm_config *cfg,
 int cmd_run(int argc, char **argv)
 {
 	struct run_options opt;
-	struct mapped_file boot_files[2] = { { 0 } };   /* kernel, initrd */
+	struct mapped_file boot_files[2] = { { .fd = -1 }, { .fd = -1 } };  /* kernel, initrd */
 	struct mapped_file *kernel = &boot_files[0], *initrd = &boot_files[1];
 	struct boot_disk_choice from_disk = { 0 };
 	static char disk_cmdline[BOOT_ENTRY_OPTIONS_MAX + 1024];

@@ -535,7 +535,7 @@ int vm_create(struct vm *vm, struct kvm *kvm, const struct vm_config *cfg,
 	struct kernel_load_args load = {
 		.kernel = cfg->kernel, .kernel_len = cfg->kernel_len,
 		.initrd = cfg->initrd, .initrd_len = cfg->initrd_len,
-		.cmdline = cfg->cmdline,
+		.cmdline = cfg->cmdline, .fds = cfg->boot_fds,
 	};
 	struct boot_setup boot;
 	int ret;

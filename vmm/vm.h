@@ -38,6 +38,7 @@
 #include "serial_console.h"
 #include "vm_request.h"
 
+struct boot_file_fds;
 struct vcpu;
 
 struct vm_config {
@@ -45,6 +46,7 @@ struct vm_config {
 	size_t kernel_len;
 	const uint8_t *initrd;
 	size_t initrd_len;
+	const struct boot_file_fds *boot_fds;  /* NULL, or the files above, open */
 	const char *cmdline;
 	uint64_t ram_size;
 	unsigned nr_cpus;

@@ -25,16 +25,21 @@ boot_in_background reboot-restart --kernel "$kernel" --initrd "$initrd" \
 if wait_for_console reboot-restart GVMM-REBOOT-MARK 2 "$((BOOT_TIMEOUT * 2))"; then
 	pass reboot.restarts
 	# Once in guest RAM, the kernel and initrd files leave gvmm's memory
-	# (a reboot maps them again, as above). The guest reboots again at
-	# once after its mark, and gvmm maps the files while it makes the
-	# next VM: read the maps once that VM's kernel prints, when it has
-	# been made.
+	# and its open files (a reboot maps and opens them again, as above).
+	# The guest reboots again at once after its mark, and gvmm maps the
+	# files while it makes the next VM: read the maps and descriptors once
+	# that VM's kernel prints, when it has been made.
 	mapped=
+	open_files=
 	if wait_for_console reboot-restart "Linux version" 3 "$BOOT_TIMEOUT"; then
 		mapped=$(grep -c -F -e "$(readlink -f "$kernel")" -e "$(readlink -f "$initrd")" "/proc/$BOOT_PID/maps" 2>/dev/null)
+		open_files=$(for fd in "/proc/$BOOT_PID/fd/"*; do readlink "$fd"; done 2>/dev/null |
+			grep -c -x -F -e "$(readlink -f "$kernel")" -e "$(readlink -f "$initrd")")
 	fi
 	expect reboot.boot-files-unmapped "gvmm still maps the kernel or initrd file: ${mapped:-no maps} mappings" \
 		[ "${mapped:-x}" = 0 ]
+	expect reboot.boot-files-closed "gvmm still has the kernel or initrd file open: ${open_files:-no fd list} descriptors" \
+		[ "${open_files:-x}" = 0 ]
 else
 	fail reboot.restarts "the guest did not come back after its reboot"
 fi

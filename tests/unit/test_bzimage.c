@@ -2,10 +2,12 @@
 
 #include <glob.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "../../firmware/boot.h"
 #include "../../firmware/e820.h"
 #include "../../firmware/guest_layout.h"
+#include "memfd_file.h"
 
 #define MiB (1ULL << 20)
 
@@ -87,6 +89,9 @@ static bool make_ram(uint64_t size)
 	return guest_memory_create(&mem, size, false, err, sizeof(err)) == 0;
 }
 
+/* NULL, or the open files the next load reads its large ranges from. */
+static const struct boot_file_fds *load_fds;
+
 static int load(const uint8_t *kernel, size_t len, const uint8_t *initrd,
 		size_t initrd_len, const char *cmdline, struct boot_setup *out)
 {
@@ -94,6 +99,7 @@ static int load(const uint8_t *kernel, size_t len, const uint8_t *initrd,
 		.kernel = kernel, .kernel_len = len,
 		.initrd = initrd, .initrd_len = initrd_len,
 		.cmdline = cmdline, .rsdp_gpa = GUEST_ACPI_START,
+		.fds = load_fds,
 	};
 
 	err[0] = '\0';
@@ -203,6 +209,53 @@ static void test_valid_load(void)
 out:
 	guest_memory_destroy(&mem);
 	free(initrd);
+}
+
+/* With the files open, the payload and the initrd come from the files:
+ * the buffers hold zeros there, only the header is the same. A file that
+ * shrank since it was checked fails the load. */
+static void test_load_from_files(void)
+{
+	size_t initrd_len = 1 * MiB + 123;
+	uint8_t *initrd = malloc(initrd_len), *zeros = calloc(1, initrd_len);
+	uint8_t header_only[FAKE_LEN];
+	struct boot_file_fds fds = { -1, -1 };
+	struct boot_setup out;
+	uint8_t *at, *zp;
+
+	CHECK(initrd && zeros);
+	if (!initrd || !zeros)
+		goto out;
+	for (size_t i = 0; i < initrd_len; i++)
+		initrd[i] = (uint8_t)(i * 5 + 1);
+	build_fake();
+	memcpy(header_only, fake, sizeof(fake));
+	memset(header_only + FAKE_PM_OFFSET, 0, FAKE_LEN - FAKE_PM_OFFSET);
+	fds = boot_files_of(fake, sizeof(fake), initrd, initrd_len);
+	CHECK(fds.kernel >= 0);
+	if (fds.kernel < 0)
+		goto out;
+	if (!make_ram(512 * MiB)) {
+		test_state.skip_reason = "cannot create guest memory";
+		goto out;
+	}
+	load_fds = &fds;
+	CHECK_EQ(load(header_only, sizeof(header_only), zeros, initrd_len, "", &out), 0);
+	at = guest_memory_ptr(&mem, GUEST_KERNEL_ADDR, FAKE_PM_SIZE);
+	CHECK(at && memcmp(at, fake + FAKE_PM_OFFSET, FAKE_PM_SIZE) == 0);
+	zp = guest_memory_ptr(&mem, GUEST_BOOT_INFO_ADDR, 4096);
+	at = zp ? guest_memory_ptr(&mem, get32(zp, ZP_RAMDISK_IMAGE), initrd_len) : NULL;
+	CHECK(at && memcmp(at, initrd, initrd_len) == 0);
+
+	CHECK_EQ(ftruncate(fds.initrd, (off_t)(initrd_len / 2)), 0);
+	CHECK(load(header_only, sizeof(header_only), zeros, initrd_len, "", &out) < 0);
+	CHECK(strstr(err, "shrink") != NULL);
+	guest_memory_destroy(&mem);
+out:
+	load_fds = NULL;
+	boot_files_close(&fds);
+	free(initrd);
+	free(zeros);
 }
 
 static void test_no_initrd_and_setup_sects_zero(void)
@@ -524,6 +577,7 @@ static void test_real_debian_kernel(void)
 TEST_MAIN("bzimage",
 	TEST_CASE(test_detect),
 	TEST_CASE(test_valid_load),
+	TEST_CASE(test_load_from_files),
 	TEST_CASE(test_no_initrd_and_setup_sects_zero),
 	TEST_CASE(test_initrd_addr_max_respected),
 	TEST_CASE(test_truncated),

@@ -1,10 +1,12 @@
 #include "check.h"
 
 #include <stdint.h>
+#include <unistd.h>
 
 #include "../../firmware/boot.h"
 #include "../../firmware/e820.h"
 #include "../../firmware/guest_layout.h"
+#include "memfd_file.h"
 
 #define MiB (1ULL << 20)
 
@@ -155,6 +157,9 @@ static bool make_ram(uint64_t size)
 	return guest_memory_create(&mem, size, false, err, sizeof(err)) == 0;
 }
 
+/* NULL, or the open files the next load reads its large ranges from. */
+static const struct boot_file_fds *load_fds;
+
 static int load(const uint8_t *kernel, size_t len, const uint8_t *initrd,
 		size_t initrd_len, const char *cmdline, struct boot_setup *out)
 {
@@ -162,6 +167,7 @@ static int load(const uint8_t *kernel, size_t len, const uint8_t *initrd,
 		.kernel = kernel, .kernel_len = len,
 		.initrd = initrd, .initrd_len = initrd_len,
 		.cmdline = cmdline, .rsdp_gpa = GUEST_ACPI_START,
+		.fds = load_fds,
 	};
 
 	err[0] = '\0';
@@ -291,6 +297,56 @@ static void test_valid_load_elf64(void)
 static void test_valid_load_elf32(void)
 {
 	check_valid_load(false);
+}
+
+/* With the files open, the segments and the initrd come from the files:
+ * the buffers hold zeros there, only the headers and notes are the same.
+ * A kernel file that shrank since it was checked fails the load. */
+static void test_load_from_files(void)
+{
+	uint8_t initrd[5000], zeros[sizeof(initrd)] = { 0 }, headers_only[FAKE_LEN];
+	struct boot_file_fds fds = { -1, -1 };
+	struct boot_setup out;
+	uint64_t modlist;
+	uint8_t *at, *info, *memmap;
+
+	for (size_t i = 0; i < sizeof(initrd); i++)
+		initrd[i] = (uint8_t)(i * 11 + 2);
+	build_fake(true);
+	memcpy(headers_only, fake, sizeof(fake));
+	memset(headers_only + TEXT_OFF, 0, TEXT_SIZE);
+	memset(headers_only + DATA_OFF, 0, DATA_FILESZ);
+	fds = boot_files_of(fake, sizeof(fake), initrd, sizeof(initrd));
+	CHECK(fds.kernel >= 0);
+	if (fds.kernel < 0)
+		goto out;
+	if (!make_ram(512 * MiB)) {
+		test_state.skip_reason = "cannot create guest memory";
+		goto out;
+	}
+	load_fds = &fds;
+	CHECK_EQ(load(headers_only, sizeof(headers_only), zeros, sizeof(zeros), "", &out), 0);
+	at = guest_memory_ptr(&mem, TEXT_PADDR, TEXT_SIZE);
+	CHECK(at && memcmp(at, fake + TEXT_OFF, TEXT_SIZE) == 0);
+	at = guest_memory_ptr(&mem, DATA_PADDR, DATA_FILESZ);
+	CHECK(at && memcmp(at, fake + DATA_OFF, DATA_FILESZ) == 0);
+	info = guest_memory_ptr(&mem, GUEST_BOOT_INFO_ADDR, 56);
+	memmap = guest_memory_ptr(&mem, GUEST_PVH_MEMMAP_ADDR, GUEST_PVH_MEMMAP_SIZE);
+	modlist = info ? get64(info, 16) : 0;
+	at = NULL;
+	if (memmap && modlist >= GUEST_PVH_MEMMAP_ADDR &&
+	    modlist + 32 <= GUEST_PVH_MEMMAP_ADDR + GUEST_PVH_MEMMAP_SIZE)
+		at = guest_memory_ptr(&mem, get64(memmap + (modlist - GUEST_PVH_MEMMAP_ADDR), 0),
+				      sizeof(initrd));
+	CHECK(at && memcmp(at, initrd, sizeof(initrd)) == 0);
+
+	CHECK_EQ(ftruncate(fds.kernel, DATA_OFF), 0);
+	CHECK(load(headers_only, sizeof(headers_only), zeros, sizeof(zeros), "", &out) < 0);
+	CHECK(strstr(err, "shrink") != NULL);
+	guest_memory_destroy(&mem);
+out:
+	load_fds = NULL;
+	boot_files_close(&fds);
 }
 
 static void test_no_initrd_and_dispatch(void)
@@ -590,6 +646,7 @@ TEST_MAIN("pvh",
 	TEST_CASE(test_detect),
 	TEST_CASE(test_valid_load_elf64),
 	TEST_CASE(test_valid_load_elf32),
+	TEST_CASE(test_load_from_files),
 	TEST_CASE(test_no_initrd_and_dispatch),
 	TEST_CASE(test_missing_note),
 	TEST_CASE(test_bad_notes),
