@@ -694,12 +694,12 @@ static int map_boot_files(const struct run_options *opt, struct mapped_file *ker
 	return status;
 }
 
-/* BOOT_FILES (kernel, initrd) are the --kernel and --initrd mappings, or
- * NULL when the boot disk gave them. Once a VM is made they are in its
- * RAM, so the mappings go: their pages would otherwise stay in gvmm's
- * memory for the whole run (a 230 MiB initramfs, all of it), and a file
- * rewritten meanwhile would make a later access fault. A reboot maps the
- * files again, as they are then. */
+/* BOOT_FILES (kernel, initrd) are the --kernel and --initrd files, mapped
+ * and open, or NULL when the boot disk gave them. Once a VM is made they
+ * are in its RAM, so the mappings and descriptors go: their pages would
+ * otherwise stay in gvmm's memory for the whole run (a 230 MiB initramfs,
+ * all of it), and a file rewritten meanwhile would make a later access
+ * fault. A reboot maps and opens the files again, as they are then. */
 static int run_vm_until_done(struct kvm *kvm, struct vm_config *cfg,
 			     const struct run_options *opt, struct event_loop *loop,
 			     struct serial_console *console, struct run_state *state,
