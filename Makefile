@@ -165,7 +165,7 @@ bench: deps all desktop-image
 	tools/with-kvm --timeout $$(( 600 + 1800 * $${BENCH_RUNS:-5} )) --mem 6144 --vfio \
 		--rw "$(CURDIR)/docs" --rw "$(CURDIR)/build/bench-desktop" -- \
 		env BENCH_RUNS="$${BENCH_RUNS:-5}" BENCH_ROWS="$${BENCH_ROWS:-boot,memory,block,net,gpu,exits,vfio,desktop}" \
-		BENCH_FIO_SECONDS="$${BENCH_FIO_SECONDS:-4}" BENCH_IPERF_SECONDS="$${BENCH_IPERF_SECONDS:-4}" \
+		BENCH_FIO_SECONDS="$${BENCH_FIO_SECONDS:-4}" BENCH_IPERF_SECONDS="$${BENCH_IPERF_SECONDS:-4}" BENCH_PIN="$${BENCH_PIN:-1}" \
 		BENCH_GL_FRAMES="$${BENCH_GL_FRAMES:-300}" tools/bench
 
 # Many boots of the display under load, gvmm beside QEMU (tests/e2e/

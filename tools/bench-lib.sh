@@ -285,3 +285,52 @@ bl_timespan_s() {
 bl_now_us() {
 	echo "${EPOCHREALTIME/[.,]/}"
 }
+
+# bl_expand_cpus LIST: the CPU numbers of a list such as 0-3,6, one a line.
+bl_expand_cpus() {
+	local part
+	for part in ${1//,/ }; do
+		if [[ $part == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+	done
+}
+
+# bl_vcpu_index COMM: the vCPU number in a VMM's thread name (gvmm's
+# gvmm-vcpuN, QEMU's "CPU N/KVM" with -name ...,debug-threads=on), or
+# nothing.
+bl_vcpu_index() {
+	if [[ $1 =~ ^gvmm-vcpu([0-9]+)$ || $1 =~ ^CPU\ ([0-9]+)/KVM$ ]]; then
+		echo "${BASH_REMATCH[1]}"
+	fi
+}
+
+# bl_pin_threads PID NVCPUS VCPU_CPUS REST TENTHS: once process PID has
+# NVCPUS vCPU threads (waiting up to TENTHS tenths of a second), puts vCPU
+# thread i on the i-th CPU of the comma list VCPU_CPUS and every other
+# thread on the CPU list REST. Threads made later inherit their maker's
+# placement: one of REST. Fails where the threads did not come in time,
+# the process ended or a thread could not be placed.
+bl_pin_threads() {
+	local pid=$1 n=$2 rest=$4 limit=$5 t comm i found tries
+	local -a vcpu_cpus
+	IFS=, read -r -a vcpu_cpus <<<"$3"
+	for ((tries = 0; ; tries++)); do
+		found=0
+		for t in /proc/"$pid"/task/*; do
+			read -r comm 2>/dev/null <"$t/comm" || continue
+			[[ -n $(bl_vcpu_index "$comm") ]] && found=$((found + 1))
+		done
+		((found >= n)) && break
+		((tries < limit)) && kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	for t in /proc/"$pid"/task/*; do
+		read -r comm 2>/dev/null <"$t/comm" || continue
+		i=$(bl_vcpu_index "$comm")
+		if [[ -n $i ]]; then
+			[[ -n ${vcpu_cpus[$i]:-} ]] || return 1
+			taskset -p -c "${vcpu_cpus[$i]}" "${t##*/}" >/dev/null 2>&1 || return 1
+		else
+			taskset -p -c "$rest" "${t##*/}" >/dev/null 2>&1 || return 1
+		fi
+	done
+}

@@ -119,6 +119,54 @@ check timespan-min 62.345 "$(bl_timespan_s "1min 2.345s")"
 check timespan-ms 0.987 "$(bl_timespan_s 987ms)"
 check timespan-unknown "" "$(bl_timespan_s "2 days")"
 
+check expand-cpus "0 1 2 5" "$(bl_expand_cpus 0-2,5 | paste -sd' ')"
+check vcpu-index-gvmm 3 "$(bl_vcpu_index gvmm-vcpu3)"
+check vcpu-index-qemu 1 "$(bl_vcpu_index "CPU 1/KVM")"
+check vcpu-index-other "" "$(bl_vcpu_index gvmm-io)"
+
+# Thread placement, on a real process: a thread named like a vCPU goes to
+# the vCPU's CPU, the others (and a thread made after the placement) to
+# the rest; a process without one is not placed.
+allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+read -r -a cpus_here <<<"$(bl_expand_cpus "$allowed" | paste -sd' ')"
+if ((${#cpus_here[@]} < 2)); then
+	echo "SKIP bench.pin-threads: ${#cpus_here[@]} CPU here, placement needs 2"
+else
+	python3 -c '
+import ctypes, threading, time
+libc = ctypes.CDLL(None)
+def named(name, secs):
+    libc.prctl(15, name.encode())
+    time.sleep(secs)
+threading.Thread(target=named, args=("gvmm-vcpu0", 20)).start()
+time.sleep(2)
+threading.Thread(target=named, args=("late", 20)).start()
+time.sleep(20)' &
+	py=$!
+	if bl_pin_threads $py 1 "${cpus_here[1]}" "${cpus_here[0]}" 50; then
+		sleep 3
+		placed=''
+		for t in /proc/$py/task/*; do
+			placed+="$(<"$t/comm")=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$t/status") "
+		done
+		check pin-threads-vcpu 1 "$(grep -c "gvmm-vcpu0=${cpus_here[1]} " <<<"$placed")"
+		check pin-threads-rest 2 "$(grep -o "=${cpus_here[0]} " <<<"$placed" | wc -l)"
+		check pin-threads-late 1 "$(grep -c "late=${cpus_here[0]} " <<<"$placed")"
+	else
+		echo "FAIL bench.pin-threads: the vCPU-named thread was not placed"
+	fi
+	kill $py 2>/dev/null
+	wait $py 2>/dev/null
+	sleep 30 &
+	if bl_pin_threads $! 1 "${cpus_here[1]}" "${cpus_here[0]}" 3; then
+		echo "FAIL bench.pin-threads-needs-vcpu: placed a process with no vCPU thread"
+	else
+		echo "PASS bench.pin-threads-needs-vcpu"
+	fi
+	kill $! 2>/dev/null
+	wait $! 2>/dev/null
+fi
+
 # A dry run: BENCH_OUT unset, so no report file may appear.
 before=$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)
 BENCH_DRY_RUN=1 BENCH_RUNS=2 BENCH_ROWS=boot,block,gpu,exits,desktop BENCH_DRY_FAIL="qemu:1" \
@@ -140,6 +188,12 @@ check dry-run-exits-rows 2 "$(grep -c '^| 6 VM exit round trip, \(PIO\|MMIO\): .
 check dry-run-exits-command-lines 2 "$(grep -c '^exits (\(gvmm\|qemu\)):.*gvmm\.test=exitbench' "$work/dry.out")"
 check dry-run-failure-listed 1 "$(grep -c '^- boot, qemu: run 1 failed$' "$work/dry.out")"
 check dry-run-failure-total 1 "$(grep -c '\*\*failures: 1\*\*' "$work/dry.out")"
+# Both VMMs' block guests are placed alike, each launch counted.
+if ((${#cpus_here[@]} < 2)); then
+	check dry-run-block-placement 1 "$(grep -c '^Threads of the block guests: placement left to the scheduler: 1 CPU(s)' "$work/dry.out")"
+else
+	check dry-run-block-placement 1 "$(grep -c "^Threads of the block guests, placed alike for both VMMs: the vCPU thread alone on CPU ${cpus_here[0]}, .* placed in 4 of 4 launches" "$work/dry.out")"
+fi
 check dry-run-no-report "$before" "$(stat -c %Y docs/BENCHMARKS.md 2>/dev/null || echo none)"
 
 # The exits row: a guest that could not make one of its measures fails
