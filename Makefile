@@ -24,15 +24,20 @@ LDLIBS    += -lpthread -laio
 # Libraries found through pkg-config (Debian's -dev packages; tools/deps):
 # gvmm's own, and those of its modules (vmm/module_loader.h), which gvmm
 # loads only when it uses them: the GL module's (devices/gpu/gl_module.h)
-# and the SPICE module's (display/spice_module.h). Every object sees every
-# library's headers.
-PKGS      := slirp blkid ext2fs com_err
+# the SPICE module's (display/spice_module.h), the disk-boot module's
+# (firmware/boot_disk_module.h) and the user-networking module's
+# (devices/net/net_user_module.h). gvmm itself needs none beyond libaio.
+# Every object sees every library's headers.
 GL_PKGS   := virglrenderer egl epoxy gbm libdrm
 SPICE_PKGS := spice-server
-CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(PKGS) $(GL_PKGS) $(SPICE_PKGS))
-LDLIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS))
+BOOT_DISK_PKGS := blkid ext2fs com_err
+NET_USER_PKGS := slirp
+CFLAGS    += $(shell $(PKG_CONFIG) --cflags $(GL_PKGS) $(SPICE_PKGS) $(BOOT_DISK_PKGS) $(NET_USER_PKGS))
 GL_LDLIBS := $(shell $(PKG_CONFIG) --libs $(GL_PKGS))
 SPICE_LDLIBS := $(shell $(PKG_CONFIG) --libs $(SPICE_PKGS))
+BOOT_DISK_LDLIBS := $(shell $(PKG_CONFIG) --libs $(BOOT_DISK_PKGS))
+NET_USER_LDLIBS := $(shell $(PKG_CONFIG) --libs $(NET_USER_PKGS))
+MODULE_LDLIBS := $(GL_LDLIBS) $(SPICE_LDLIBS) $(BOOT_DISK_LDLIBS) $(NET_USER_LDLIBS)
 
 SRC_DIRS  := vmm $(wildcard devices/*) firmware display
 SRCS      := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
@@ -49,13 +54,23 @@ SPICE_SRCS := display/spice_display.c display/spice_qxl.c display/spice_input.c 
               display/spice_agent.c display/spice_core.c display/spice_connect_file.c \
               display/keymap.c display/spice_module_table.c
 SPICE_OBJS := $(SPICE_SRCS:%.c=$(BUILD)/%.o)
-MODULES   := $(BUILD)/gvmm-gl.so $(BUILD)/gvmm-spice.so
+# The disk-boot module (gvmm-boot-disk.so), built the same way.
+BOOT_DISK_SRCS := firmware/boot_disk.c firmware/boot_disk_module_table.c
+BOOT_DISK_OBJS := $(BOOT_DISK_SRCS:%.c=$(BUILD)/%.o)
+# The user-networking module (gvmm-net-user.so), built the same way.
+NET_USER_SRCS := devices/net/net_slirp.c devices/net/net_user_module_table.c
+NET_USER_OBJS := $(NET_USER_SRCS:%.c=$(BUILD)/%.o)
+MODULE_OBJS := $(GL_OBJS) $(SPICE_OBJS) $(BOOT_DISK_OBJS) $(NET_USER_OBJS)
+MODULES   := $(BUILD)/gvmm-gl.so $(BUILD)/gvmm-spice.so $(BUILD)/gvmm-boot-disk.so \
+             $(BUILD)/gvmm-net-user.so
 # gvmm's calls into the modules; tests link the modules' objects instead.
-MODULE_CALLS_SRCS := devices/gpu/gl_module.c display/spice_module.c
+MODULE_CALLS_SRCS := devices/gpu/gl_module.c display/spice_module.c \
+                     firmware/boot_disk_module.c devices/net/net_user_module.c
 MODULE_CALLS_OBJS := $(MODULE_CALLS_SRCS:%.c=$(BUILD)/%.o)
-CORE_SRCS := $(filter-out $(MAIN_SRC) $(GL_SRCS) $(SPICE_SRCS) $(MODULE_CALLS_SRCS),$(SRCS))
+CORE_SRCS := $(filter-out $(MAIN_SRC) $(GL_SRCS) $(SPICE_SRCS) $(BOOT_DISK_SRCS) \
+               $(NET_USER_SRCS) $(MODULE_CALLS_SRCS),$(SRCS))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
-LIB_OBJS  := $(CORE_OBJS) $(GL_OBJS) $(SPICE_OBJS)
+LIB_OBJS  := $(CORE_OBJS) $(MODULE_OBJS)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -77,6 +92,12 @@ $(BUILD)/gvmm-gl.so: $(GL_OBJS)
 $(BUILD)/gvmm-spice.so: $(SPICE_OBJS)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(SPICE_LDLIBS)
 
+$(BUILD)/gvmm-boot-disk.so: $(BOOT_DISK_OBJS)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(BOOT_DISK_LDLIBS)
+
+$(BUILD)/gvmm-net-user.so: $(NET_USER_OBJS)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(NET_USER_LDLIBS)
+
 # gvmm exports to its modules exactly the symbols they leave undefined
 # and gvmm defines: nothing else of gvmm's can meet a name in the
 # libraries a module brings.
@@ -95,12 +116,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(GL_OBJS) $(SPICE_OBJS): CFLAGS += -fPIC -fvisibility=hidden
+$(MODULE_OBJS): CFLAGS += -fPIC -fvisibility=hidden
 # Objects built before these flags existed are built again.
-$(GL_OBJS) $(SPICE_OBJS): Makefile
+$(MODULE_OBJS): Makefile
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CHECK_OBJ) $(TEST_HELPER_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(GL_LDLIBS) $(SPICE_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MODULE_LDLIBS)
 
 # Programs of the end-to-end tests that run beside gvmm, not in a guest.
 E2E_BINS  := $(BUILD)/tests/e2e/gather_check
@@ -135,6 +156,8 @@ install: $(BUILD)/gvmm $(MODULES)
 	install -D -m 0755 $(BUILD)/gvmm $(DESTDIR)$(PREFIX)/bin/gvmm
 	install -D -m 0644 $(BUILD)/gvmm-gl.so $(DESTDIR)$(PREFIX)/lib/gvmm/gvmm-gl.so
 	install -D -m 0644 $(BUILD)/gvmm-spice.so $(DESTDIR)$(PREFIX)/lib/gvmm/gvmm-spice.so
+	install -D -m 0644 $(BUILD)/gvmm-boot-disk.so $(DESTDIR)$(PREFIX)/lib/gvmm/gvmm-boot-disk.so
+	install -D -m 0644 $(BUILD)/gvmm-net-user.so $(DESTDIR)$(PREFIX)/lib/gvmm/gvmm-net-user.so
 
 clean:
 	rm -rf build
@@ -150,8 +173,8 @@ clean:
 # written to docs/BENCHMARKS.md and printed; in the nested rig where KVM is
 # PVM. Knobs: BENCH_RUNS (default 5), BENCH_ROWS (e.g.
 # boot,memory,block,net,gpu,exits,desktop), BENCH_FIO_SECONDS,
-# BENCH_IPERF_SECONDS, BENCH_GL_FRAMES. The rig passes only GVMM_* variables
-# on, so the knobs go in through env. The guest's fio and GL initramfs
+# BENCH_IPERF_SECONDS, BENCH_GL_FRAMES, BENCH_PIN. The rig passes only
+# GVMM_* variables on, so the knobs go in through env. The guest's fio and GL initramfs
 # (block and gpu rows) are built here; the rig, which has no GPU, gets its
 # render node from vgem (tools/bench loads it). The desktop row's image
 # copies, kernel and initrd are made here, before the rig, in

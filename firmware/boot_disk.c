@@ -816,6 +816,17 @@ out:
 	return ret;
 }
 
+int boot_disk_available(char *version, size_t versionlen, char *err, size_t errlen)
+{
+	const char *lib_version = NULL;
+
+	(void)err;
+	(void)errlen;
+	ext2fs_get_library_version(&lib_version, NULL);
+	snprintf(version, versionlen, "%s", lib_version ? lib_version : "(unknown)");
+	return 0;
+}
+
 void boot_disk_choice_free(struct boot_disk_choice *choice)
 {
 	free(choice->kernel);

@@ -39,6 +39,11 @@ int boot_disk_find(const char *path, unsigned disk_number, struct boot_disk_choi
 		   char *err, size_t errlen);
 void boot_disk_choice_free(struct boot_disk_choice *choice);
 
+/* For `gvmm check`: the version of libext2fs that reads the images.
+ * Returns 0; -1 with one line in err where disk boots cannot work (gvmm
+ * without its disk-boot module: firmware/boot_disk_module.h). */
+int boot_disk_available(char *version, size_t versionlen, char *err, size_t errlen);
+
 /* The command line a disk boot gets: what was configured, then console
  * (e.g. "console=ttyS0"), then the user's extra arguments (--cmdline; may
  * be NULL), so later words win. Returns 0, or -1 when it does not fit. */

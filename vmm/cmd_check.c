@@ -8,6 +8,8 @@
 #include "../display/gl_host.h"
 #include "../display/gl_probe.h"
 #include "../display/spice_display.h"
+#include "../firmware/boot_disk.h"
+#include "../devices/net/net_slirp.h"
 #include "../devices/vfio/vfio_host.h"
 #include "commands.h"
 #include "kvm.h"
@@ -23,6 +25,8 @@ static void print_check_usage(FILE *out)
 		"then which host GL the virgl 3D device would render with, and whether\n"
 		"virglrenderer starts on it (a host without GL does not fail the check);\n"
 		"then whether the SPICE server of --spice can start (informational too);\n"
+		"then whether gvmm can boot a disk without --kernel, and whether user-mode\n"
+		"networking (--net user) can start (informational too);\n"
 		"then the IOMMU groups and which of their devices are bound to vfio-pci,\n"
 		"ready for --vfio (informational too).\n"
 		"Exit status 0 when gvmm can boot stock Linux kernels here, 1 otherwise.\n");
@@ -75,16 +79,20 @@ static void print_gl_lines(void)
 	gl_host_close(gl);
 }
 
-/* The SPICE line: whether --spice can start its server in this gvmm (its
- * module loads). Informational, as GL is. */
-static void print_spice_line(void)
+/* A module's line: whether the part of gvmm in that module works here
+ * (the module loads; available() is the module's own check), with the
+ * version of the library it brings. Informational, as GL is. */
+static void print_module_line(const char *label,
+			      int (*available)(char *version, size_t versionlen,
+					       char *err, size_t errlen),
+			      const char *library, const char *used_for)
 {
 	char version[32], err[MODULE_ERROR_MAX];
 
-	if (spice_display_available(version, sizeof(version), err, sizeof(err)) < 0)
-		printf("  %-30s not usable: %s\n", "SPICE server", err);
+	if (available(version, sizeof(version), err, sizeof(err)) < 0)
+		printf("  %-30s not usable: %s\n", label, err);
 	else
-		printf("  %-30s spice-server %s (for --spice)\n", "SPICE server", version);
+		printf("  %-30s %s %s (%s)\n", label, library, version, used_for);
 }
 
 int cmd_check(int argc, char **argv)
@@ -121,7 +129,11 @@ int cmd_check(int argc, char **argv)
 	if (hugepages >= 0)
 		printf("  %-30s %ld free 2 MiB pages (for --hugepages)\n", "hugepages", hugepages);
 	print_gl_lines();
-	print_spice_line();
+	print_module_line("SPICE server", spice_display_available, "spice-server", "for --spice");
+	print_module_line("disk boot", boot_disk_available, "libext2fs",
+			  "for --disk without --kernel");
+	print_module_line("user networking", net_slirp_available, "libslirp",
+			  "for --net user, the default");
 	vfio_host_describe(&vfio_host_default_paths, stdout);
 
 	if (usable)

@@ -21,6 +21,7 @@
 #include "../firmware/boot.h"
 #include "../firmware/boot_disk.h"
 #include "../firmware/cpuid.h"
+#include "../devices/net/net_slirp.h"
 #include "../devices/vfio/vfio_host.h"
 #include "api_socket.h"
 #include "cli_parse.h"
@@ -796,7 +797,7 @@ int cmd_run(int argc, char **argv)
 	sigset_t handled;
 	char err[256];
 	/* A missing module's message names gvmm's folder twice. */
-	char module_err[MODULE_ERROR_MAX], spice_version[32];
+	char module_err[MODULE_ERROR_MAX], spice_version[32], slirp_version[32];
 	int status;
 
 	status = parse_run_options(argc, argv, &opt);
@@ -809,6 +810,16 @@ int cmd_run(int argc, char **argv)
 				    sizeof(module_err)) < 0) {
 		log_error("--spice: %s", module_err);
 		return EXIT_FAILURE_VM;
+	}
+	/* The same for the user-networking module, which a --net user NIC
+	 * (the default) loads. */
+	for (unsigned i = 0; i < opt.nr_nets; i++) {
+		if (opt.nets[i].kind == NET_USER &&
+		    net_slirp_available(slirp_version, sizeof(slirp_version), module_err,
+					sizeof(module_err)) < 0) {
+			log_error("--net %s: %s", opt.net_args[i], module_err);
+			return EXIT_FAILURE_VM;
+		}
 	}
 	if (!opt.kernel_path) {
 		status = find_disk_boot(&opt, &from_disk, disk_cmdline, sizeof(disk_cmdline));

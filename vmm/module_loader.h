@@ -1,7 +1,9 @@
 /* gvmm's loadable modules: parts of gvmm built as shared objects of their
  * own (gvmm-gl.so: host GL and virglrenderer, devices/gpu/gl_module.h;
- * gvmm-spice.so: the SPICE server, display/spice_module.h), loaded only
- * by a gvmm that uses them.
+ * gvmm-spice.so: the SPICE server, display/spice_module.h;
+ * gvmm-boot-disk.so: reading a disk image's /boot with libblkid and
+ * libext2fs, firmware/boot_disk_module.h), loaded only by a gvmm that
+ * uses them.
  *
  * Why: each brings a dozen or two shared libraries. Linked into gvmm they
  * would be mapped, relocated and initialised by every gvmm before main(),

@@ -953,3 +953,11 @@ fail:
 	nat_destroy(&ns->be);
 	return -1;
 }
+
+int net_slirp_available(char *version, size_t versionlen, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	snprintf(version, versionlen, "%s", slirp_version_string());
+	return 0;
+}

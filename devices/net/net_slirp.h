@@ -22,4 +22,9 @@
 int net_slirp_create(struct net_backend **out, const struct net_config *cfg,
 		     char *err, size_t errlen);
 
+/* For `gvmm check`: the version of libslirp. Returns 0; -1 with one line
+ * in err where user-mode networking cannot work (gvmm without its
+ * user-networking module: devices/net/net_user_module.h). */
+int net_slirp_available(char *version, size_t versionlen, char *err, size_t errlen);
+
 #endif

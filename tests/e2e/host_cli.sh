@@ -123,3 +123,53 @@ if [ "$status" = 1 ] &&
 else
 	fail cli.spice-module-missing "status $status: $(head -c 300 <<<"$lone_out")"
 fi
+
+# The disk-boot module (firmware/boot_disk_module.h): gvmm links none of
+# the libraries that read a disk image; a boot from a disk without
+# --kernel loads the module (so does `gvmm check`), and a gvmm without it
+# says where it looked.
+disk_libs=$(ldd "$GVMM" | grep -E -o 'lib(ext2fs|blkid|com_err)[^ ]*' | tr '\n' ' ')
+expect cli.boot-disk-libraries-not-linked "gvmm links $disk_libs" [ -z "$disk_libs" ]
+check_out_full=$("$GVMM" check 2>&1)
+truncate -s 1M "$E2E_WORK/blank.img"
+disk_out=$("$GVMM" run --disk "$E2E_WORK/blank.img" --net none 2>&1)
+status=$?
+if [ "$status" = 2 ] && grep -q "^gvmm: error: disk 0 has no partition table and no file system gvmm can read" <<<"$disk_out" &&
+   grep -q '^  disk boot  *libext2fs [0-9.]* (for --disk without --kernel)$' <<<"$check_out_full"; then
+	pass cli.boot-disk-module-loads
+else
+	fail cli.boot-disk-module-loads "status $status: $(head -c 300 <<<"$disk_out")"
+fi
+disk_out=$("$E2E_WORK/lone/gvmm" run --disk "$E2E_WORK/blank.img" --net none 2>&1)
+status=$?
+lone_check=$("$E2E_WORK/lone/gvmm" check 2>&1)
+if [ "$status" = 2 ] && grep -q "^gvmm: error: the disk-boot module gvmm-boot-disk.so is neither in $E2E_WORK/lone nor in $E2E_WORK/lone/../lib/gvmm" <<<"$disk_out" &&
+   grep -q "^  disk boot  *not usable: the disk-boot module gvmm-boot-disk.so is neither in" <<<"$lone_check"; then
+	pass cli.boot-disk-module-missing
+else
+	fail cli.boot-disk-module-missing "status $status: $(head -c 300 <<<"$disk_out")"
+fi
+
+# The user-networking module (devices/net/net_user_module.h): gvmm links
+# neither libslirp nor the GLib it brings; --net user (the default) loads
+# the module before anything is made, and a gvmm without it says where it
+# looked. A kernel file that is no kernel: the run stops right after.
+net_libs=$(ldd "$GVMM" | grep -E -o 'lib(slirp|glib-2.0|pcre2-8)[^ ]*' | tr '\n' ' ')
+expect cli.net-user-libraries-not-linked "gvmm links $net_libs" [ -z "$net_libs" ]
+head -c 65536 /dev/zero >"$E2E_WORK/not-a-kernel"
+net_out=$("$GVMM" run --kernel "$E2E_WORK/not-a-kernel" 2>&1)
+status=$?
+if [ "$status" != 0 ] && grep -q "is not a Linux kernel" <<<"$net_out" &&
+   grep -q '^  user networking  *libslirp [0-9.]* (for --net user, the default)$' <<<"$check_out_full"; then
+	pass cli.net-user-module-loads
+else
+	fail cli.net-user-module-loads "status $status: $(head -c 300 <<<"$net_out")"
+fi
+net_out=$("$E2E_WORK/lone/gvmm" run --kernel "$E2E_WORK/not-a-kernel" 2>&1)
+status=$?
+if [ "$status" = 1 ] && grep -q "^gvmm: error: --net user: the user-networking module gvmm-net-user.so is neither in $E2E_WORK/lone nor in $E2E_WORK/lone/../lib/gvmm" <<<"$net_out" &&
+   grep -q "^  user networking  *not usable: the user-networking module gvmm-net-user.so is neither in" <<<"$lone_check"; then
+	pass cli.net-user-module-missing
+else
+	fail cli.net-user-module-missing "status $status: $(head -c 300 <<<"$net_out")"
+fi
