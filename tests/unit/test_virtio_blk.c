@@ -729,41 +729,40 @@ static void test_more_requests_than_slots(void)
 	rig_down(&r);
 }
 
-/* A driver that notifies only when avail_event asks it to (EVENT_IDX, as
- * Linux does), keeping up to 32 reads in flight as fio does at iodepth
- * 32, gets every one answered: while the device polls the ring it has not
- * re-armed notifications, and it re-arms them before it stops. Then, idle,
- * avail_event asks for the very next entry. */
-static void test_driver_notified_only_when_asked(void)
+/* Plays a driver with EVENT_IDX, as Linux's: it keeps up to WINDOW reads
+ * in flight, as fio does at iodepth 32, and notifies only when
+ * avail_event asks it to. When it has nothing to do it either spins on
+ * the used ring or, with sleep, asks for an interrupt at the next used
+ * entry (used_event), looks once more, and sleeps until one comes: a
+ * held interrupt that never came would leave it there. Returns the
+ * requests answered; counts kicks and interrupts. */
+enum { WINDOW_TOTAL = 600, WINDOW = 32, WINDOW_HEADS = 64 };
+
+static unsigned run_window_driver(struct rig *r, bool sleep, unsigned *kicks,
+				  unsigned *interrupts)
 {
-	enum { TOTAL = 600, WINDOW = 32, HEADS = 64 };
-	struct rig r;
-	unsigned submitted = 0, done = 0, kicks = 0, in_flight = 0;
-	uint16_t free_heads[HEADS], nr_free = 0, used_seen = 0;
-	uint64_t avail_event_at;
+	unsigned submitted = 0, done = 0, in_flight = 0;
+	uint16_t free_heads[WINDOW_HEADS], nr_free = 0, used_seen = 0;
+	uint64_t avail_event_at = USED_GPA + 4 + 8ull * WINDOW_HEADS;
+	uint64_t used_event_at = AVAIL_GPA + 4 + 2ull * WINDOW_HEADS;
 	int idle_spins = 0;
 
-	if (rig_up(&r, "", 1)) {
-		rig_down(&r);
-		SKIP_TEST("cannot set up the test bench (temporary image, guest RAM or I/O thread)");
-	}
-	r.qsize = HEADS;
-	avail_event_at = USED_GPA + 4 + 8ull * HEADS;
-	CHECK(driver_start(&r, ALL_FEATURES));
-	for (unsigned h = 0; h < HEADS; h++)
-		free_heads[nr_free++] = (uint16_t)(HEADS - 1 - h);
+	*kicks = *interrupts = 0;
+	for (unsigned h = 0; h < WINDOW_HEADS; h++)
+		free_heads[nr_free++] = (uint16_t)(WINDOW_HEADS - 1 - h);
 
-	while (done < TOTAL && idle_spins < 10000) {
-		uint16_t old = r.avail_idx, used_idx = get16(&r, USED_GPA + 2);
+	while (done < WINDOW_TOTAL && idle_spins < 10000) {
+		uint16_t old = r->avail_idx, used_idx = get16(r, USED_GPA + 2);
 		bool progress = false;
 
 		/* Take what was answered. */
 		while (used_seen != used_idx) {
-			uint16_t head = (uint16_t)get32(&r, USED_GPA + 4 + 8ull * (used_seen % HEADS));
+			uint16_t head = (uint16_t)get32(r, USED_GPA + 4 +
+							8ull * (used_seen % WINDOW_HEADS));
 
-			CHECK(head < HEADS);
-			CHECK_EQ(*ram(&r, IND_STATUSES + head, 1), VIRTIO_BLK_S_OK);
-			CHECK_EQ(*ram(&r, IND_BUFS + 512ull * head + 7, 1), 0x5a);
+			CHECK(head < WINDOW_HEADS);
+			CHECK_EQ(*ram(r, IND_STATUSES + head, 1), VIRTIO_BLK_S_OK);
+			CHECK_EQ(*ram(r, IND_BUFS + 512ull * head + 7, 1), 0x5a);
 			free_heads[nr_free++] = head;
 			used_seen++;
 			in_flight--;
@@ -771,43 +770,95 @@ static void test_driver_notified_only_when_asked(void)
 			progress = true;
 		}
 		/* Top the window up, publish once, notify only when asked. */
-		while (in_flight < WINDOW && submitted < TOTAL && nr_free) {
+		while (in_flight < WINDOW && submitted < WINDOW_TOTAL && nr_free) {
 			uint16_t head = free_heads[--nr_free];
-			memset(ram(&r, IND_BUFS + 512ull * head, 512), 0, 512);
-			put_indirect_read(&r, head, (submitted * 7919u) % (DISK_SIZE / 512));
-			put16(&r, AVAIL_GPA + 4 + 2ull * (r.avail_idx % HEADS), head);
-			r.avail_idx++;
+			memset(ram(r, IND_BUFS + 512ull * head, 512), 0, 512);
+			put_indirect_read(r, head, (submitted * 7919u) % (DISK_SIZE / 512));
+			put16(r, AVAIL_GPA + 4 + 2ull * (r->avail_idx % WINDOW_HEADS), head);
+			r->avail_idx++;
 			submitted++;
 			in_flight++;
 			progress = true;
 		}
-		if (r.avail_idx != old) {
+		if (r->avail_idx != old) {
 			uint16_t event;
 
-			__atomic_store_n((uint16_t *)ram(&r, AVAIL_GPA + 2, 2), htole16(r.avail_idx),
+			__atomic_store_n((uint16_t *)ram(r, AVAIL_GPA + 2, 2), htole16(r->avail_idx),
 					 __ATOMIC_RELEASE);
 			/* The driver's full barrier between its index and the
 			 * device's avail_event (virtio 1.2, 2.7.10). */
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			event = get16(&r, avail_event_at);
-			if ((uint16_t)(r.avail_idx - event - 1) < (uint16_t)(r.avail_idx - old)) {
-				mmio_write(&r, r.notify, 0, 2);
-				kicks++;
+			event = get16(r, avail_event_at);
+			if ((uint16_t)(r->avail_idx - event - 1) < (uint16_t)(r->avail_idx - old)) {
+				mmio_write(r, r->notify, 0, 2);
+				(*kicks)++;
 			}
 		}
 		if (progress) {
 			idle_spins = 0;
+		} else if (sleep) {
+			struct pollfd p = { .fd = r->vector_fd[1], .events = POLLIN };
+			uint64_t count;
+
+			put16(r, used_event_at, used_seen);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			if (get16(r, USED_GPA + 2) != used_seen)
+				continue;
+			if (p.fd < 0 || poll(&p, 1, 2000) != 1) {
+				CHECK(!"an interrupt came within 2 s");
+				break;
+			}
+			if (read(p.fd, &count, sizeof(count)) == sizeof(count))
+				*interrupts += (unsigned)count;
 		} else {
 			idle_spins++;
 			usleep(1000);
 		}
 	}
-	CHECK_EQ(done, TOTAL);
-	CHECK(kicks >= 1 && kicks <= TOTAL);
+	return done;
+}
+
+/* Spinning on the used ring, the driver gets every request answered:
+ * while the device polls the ring it has not re-armed notifications, and
+ * it re-arms them before it stops. Then, idle, avail_event asks for the
+ * very next entry. */
+static void test_driver_notified_only_when_asked(void)
+{
+	uint64_t avail_event_at = USED_GPA + 4 + 8ull * WINDOW_HEADS;
+	unsigned kicks, interrupts;
+	struct rig r;
+
+	if (rig_up(&r, "", 1)) {
+		rig_down(&r);
+		SKIP_TEST("cannot set up the test bench (temporary image, guest RAM or I/O thread)");
+	}
+	r.qsize = WINDOW_HEADS;
+	CHECK(driver_start(&r, ALL_FEATURES));
+	CHECK_EQ(run_window_driver(&r, false, &kicks, &interrupts), WINDOW_TOTAL);
+	CHECK(kicks >= 1 && kicks <= WINDOW_TOTAL);
 	/* Idle: the device asks to hear of the very next entry. */
 	for (int spin = 0; spin < 2000 && get16(&r, avail_event_at) != r.avail_idx; spin++)
 		usleep(1000);
 	CHECK_EQ(get16(&r, avail_event_at), r.avail_idx);
+	rig_down(&r);
+}
+
+/* A driver that sleeps until interrupted is never left waiting, while
+ * the device polls the ring and leaves notifications off; and it is
+ * interrupted at most once per request answered. */
+static void test_driver_sleeps_until_interrupted(void)
+{
+	unsigned kicks, interrupts;
+	struct rig r;
+
+	if (rig_up(&r, "", 1)) {
+		rig_down(&r);
+		SKIP_TEST("cannot set up the test bench (temporary image, guest RAM or I/O thread)");
+	}
+	r.qsize = WINDOW_HEADS;
+	CHECK(driver_start(&r, ALL_FEATURES));
+	CHECK_EQ(run_window_driver(&r, true, &kicks, &interrupts), WINDOW_TOTAL);
+	CHECK(interrupts >= 1 && interrupts <= WINDOW_TOTAL);
 	rig_down(&r);
 }
 
@@ -843,4 +894,5 @@ TEST_MAIN("virtio_blk",
 	TEST_CASE(test_reset_with_requests_in_flight),
 	TEST_CASE(test_more_requests_than_slots),
 	TEST_CASE(test_driver_notified_only_when_asked),
+	TEST_CASE(test_driver_sleeps_until_interrupted),
 	TEST_CASE(test_write_through_without_flush))
