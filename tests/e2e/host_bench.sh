@@ -181,6 +181,9 @@ check dry-run-block-rows 4 "$(grep -c '^| 3 block .* | higher | 2 ok; 2 ok |$' "
 # Exits and interrupts per request, from two samples of KVM's counters
 # around the iodepth 32 job and the guest's ios= counts.
 check dry-run-block-per-request-rows 2 "$(grep -c '^| 3 block, \(VM exits\|interrupts injected\) per request, .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
+# The disk's own interrupts per request, from the guest's irqs= counts
+# (made up: 3000-4000 interrupts over 10000-11000 requests).
+check dry-run-block-disk-irqs-row 1 "$(grep -c "^| 3 block, the disk's interrupts per request, the same job (the guest's count) | 0\.3[0-9] (0\.[0-9]*-0\.[0-9]*) | 0\.3[0-9] (0\.[0-9]*-0\.[0-9]*) | [0-9.]* | lower | 2 ok; 2 ok |\$" "$work/dry.out")"
 check dry-run-desktop-rows 2 "$(grep -c '^| 7 desktop, .* | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | lower | 2 ok; 2 ok |$' "$work/dry.out")"
 check dry-run-desktop-memory-gvmm-only 2 "$(grep -c '^| 7 .*(MiB) | [0-9.]* ([0-9.]*-[0-9.]*) | not measured .* | - | lower | 2 ok; - |$' "$work/dry.out")"
 check dry-run-gpu-row 1 "$(grep -c '^| 5 GPU, glprobe in the guest on virgl, 1280x800 (frames/s; .*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* | higher | 2 ok; 2 ok |$' "$work/dry.out")"

@@ -4,11 +4,12 @@
 # same script on the image file for the ceiling, so both sides run the very
 # same jobs. One line per job:
 #
-#   BENCH-FIO NAME iops=N kib_s=N [ios=N]
+#   BENCH-FIO NAME iops=N kib_s=N [ios=N irqs=N]
 #
-# ios, where TARGET is a block device: the requests it has completed so
-# far (reads and writes, from /sys/block), so the host can count per
-# request what it sees between two lines.
+# ios and irqs, where TARGET is a block device: the requests it has
+# completed so far (reads and writes, from /sys/block) and the interrupts
+# its request queues have taken so far (from /proc/interrupts), so the
+# host can count per request what it sees between two lines.
 #
 # or "BENCH-FIO-ERROR NAME ..." and exit status 1 when a job fails. Each
 # job runs SECS seconds after one second of ramp: kernel parameter
@@ -28,6 +29,22 @@ command -v fio >/dev/null || { echo "BENCH-FIO-ERROR fio: not in this guest (boo
 ios_done() {
 	stat=/sys/block/${target##*/}/stat
 	[ -b "$target" ] && [ -r "$stat" ] && awk '{ print $1 + $5 }' "$stat"
+}
+
+# irqs_taken: interrupts the target's request queues have taken, on every
+# CPU; nothing for a file. A virtio disk's queues are named after its
+# virtio device: virtioN-req.Q with a vector per queue (MSI-X), else
+# virtioN-virtqueues or virtioN.
+irqs_taken() {
+	[ -b "$target" ] || return 0
+	dev=$(readlink "/sys/block/${target##*/}/device" 2>/dev/null) || return 0
+	dev=${dev##*/}
+	awk -v dev="$dev" '
+		$NF ~ ("^" dev "(-req[.][0-9]+|-virtqueues)?$") {
+			for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i; else break
+			found = 1
+		}
+		END { if (found) print n }' /proc/interrupts
 }
 
 # job NAME RW BLOCKSIZE IODEPTH
@@ -55,6 +72,8 @@ job() {
 	esac
 	n=$(ios_done)
 	[ -n "$n" ] && line="$line ios=$n"
+	n=$(irqs_taken)
+	[ -n "$n" ] && line="$line irqs=$n"
 	echo "$line"
 }
 
