@@ -818,6 +818,19 @@ static unsigned run_window_driver(struct rig *r, bool sleep, unsigned *kicks,
 	return done;
 }
 
+/* A rig for run_window_driver, its queue sized for it and the driver
+ * started; false (and nothing left to tear down) when it cannot be had. */
+static bool window_rig_up(struct rig *r)
+{
+	if (rig_up(r, "", 1)) {
+		rig_down(r);
+		return false;
+	}
+	r->qsize = WINDOW_HEADS;
+	CHECK(driver_start(r, ALL_FEATURES));
+	return true;
+}
+
 /* Spinning on the used ring, the driver gets every request answered:
  * while the device polls the ring it has not re-armed notifications, and
  * it re-arms them before it stops. Then, idle, avail_event asks for the
@@ -828,12 +841,8 @@ static void test_driver_notified_only_when_asked(void)
 	unsigned kicks, interrupts;
 	struct rig r;
 
-	if (rig_up(&r, "", 1)) {
-		rig_down(&r);
+	if (!window_rig_up(&r))
 		SKIP_TEST("cannot set up the test bench (temporary image, guest RAM or I/O thread)");
-	}
-	r.qsize = WINDOW_HEADS;
-	CHECK(driver_start(&r, ALL_FEATURES));
 	CHECK_EQ(run_window_driver(&r, false, &kicks, &interrupts), WINDOW_TOTAL);
 	CHECK(kicks >= 1 && kicks <= WINDOW_TOTAL);
 	/* Idle: the device asks to hear of the very next entry. */
@@ -851,12 +860,8 @@ static void test_driver_sleeps_until_interrupted(void)
 	unsigned kicks, interrupts;
 	struct rig r;
 
-	if (rig_up(&r, "", 1)) {
-		rig_down(&r);
+	if (!window_rig_up(&r))
 		SKIP_TEST("cannot set up the test bench (temporary image, guest RAM or I/O thread)");
-	}
-	r.qsize = WINDOW_HEADS;
-	CHECK(driver_start(&r, ALL_FEATURES));
 	CHECK_EQ(run_window_driver(&r, true, &kicks, &interrupts), WINDOW_TOTAL);
 	CHECK(interrupts >= 1 && interrupts <= WINDOW_TOTAL);
 	rig_down(&r);
