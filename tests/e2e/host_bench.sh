@@ -2,7 +2,8 @@
 # tools/bench without KVM: the statistics and table functions of
 # tools/bench-lib.sh, and a dry run of tools/bench (BENCH_DRY_RUN=1, stubs
 # instead of VMMs) that must interleave the runs, count an injected
-# failure, print the table and write no report.
+# failure, print the table and write no report; and tools/bench-startup,
+# which needs no KVM at all (its stand-in answers gvmm's KVM ioctls).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 . tools/bench-lib.sh
@@ -274,3 +275,19 @@ check died-keeps-finished-group 4 "$(grep -c '^| 1 ' "$work/died.md" 2>/dev/null
 check died-says-partial 1 "$(grep -c '^\*\*Partial: .* Row groups done: boot; still to run: exits\.\*\*$' "$work/died.md" 2>/dev/null || echo 0)"
 check died-lost-group-absent 0 "$(grep -c '^| 6 ' "$work/died.md" 2>/dev/null)"
 check clean-run-not-partial 0 "$(grep -c '^\*\*Partial' "$work/clean.md" 2>/dev/null)"
+
+# tools/bench-startup: gvmm up to its first KVM_RUN with the stand-in KVM,
+# beside the launch floor. A binary that never prints the start-up line
+# fails each of its runs once, and the others still count.
+gvmm_bin=${GVMM_BUILD:-build}/gvmm
+if [[ ! -x $gvmm_bin || ! -f build/guest/vmlinuz || ! -f build/guest/initrd.img ]]; then
+	echo "SKIP bench.startup: needs $gvmm_bin and build/guest (make && make guest)"
+else
+	TMPDIR=$work tools/bench-startup --runs 2 "$gvmm_bin" /bin/false >"$work/startup.out" 2>&1
+	check startup-status 0 "$?"
+	check startup-gvmm-row 1 "$(grep -c "^| $gvmm_bin | [0-9.]* ([0-9.]*-[0-9.]*) | [0-9.]* ([0-9.]*-[0-9.]*) | 2 ok |$" "$work/startup.out")"
+	check startup-floor-row 1 "$(grep -c '^| the launch floor: .* | - | [0-9.]* ([0-9.]*-[0-9.]*) | 2 ok |$' "$work/startup.out")"
+	check startup-failure-counted-once 1 "$(grep -c '^| /bin/false | - | - | 0 ok, 2 failed |$' "$work/startup.out")"
+	# gvmm's exec to first KVM_RUN includes its main() to it.
+	check startup-exec-not-below-main 1 "$(awk -F' [|] ' -v b="$gvmm_bin" '$1 == "| " b { split($2, m, " "); split($3, e, " "); print (e[1] + 0 >= m[1] + 0) }' "$work/startup.out")"
+fi
