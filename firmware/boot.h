@@ -5,6 +5,7 @@
 #ifndef GVMM_BOOT_H
 #define GVMM_BOOT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,30 @@ struct kernel_load_args {
  * is not guest RAM or the file holds fewer bytes than it did. */
 int boot_copy(struct guest_memory *mem, uint64_t gpa, const uint8_t *buf, int fd,
 	      uint64_t offset, size_t len);
+
+/* The same copy, begun on a thread of its own so that the caller can load
+ * the kernel meanwhile: the initrd and the kernel's payload are the two
+ * large copies of start-up, and most of each is the host kernel clearing
+ * the guest RAM the bytes land in. Only a copy from a file that is large
+ * enough to be worth a thread gets one; any other is done at once, as is
+ * one whose thread cannot be started, and one of no bytes is done by
+ * definition. boot_copy_end must follow every boot_copy_begin: it waits
+ * for the copy and returns boot_copy's result (0 for no bytes). */
+struct boot_copy_job {
+	struct guest_memory *mem;
+	uint64_t gpa;
+	const uint8_t *buf;
+	int fd;
+	uint64_t offset;
+	size_t len;
+	int result;
+	bool threaded;
+	pthread_t thread;      /* when threaded */
+};
+
+void boot_copy_begin(struct boot_copy_job *job, struct guest_memory *mem, uint64_t gpa,
+		     const uint8_t *buf, int fd, uint64_t offset, size_t len);
+int boot_copy_end(struct boot_copy_job *job);
 
 bool bzimage_detect(const uint8_t *buf, size_t len);
 bool pvh_detect(const uint8_t *buf, size_t len);

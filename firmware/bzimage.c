@@ -224,6 +224,8 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	uint64_t low_end = guest_memory_low_end(mem);
 	uint64_t pm_offset, pm_size, run_addr, kernel_end;
 	uint64_t initrd_addr = 0;
+	struct boot_copy_job initrd_copy;
+	int copied;
 	size_t cmdline_len, cmdline_max;
 	size_t e820_count;
 	unsigned setup_sects;
@@ -309,13 +311,14 @@ int bzimage_load(struct guest_memory *mem, const struct kernel_load_args *args,
 		zp.acpi_rsdp_addr = args->rsdp_gpa;
 
 	/* Every range below was checked above: a failure here is a bug, or
-	 * a file that shrank since it was mapped. */
-	if (boot_copy(mem, GUEST_KERNEL_ADDR, args->kernel,
-		      args->fds ? args->fds->kernel : -1, pm_offset, pm_size) < 0 ||
+	 * a file that shrank since it was mapped. The initrd is copied while
+	 * the kernel is (boot_copy_begin). */
+	boot_copy_begin(&initrd_copy, mem, initrd_addr, args->initrd,
+			args->fds ? args->fds->initrd : -1, 0, initrd_addr ? args->initrd_len : 0);
+	copied = boot_copy(mem, GUEST_KERNEL_ADDR, args->kernel,
+			   args->fds ? args->fds->kernel : -1, pm_offset, pm_size);
+	if (boot_copy_end(&initrd_copy) < 0 || copied < 0 ||
 	    guest_memory_write(mem, GUEST_CMDLINE_ADDR, args->cmdline, cmdline_len + 1) < 0 ||
-	    (initrd_addr && boot_copy(mem, initrd_addr, args->initrd,
-				      args->fds ? args->fds->initrd : -1, 0,
-				      args->initrd_len) < 0) ||
 	    guest_memory_write(mem, GUEST_BOOT_INFO_ADDR, &zp, sizeof(zp)) < 0)
 		return write_error(err, errlen, "cannot write the kernel into guest RAM (did its file or the initrd's shrink meanwhile?)");
 

@@ -478,7 +478,8 @@ int pvh_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	struct elf_file elf;
 	size_t cmdline_len;
 	uint32_t entry;
-	int found;
+	int found, loaded;
+	struct boot_copy_job initrd_copy;
 
 	if (elf_open(args->kernel, args->kernel_len, &elf, err, errlen) < 0)
 		return -1;
@@ -515,11 +516,13 @@ int pvh_load(struct guest_memory *mem, const struct kernel_load_args *args,
 	}
 
 	/* Every range below was checked above: a failure here is a bug, or
-	 * a file that shrank since it was mapped. */
-	if (load_segments(mem, &elf, args->fds ? args->fds->kernel : -1) < 0 ||
+	 * a file that shrank since it was mapped. The initrd is copied while
+	 * the kernel's segments are (boot_copy_begin). */
+	boot_copy_begin(&initrd_copy, mem, initrd_addr, args->initrd,
+			args->fds ? args->fds->initrd : -1, 0, initrd_len);
+	loaded = load_segments(mem, &elf, args->fds ? args->fds->kernel : -1);
+	if (boot_copy_end(&initrd_copy) < 0 || loaded < 0 ||
 	    guest_memory_write(mem, GUEST_CMDLINE_ADDR, args->cmdline, cmdline_len + 1) < 0 ||
-	    (initrd_len && boot_copy(mem, initrd_addr, args->initrd,
-				     args->fds ? args->fds->initrd : -1, 0, initrd_len) < 0) ||
 	    write_memmap_and_modules(mem, &info, initrd_addr, initrd_len) < 0 ||
 	    guest_memory_write(mem, GUEST_BOOT_INFO_ADDR, &info, sizeof(info)) < 0)
 		return write_error(err, errlen, "cannot write the kernel into guest RAM (did its file or the initrd's shrink meanwhile?)");
