@@ -47,6 +47,7 @@ static void *copy_thread(void *arg)
 {
 	struct boot_copy_job *job = arg;
 
+	pthread_setname_np(pthread_self(), "gvmm-load");
 	job->result = boot_copy(job->mem, job->gpa, job->buf, job->fd, job->offset, job->len);
 	return NULL;
 }
