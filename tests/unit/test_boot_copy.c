@@ -16,13 +16,31 @@
 static struct guest_memory mem;
 static char err[256];
 
-static uint8_t *pattern(size_t len, unsigned seed)
+/* The file of a test: LEN bytes of a pattern, in *BYTES and in a file
+ * whose descriptor it returns; guest RAM made. -1 (the test skips) when
+ * either cannot be made. */
+static int file_and_ram(size_t len, unsigned seed, uint8_t **bytes)
 {
-	uint8_t *b = malloc(len);
+	int fd;
 
-	for (size_t i = 0; b && i < len; i++)
-		b[i] = (uint8_t)(i * seed + (i >> 12));
-	return b;
+	*bytes = malloc(len);
+	for (size_t i = 0; *bytes && i < len; i++)
+		(*bytes)[i] = (uint8_t)(i * seed + (i >> 12));
+	fd = *bytes ? memfd_file(*bytes, len) : -1;
+	if (fd >= 0 && guest_memory_create(&mem, RAM, false, err, sizeof(err)) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	free(*bytes);
+	test_state.skip_reason = "cannot create a file or guest memory";
+	return -1;
+}
+
+static void file_and_ram_free(int fd, uint8_t *bytes)
+{
+	guest_memory_destroy(&mem);
+	close(fd);
+	free(bytes);
 }
 
 /* Two large copies at once, as bzimage_load makes them: the one begun
@@ -30,17 +48,12 @@ static uint8_t *pattern(size_t len, unsigned seed)
 static void test_threaded_copy_beside_the_callers(void)
 {
 	size_t len = 3 * MiB + 321;
-	uint8_t *bytes = pattern(len, 7), *at;
+	uint8_t *bytes, *at;
 	struct boot_copy_job job;
-	int fd = bytes ? memfd_file(bytes, len) : -1;
+	int fd = file_and_ram(len, 7, &bytes);
 
-	CHECK(fd >= 0);
-	if (fd < 0 || guest_memory_create(&mem, RAM, false, err, sizeof(err)) < 0) {
-		free(bytes);
-		if (fd >= 0)
-			close(fd);
-		SKIP_TEST("cannot create a file or guest memory");
-	}
+	if (fd < 0)
+		return;
 	boot_copy_begin(&job, &mem, 32 * MiB, NULL, fd, 0, len);
 	CHECK(job.threaded);
 	CHECK_EQ(boot_copy(&mem, 4 * MiB, NULL, fd, 1 * MiB, len - 1 * MiB), 0);
@@ -50,9 +63,7 @@ static void test_threaded_copy_beside_the_callers(void)
 	CHECK(at && memcmp(at, bytes, len) == 0);
 	at = guest_memory_ptr(&mem, 4 * MiB, len - 1 * MiB);
 	CHECK(at && memcmp(at, bytes + 1 * MiB, len - 1 * MiB) == 0);
-	guest_memory_destroy(&mem);
-	close(fd);
-	free(bytes);
+	file_and_ram_free(fd, bytes);
 }
 
 /* The thread's failures reach boot_copy_end: a file shorter than the
@@ -60,17 +71,12 @@ static void test_threaded_copy_beside_the_callers(void)
 static void test_threaded_copy_failures(void)
 {
 	size_t len = 2 * MiB;
-	uint8_t *bytes = pattern(len, 3);
+	uint8_t *bytes;
 	struct boot_copy_job job;
-	int fd = bytes ? memfd_file(bytes, len) : -1;
+	int fd = file_and_ram(len, 3, &bytes);
 
-	CHECK(fd >= 0);
-	if (fd < 0 || guest_memory_create(&mem, RAM, false, err, sizeof(err)) < 0) {
-		free(bytes);
-		if (fd >= 0)
-			close(fd);
-		SKIP_TEST("cannot create a file or guest memory");
-	}
+	if (fd < 0)
+		return;
 	boot_copy_begin(&job, &mem, RAM - len + 4096, NULL, fd, 0, len);
 	CHECK_EQ(boot_copy_end(&job), -1);
 
@@ -78,9 +84,7 @@ static void test_threaded_copy_failures(void)
 	boot_copy_begin(&job, &mem, 8 * MiB, NULL, fd, 0, len);
 	CHECK(job.threaded);
 	CHECK_EQ(boot_copy_end(&job), -1);
-	guest_memory_destroy(&mem);
-	close(fd);
-	free(bytes);
+	file_and_ram_free(fd, bytes);
 }
 
 /* Not worth a thread: a small copy, one from a buffer, one of no bytes.
@@ -88,17 +92,12 @@ static void test_threaded_copy_failures(void)
 static void test_copies_done_at_once(void)
 {
 	size_t small = 64 * 1024, large = 2 * MiB;
-	uint8_t *bytes = pattern(large, 5), *at;
+	uint8_t *bytes, *at;
 	struct boot_copy_job job;
-	int fd = bytes ? memfd_file(bytes, large) : -1;
+	int fd = file_and_ram(large, 5, &bytes);
 
-	CHECK(fd >= 0);
-	if (fd < 0 || guest_memory_create(&mem, RAM, false, err, sizeof(err)) < 0) {
-		free(bytes);
-		if (fd >= 0)
-			close(fd);
-		SKIP_TEST("cannot create a file or guest memory");
-	}
+	if (fd < 0)
+		return;
 	boot_copy_begin(&job, &mem, 1 * MiB, NULL, fd, 0, small);
 	CHECK(!job.threaded);
 	at = guest_memory_ptr(&mem, 1 * MiB, small);
@@ -114,9 +113,7 @@ static void test_copies_done_at_once(void)
 	boot_copy_begin(&job, &mem, 0, NULL, fd, 0, 0);
 	CHECK(!job.threaded);
 	CHECK_EQ(boot_copy_end(&job), 0);
-	guest_memory_destroy(&mem);
-	close(fd);
-	free(bytes);
+	file_and_ram_free(fd, bytes);
 }
 
 TEST_MAIN("boot_copy",
