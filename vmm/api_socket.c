@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,112 @@ static void api_do_status(struct api_client *c)
 	api_client_send_line(c, text);
 }
 
+static void api_write_hex(struct json_writer *w, const char *key, uint64_t value)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "0x%" PRIx64, value);
+	json_write_key(w, key);
+	json_write_string(w, text);
+}
+
+/* The vectors listed, highest first, and their count when some were left
+ * out. */
+static void api_write_vectors(struct json_writer *w, const char *key, const uint8_t *vectors,
+			      unsigned total)
+{
+	unsigned listed = total < VCPU_SNAPSHOT_VECTORS ? total : VCPU_SNAPSHOT_VECTORS;
+	char total_key[24];
+
+	json_write_key(w, key);
+	json_write_array_begin(w);
+	for (unsigned i = 0; i < listed; i++)
+		json_write_uint(w, vectors[i]);
+	json_write_array_end(w);
+	if (listed < total) {
+		snprintf(total_key, sizeof(total_key), "%s_total", key);
+		json_write_key(w, total_key);
+		json_write_uint(w, total);
+	}
+}
+
+static void api_write_vcpu(struct json_writer *w, const struct vcpu_snapshot *v)
+{
+	json_write_object_begin(w);
+	json_write_key(w, "index");
+	json_write_uint(w, v->index);
+	json_write_key(w, "state");
+	json_write_string(w, vcpu_mp_state_name(v->mp_state));
+	api_write_hex(w, "rip", v->rip);
+	api_write_hex(w, "rsp", v->rsp);
+	api_write_hex(w, "rflags", v->rflags);
+	json_write_key(w, "interrupts");
+	json_write_string(w, v->rflags & RFLAGS_IF ? "on" : "off");
+	json_write_key(w, "cpl");
+	json_write_uint(w, v->cpl);
+	api_write_hex(w, "cr3", v->cr3);
+	json_write_key(w, "tpr");
+	json_write_uint(w, v->tpr);
+	api_write_vectors(w, "irr", v->irr, v->nr_irr);
+	api_write_vectors(w, "isr", v->isr, v->nr_isr);
+	json_write_key(w, "nmi_pending");
+	json_write_bool(w, v->nmi_pending);
+	if (v->interrupt_injected) {
+		json_write_key(w, "injecting");
+		json_write_uint(w, v->interrupt_vector);
+	}
+	if (v->exception_pending) {
+		json_write_key(w, "exception");
+		json_write_uint(w, v->exception_vector);
+	}
+	json_write_object_end(w);
+}
+
+static void api_do_vcpus(struct api_client *c, uint32_t from)
+{
+	const struct api_ops *ops = &c->server->ops;
+	struct api_vcpus page;
+	struct json_writer w;
+	char line[API_RESPONSE_MAX];
+	const char *text;
+	int ret;
+
+	if (!ops->vcpus) {
+		api_reply_error(c, "vcpus is not supported");
+		return;
+	}
+	memset(&page, 0, sizeof(page));
+	ret = ops->vcpus(ops->ctx, from, &page);
+	if (ret < 0) {
+		api_reply_error(c, "vcpus failed: %s", strerror(-ret));
+		return;
+	}
+	if (page.nr > API_VCPUS_PER_RESPONSE)
+		page.nr = API_VCPUS_PER_RESPONSE;
+	api_response_begin(&w, line, sizeof(line), true);
+	json_write_key(&w, "result");
+	json_write_object_begin(&w);
+	json_write_key(&w, "total");
+	json_write_uint(&w, page.total);
+	json_write_key(&w, "vcpus");
+	json_write_array_begin(&w);
+	for (unsigned i = 0; i < page.nr; i++)
+		api_write_vcpu(&w, &page.vcpus[i]);
+	json_write_array_end(&w);
+	if ((uint64_t)from + page.nr < page.total) {
+		json_write_key(&w, "next");
+		json_write_uint(&w, from + page.nr);
+	}
+	json_write_object_end(&w);
+	json_write_object_end(&w);
+	text = json_writer_finish(&w);
+	if (!text) {
+		api_reply_error(c, "vcpus do not fit in a response");
+		return;
+	}
+	api_client_send_line(c, text);
+}
+
 static void api_do_action(struct api_client *c, const char *name, int (*action)(void *ctx))
 {
 	int ret;
@@ -315,6 +422,8 @@ static void api_handle_request(struct api_client *c, const char *line, size_t le
 		api_do_action(c, req.command, s->ops.resume);
 	} else if (strcmp(req.command, "powerdown") == 0) {
 		api_do_action(c, req.command, s->ops.powerdown);
+	} else if (strcmp(req.command, "vcpus") == 0) {
+		api_do_vcpus(c, req.from);
 	} else if (strcmp(req.command, "quit") == 0) {
 		api_do_action(c, req.command, s->ops.quit);
 		if (s->ops.quit) {
@@ -325,7 +434,7 @@ static void api_handle_request(struct api_client *c, const char *line, size_t le
 		}
 	} else {
 		api_reply_error(c, "unknown command '%s' (commands: status, pause, resume, "
-				"powerdown, quit)", req.command);
+				"powerdown, quit, vcpus)", req.command);
 	}
 }
 

@@ -1,7 +1,9 @@
 /* gvmm's control socket (--api-socket PATH): a unix stream socket that
  * speaks newline-delimited JSON. Each request line {"command":"NAME"} gets
  * one response line, {"ok":true,"result":{...}} or {"ok":false,"error":"..."}.
- * Commands: status, pause, resume, powerdown (the ACPI power button), quit.
+ * Commands: status, pause, resume, powerdown (the ACPI power button), quit,
+ * vcpus (where each vCPU is; API_VCPUS_PER_RESPONSE of them per response,
+ * from the request's "from", with "next" in the result while more remain).
  *
  * The server runs on the VMM's event loop with non-blocking sockets and
  * never waits on a client: a request longer than JSON_REQUEST_MAX_LEN gets
@@ -24,11 +26,13 @@
 #include "event_loop.h"
 #include "json_request.h"
 #include "unix_listener.h"
+#include "vcpu_snapshot.h"
 
 #define API_SOCKET_MAX_CLIENTS  16
 #define API_STATUS_MAX_DEVICES  32
 #define API_STATUS_MAX_OUTPUTS  16
 #define API_CLIENT_OUT_MAX      16384  /* unread response bytes before a drop */
+#define API_VCPUS_PER_RESPONSE  16     /* keeps a vcpus response under 8 KiB */
 
 enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED };
 
@@ -43,6 +47,13 @@ struct api_output {
 	uint32_t width, height;
 	uint64_t updates, sent;
 	uint64_t dmabuf_draws, dmabuf_acks;   /* GL frames handed over as dmabufs */
+};
+
+/* One page of the vcpus command. */
+struct api_vcpus {
+	unsigned total;  /* vCPUs the VM has */
+	unsigned nr;     /* read into vcpus[], from the requested index on */
+	struct vcpu_snapshot vcpus[API_VCPUS_PER_RESPONSE];
 };
 
 struct api_status {
@@ -60,14 +71,16 @@ struct api_status {
 /* The VM's side. Each action returns 0 once it is done or under way
  * (powerdown only presses the button; the guest shuts down on its own time)
  * or -errno, which the client sees as "pause failed: <strerror>". A NULL
- * action answers "not supported". status fills a zeroed *out. None of them
- * may call api_socket_close(). */
+ * action answers "not supported". status fills a zeroed *out; vcpus fills
+ * a zeroed *out with vCPUs from, from + 1, ... and returns 0 or -errno.
+ * None of them may call api_socket_close(). */
 struct api_ops {
 	int (*pause)(void *ctx);
 	int (*resume)(void *ctx);
 	int (*powerdown)(void *ctx);
 	int (*quit)(void *ctx);
 	void (*status)(void *ctx, struct api_status *out);
+	int (*vcpus)(void *ctx, unsigned from, struct api_vcpus *out);
 	void *ctx;
 };
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -36,6 +37,11 @@ static void print_ctl_usage(FILE *out)
 		"  resume     let paused vCPUs run again\n"
 		"  powerdown  press the ACPI power button: the guest shuts down cleanly\n"
 		"  quit       stop the VM now; gvmm exits with status 0\n"
+		"  vcpus      where each vCPU is, for a guest that stopped making progress:\n"
+		"             its state (running or halted), rip, rsp, rflags, whether\n"
+		"             interrupts are on, its privilege level (cpl), cr3, and the\n"
+		"             vectors its local APIC has requested (irr) and in service\n"
+		"             (isr), highest first; the vCPUs are paused while they are read\n"
 		"\n"
 		"Exit status: 0 done, 1 gvmm refused the command (the reason is printed),\n"
 		"2 bad usage, or no answer from PATH.\n");
@@ -151,15 +157,164 @@ static void ctl_print_error(const char *message)
 	fputc('\n', stderr);
 }
 
+/* Sends one request on fd and reads its answer into response (which the
+ * parts of *r point into). Returns 0, 1 when gvmm refused it (the reason
+ * printed), or EXIT_USAGE when no usable answer came (said so). */
+static int ctl_request(int fd, const char *path, const char *command, long from,
+		       char *response, size_t cap, struct ctl_response *r)
+{
+	char request[JSON_REQUEST_MAX_LEN + 1], err[256];
+	struct json_writer w;
+	const char *text;
+	ssize_t len;
+
+	json_writer_init(&w, request, sizeof(request) - 1);
+	json_write_object_begin(&w);
+	json_write_key(&w, "command");
+	json_write_string(&w, command);
+	if (from >= 0) {
+		json_write_key(&w, "from");
+		json_write_uint(&w, (uint64_t)from);
+	}
+	json_write_object_end(&w);
+	text = json_writer_finish(&w);
+	if (!text)
+		return usage_error("command '%s' is too long", command);
+	len = strlen(text);
+	request[len++] = '\n';
+
+	if (ctl_send_all(fd, request, len) < 0)
+		return usage_error("cannot send to %s: %s", path, strerror(errno));
+	len = ctl_read_line(fd, response, cap);
+	if (len < 0) {
+		if (errno == 0)
+			return usage_error("%s closed the connection without answering", path);
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return usage_error("no answer from %s within %d seconds", path,
+					 CTL_TIMEOUT_S);
+		return usage_error("reading from %s: %s", path, strerror(errno));
+	}
+	*r = (struct ctl_response){ .ok = -1 };
+	if (json_object_scan(response, len, ctl_response_member, r, err, sizeof(err)) < 0)
+		return usage_error("garbled response from %s: %s", path, err);
+	if (r->ok < 0)
+		return usage_error("garbled response from %s: no \"ok\"", path);
+	if (!r->ok) {
+		ctl_print_error(r->error[0] ? r->error : "gvmm refused the command");
+		return 1;
+	}
+	return 0;
+}
+
+/* A whole number written plainly, as gvmm writes them. */
+static bool ctl_parse_uint(const struct json_value *v, unsigned long *out)
+{
+	if (v->type != JSON_NUMBER || v->len == 0 || v->len > 9)
+		return false;
+	*out = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		if (v->text[i] < '0' || v->text[i] > '9')
+			return false;
+		*out = *out * 10 + (unsigned long)(v->text[i] - '0');
+	}
+	return true;
+}
+
+struct vcpus_page {
+	struct json_value list;  /* the "vcpus" array */
+	bool have_list;
+	unsigned long total, next;
+	bool have_total, have_next;
+};
+
+static int vcpus_page_member(void *ctx, const char *key, const struct json_value *value,
+			     char *err, size_t errlen)
+{
+	struct vcpus_page *page = ctx;
+	bool ok = true;
+
+	if (strcmp(key, "vcpus") == 0) {
+		ok = page->have_list = value->type == JSON_ARRAY;
+		page->list = *value;
+	} else if (strcmp(key, "total") == 0) {
+		ok = page->have_total = ctl_parse_uint(value, &page->total);
+	} else if (strcmp(key, "next") == 0) {
+		ok = page->have_next = ctl_parse_uint(value, &page->next);
+	}
+	if (!ok)
+		snprintf(err, errlen, "\"%s\" is not what gvmm sends", key);
+	return ok ? 0 : -1;
+}
+
+/* gvmm answers vcpus a page at a time; this asks for every page on one
+ * connection and prints them as one result, {"total":N,"vcpus":[...]}. */
+static int ctl_vcpus(int fd, const char *path, char *response, size_t cap)
+{
+	struct ctl_response r;
+	struct vcpus_page page;
+	unsigned long from = 0, total = 0;
+	size_t out_len = 0, out_cap = 4096;
+	char *out = malloc(out_cap), err[256];
+	int status = 0;
+
+	if (!out)
+		return usage_error("out of memory");
+	for (;;) {
+		status = ctl_request(fd, path, "vcpus", (long)from, response, cap, &r);
+		if (status)
+			break;
+		page = (struct vcpus_page){ 0 };
+		if (!r.have_result ||
+		    json_object_scan(r.result.text, r.result.len, vcpus_page_member, &page,
+				     err, sizeof(err)) < 0 ||
+		    !page.have_list || !page.have_total) {
+			status = usage_error("garbled vcpus answer from %s", path);
+			break;
+		}
+		total = page.total;
+		/* The array without its brackets, and a comma between pages. */
+		const char *items = page.list.text + 1;
+		size_t items_len = page.list.len - 2;
+
+		while (items_len && (*items == ' ' || *items == '\n'))
+			items++, items_len--;
+		if (out_len + items_len + 2 > out_cap) {
+			char *bigger;
+
+			out_cap = (out_len + items_len + 2) * 2;
+			bigger = realloc(out, out_cap);
+			if (!bigger) {
+				status = usage_error("out of memory");
+				break;
+			}
+			out = bigger;
+		}
+		if (out_len && items_len)
+			out[out_len++] = ',';
+		memcpy(out + out_len, items, items_len);
+		out_len += items_len;
+		/* A "next" that does not move on would ask forever. */
+		if (!page.have_next)
+			break;
+		if (page.next <= from || page.next >= total) {
+			status = usage_error("garbled vcpus answer from %s: next %lu after %lu",
+					     path, page.next, from);
+			break;
+		}
+		from = page.next;
+	}
+	if (status == 0)
+		printf("{\"total\":%lu,\"vcpus\":[%.*s]}\n", total, (int)out_len, out);
+	free(out);
+	return status;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static char response[CTL_RESPONSE_MAX];
-	struct ctl_response r = { .ok = -1 };
-	char request[JSON_REQUEST_MAX_LEN + 1], err[256];
-	struct json_writer w;
-	const char *path, *text;
-	ssize_t len;
-	int fd;
+	struct ctl_response r;
+	const char *path;
+	int fd, status;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -172,43 +327,21 @@ int cmd_ctl(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	path = argv[1];
-
-	json_writer_init(&w, request, sizeof(request) - 1);
-	json_write_object_begin(&w);
-	json_write_key(&w, "command");
-	json_write_string(&w, argv[2]);
-	json_write_object_end(&w);
-	text = json_writer_finish(&w);
-	if (!text)
+	if (strlen(argv[2]) > JSON_COMMAND_MAX)
 		return usage_error("command '%s' is too long", argv[2]);
-	len = strlen(text);
-	request[len++] = '\n';
 
 	fd = ctl_connect(path);
 	if (fd < 0)
 		return usage_error("cannot connect to %s: %s", path, strerror(errno));
-	if (ctl_send_all(fd, request, len) < 0) {
+	if (strcmp(argv[2], "vcpus") == 0) {
+		status = ctl_vcpus(fd, path, response, sizeof(response));
 		close(fd);
-		return usage_error("cannot send to %s: %s", path, strerror(errno));
+		return status;
 	}
-	len = ctl_read_line(fd, response, sizeof(response));
+	status = ctl_request(fd, path, argv[2], -1, response, sizeof(response), &r);
 	close(fd);
-	if (len < 0) {
-		if (errno == 0)
-			return usage_error("%s closed the connection without answering", path);
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return usage_error("no answer from %s within %d seconds", path,
-					 CTL_TIMEOUT_S);
-		return usage_error("reading from %s: %s", path, strerror(errno));
-	}
-	if (json_object_scan(response, len, ctl_response_member, &r, err, sizeof(err)) < 0)
-		return usage_error("garbled response from %s: %s", path, err);
-	if (r.ok < 0)
-		return usage_error("garbled response from %s: no \"ok\"", path);
-	if (!r.ok) {
-		ctl_print_error(r.error[0] ? r.error : "gvmm refused the command");
-		return 1;
-	}
+	if (status)
+		return status;
 	if (r.have_result)
 		printf("%.*s\n", (int)r.result.len, r.result.text);
 	else

@@ -555,6 +555,16 @@ static int api_quit(void *ctx)
 	return 0;
 }
 
+static int api_vcpus(void *ctx, unsigned from, struct api_vcpus *out)
+{
+	struct run_state *state = ctx;
+
+	if (!state->vm)
+		return -EAGAIN;
+	out->total = state->vm->nr_vcpus;
+	return vm_read_vcpus(state->vm, from, out->vcpus, API_VCPUS_PER_RESPONSE, &out->nr);
+}
+
 /* The display's outputs as far as the GPU has used them. */
 static void api_status_display(const struct display *display, struct api_status *out)
 {
@@ -784,7 +794,8 @@ int cmd_run(int argc, char **argv)
 	struct run_state state = { .signal_fd = -1 };
 	struct api_socket api = { .listener.fd = -1, .spare_fd = -1 };
 	const struct api_ops api_ops = {
-		api_pause, api_resume, api_powerdown, api_quit, api_status, &state,
+		.pause = api_pause, .resume = api_resume, .powerdown = api_powerdown,
+		.quit = api_quit, .status = api_status, .vcpus = api_vcpus, .ctx = &state,
 	};
 	struct serial_console console;
 	struct event_loop loop;

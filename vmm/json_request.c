@@ -430,7 +430,33 @@ int json_string_decode(const struct json_value *value, char *out, size_t cap)
 struct request_scan {
 	struct json_request *req;
 	bool have_command;
+	bool have_from;
 };
+
+/* "from": a whole number of at most 9 digits, written plainly. */
+static int request_from(struct request_scan *scan, const struct json_value *value,
+			char *err, size_t errlen)
+{
+	uint32_t from = 0;
+
+	if (scan->have_from) {
+		snprintf(err, errlen, "\"from\" given twice");
+		return -1;
+	}
+	scan->have_from = true;
+	if (value->type != JSON_NUMBER || value->len == 0 || value->len > 9)
+		goto bad;
+	for (size_t i = 0; i < value->len; i++) {
+		if (value->text[i] < '0' || value->text[i] > '9')
+			goto bad;
+		from = from * 10 + (uint32_t)(value->text[i] - '0');
+	}
+	scan->req->from = from;
+	return 0;
+bad:
+	snprintf(err, errlen, "\"from\" must be a whole number below 1000000000");
+	return -1;
+}
 
 static int request_member(void *ctx, const char *key, const struct json_value *value,
 			  char *err, size_t errlen)
@@ -438,6 +464,8 @@ static int request_member(void *ctx, const char *key, const struct json_value *v
 	struct request_scan *scan = ctx;
 	int n;
 
+	if (strcmp(key, "from") == 0)
+		return request_from(scan, value, err, errlen);
 	if (strcmp(key, "command") != 0)
 		return 0;
 	if (scan->have_command) {

@@ -1,6 +1,7 @@
 /* The JSON spoken on gvmm's control socket. Requests are one object per
- * line whose "command" member names what to do; other members are checked
- * for well-formedness and ignored, so older gvmm builds accept requests
+ * line whose "command" member names what to do, with an optional "from"
+ * (a whole number) for commands that list in pages; other members are
+ * checked for well-formedness and ignored, so older gvmm builds accept requests
  * that newer clients decorate. The reader is strict (RFC 8259: UTF-8 only,
  * no trailing commas, no comments) and bounded in length and nesting, since
  * anyone who can open the socket writes its input. Everything here works on
@@ -58,6 +59,7 @@ int json_string_decode(const struct json_value *value, char *out, size_t cap);
 
 struct json_request {
 	char command[JSON_COMMAND_MAX + 1];
+	uint32_t from;  /* "from": where a listing starts (vcpus); 0 when absent */
 };
 
 /* Parses one request line (the newline already stripped). Returns 0, or -1

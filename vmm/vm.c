@@ -642,6 +642,30 @@ void vm_wait_while_paused(struct vm *vm)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
+int vm_read_vcpus(struct vm *vm, unsigned from, struct vcpu_snapshot *out,
+		  unsigned max, unsigned *nr_read)
+{
+	bool was_paused = vm->paused;
+	int ret = 0;
+
+	*nr_read = 0;
+	/* KVM answers for a vCPU only outside KVM_RUN, so they are parked
+	 * for the read; a kick ends a halt without changing the state read. */
+	if (!was_paused)
+		vm_pause(vm);
+	/* A VM on its way down may have vCPUs that never parked. */
+	if (atomic_load(&vm->stop_reason) != VM_RUNNING)
+		ret = -EAGAIN;
+	for (unsigned i = from; i < vm->nr_vcpus && *nr_read < max && ret == 0; i++) {
+		ret = vcpu_snapshot_read(vm->vcpus[i].fd, i, &out[*nr_read]);
+		if (ret == 0)
+			(*nr_read)++;
+	}
+	if (!was_paused)
+		vm_resume(vm);
+	return ret;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	/* Devices first: their I/O stops touching guest memory. Their memory

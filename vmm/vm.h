@@ -36,6 +36,7 @@
 #include "memory_slots.h"
 #include "nic_backends.h"
 #include "serial_console.h"
+#include "vcpu_snapshot.h"
 #include "vm_request.h"
 
 struct boot_file_fds;
@@ -148,5 +149,10 @@ void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 /* Called by a vCPU thread between runs: waits while the VM is paused. */
 void vm_wait_while_paused(struct vm *vm);
+/* Reads vCPUs from, from + 1, ... into out (at most max of them), parking
+ * them for the read unless the VM is paused already. From the event-loop
+ * thread. Returns 0 with *nr_read set, or -errno. */
+int vm_read_vcpus(struct vm *vm, unsigned from, struct vcpu_snapshot *out,
+		  unsigned max, unsigned *nr_read);
 
 #endif

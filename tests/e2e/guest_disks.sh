@@ -86,9 +86,25 @@ raw=$(head -c $((2 << 20)) "$img/vdc.img" | sha256sum | cut -d' ' -f1)
 expect disks.synced-data-survives-sigkill "vdc.img data differs from what the guest synced" \
 	[ "$raw" = "$(report disks raw_sha256)" ]
 
+# What `gvmm ctl vcpus` says of an idle 2-vCPU guest: both vCPUs, each
+# halted or running at an address in the kernel's text, and at least one
+# halted in the kernel (cpl 0) with interrupts on, as an idle CPU waits.
+idle_vcpus_ok() {
+	python3 - "$1" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+v = r["vcpus"]
+assert r["total"] == 2 and [x["index"] for x in v] == [0, 1], r
+for x in v:
+    assert x["state"] in ("halted", "running"), x
+    assert int(x["rip"], 16) >= 0xffffffff80000000, x
+assert any(x["state"] == "halted" and x["cpl"] == 0 and x["interrupts"] == "on" for x in v), v
+PY
+}
+
 # A locked image: a second gvmm cannot open a disk the first one holds.
 boot_in_background holder --kernel "$kernel" --initrd "$initrd" --memory 256M \
-	--cmdline "console=ttyS0 panic=-1 gvmm.test=powerdown" --no-reboot \
+	--cmdline "console=ttyS0 panic=-1 gvmm.test=powerdown" --no-reboot --cpus 2 \
 	--disk "$img/vdc.img" --api-socket "$E2E_WORK/api.sock"
 holder=$BOOT_PID
 if wait_for_console holder GVMM-WAITING-FOR-POWER-BUTTON 1 "$BOOT_TIMEOUT"; then
@@ -104,9 +120,18 @@ if wait_for_console holder GVMM-WAITING-FOR-POWER-BUTTON 1 "$BOOT_TIMEOUT"; then
 	expect api.status-devices "status said: $out" grep -q 'virtio-blk' <<<"$out"
 	expect api.socket-mode-0600 "mode $(stat -c %a "$E2E_WORK/api.sock")" \
 		[ "$(stat -c %a "$E2E_WORK/api.sock")" = 600 ]
+	# The guest waits for the button: both vCPUs idle in its kernel.
+	out=$("$GVMM" ctl "$E2E_WORK/api.sock" vcpus 2>&1)
+	expect api.vcpus-idle-in-kernel "vcpus said: $out" idle_vcpus_ok "$out"
+	out=$("$GVMM" ctl "$E2E_WORK/api.sock" status 2>&1)
+	expect api.vcpus-leaves-it-running "status after vcpus: $out" grep -q '"state":"running"' <<<"$out"
 	"$GVMM" ctl "$E2E_WORK/api.sock" pause >/dev/null
 	out=$("$GVMM" ctl "$E2E_WORK/api.sock" status 2>&1)
 	expect api.pause "status after pause: $out" grep -q '"state":"paused"' <<<"$out"
+	out=$("$GVMM" ctl "$E2E_WORK/api.sock" vcpus 2>&1)
+	expect api.vcpus-while-paused "vcpus said: $out" idle_vcpus_ok "$out"
+	out=$("$GVMM" ctl "$E2E_WORK/api.sock" status 2>&1)
+	expect api.vcpus-leaves-it-paused "status after vcpus: $out" grep -q '"state":"paused"' <<<"$out"
 	"$GVMM" ctl "$E2E_WORK/api.sock" resume >/dev/null
 	out=$("$GVMM" ctl "$E2E_WORK/api.sock" frobnicate 2>&1)
 	status=$?

@@ -37,8 +37,9 @@ console_tail() {
 # What a guest that stopped making progress is doing, while gvmm still
 # runs it: its threads' states, and three seconds of the host kernel's
 # KVM events (where the vCPUs exit, with the guest's instruction pointer,
-# and what KVM injects). A quiet guest (quiet on the kernel command line)
-# leaves nothing else to read. Needs root and tracefs; else says why not.
+# and what KVM injects), then where each vCPU stopped (vcpu_snapshot). A
+# quiet guest (quiet on the kernel command line) leaves nothing else to
+# read. The events need root and tracefs; else it says why not.
 kvm_snapshot() {
 	local pid=$1 trace=/sys/kernel/tracing kind
 	local kinds="kvm_exit kvm_inj_virq kvm_inj_exception"
@@ -51,6 +52,7 @@ kvm_snapshot() {
 	[ -e $trace/events ] || mount -t tracefs tracefs $trace 2>/dev/null
 	if [ ! -w $trace/events/kvm/kvm_exit/enable ]; then
 		echo "---- no KVM events: tracefs is not writable here"
+		vcpu_snapshot "$pid"
 		return 0
 	fi
 	echo 0 >$trace/tracing_on
@@ -70,6 +72,33 @@ kvm_snapshot() {
 		sort | uniq -c | sort -rn | head -n 8 | sed 's/^/  | /'
 	grep -v '^#' $trace/trace | tail -n 12 | sed 's/^/  | /'
 	echo >$trace/trace
+	vcpu_snapshot "$pid"
+}
+
+# Where each vCPU is, from gvmm itself (gvmm ctl vcpus), when the gvmm at
+# PID was started with --api-socket: a vCPU halted with interrupts on and
+# a vector requested (irr) was not woken by KVM; one halted with
+# interrupts off waits on the guest. Read after the KVM events, since
+# reading parks the vCPUs for a moment.
+vcpu_snapshot() {
+	local pid=$1 api
+	api=$(tr '\0' '\n' </proc/"$pid"/cmdline 2>/dev/null |
+		sed -n -e 's/^--api-socket=//p' -e '/^--api-socket$/{n;p}' | head -n 1)
+	[ -n "$api" ] && [ -S "$api" ] || return 0
+	echo "---- gvmm's vCPUs (gvmm ctl vcpus):"
+	"$GVMM" ctl "$api" vcpus 2>&1 | python3 -c '
+import json, sys
+text = sys.stdin.read()
+try:
+    vcpus = json.loads(text)["vcpus"]
+except (ValueError, KeyError):
+    print(text.rstrip())
+    sys.exit(0)
+for v in vcpus:
+    print("vCPU %d %s rip %s rsp %s interrupts %s cpl %d irr %s isr %s%s" % (
+        v["index"], v["state"], v["rip"], v["rsp"], v["interrupts"], v["cpl"],
+        v["irr"], v["isr"], " nmi pending" if v["nmi_pending"] else ""))
+' | sed 's/^/  | /'
 }
 
 # boot NAME TIMEOUT GVMM-RUN-ARGS...: runs gvmm with COM1 in

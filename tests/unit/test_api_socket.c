@@ -28,6 +28,8 @@ struct fake_vm {
 	atomic_bool paused;
 	atomic_int pause_error;  /* what pause returns */
 	atomic_bool display;     /* status tells of a display */
+	atomic_uint nr_vcpus;    /* what vcpus reports; 0: 2 */
+	atomic_int vcpus_error;  /* what vcpus returns */
 };
 
 struct server {
@@ -99,6 +101,39 @@ static void fake_status(void *ctx, struct api_status *out)
 	/* outputs[1]: off, nothing shown yet */
 }
 
+/* vCPU i halts at 0xffffffff81000000 + i with interrupts on and, on odd
+ * vCPUs, vectors 0xec and 0x20 requested; the last vCPU has all 256
+ * requested, more than a response lists. */
+static int fake_vcpus(void *ctx, unsigned from, struct api_vcpus *out)
+{
+	struct fake_vm *vm = ctx;
+	unsigned total = atomic_load(&vm->nr_vcpus) ? atomic_load(&vm->nr_vcpus) : 2;
+
+	if (atomic_load(&vm->vcpus_error))
+		return atomic_load(&vm->vcpus_error);
+	out->total = total;
+	for (unsigned i = from; i < total && out->nr < API_VCPUS_PER_RESPONSE; i++) {
+		struct vcpu_snapshot *v = &out->vcpus[out->nr++];
+
+		v->index = i;
+		v->mp_state = 3;  /* KVM_MP_STATE_HALTED */
+		v->rip = 0xffffffff81000000ull + i;
+		v->rflags = 0x246;
+		v->cr3 = 0x1000;
+		if (i % 2) {
+			v->nr_irr = 2;
+			v->irr[0] = 0xec;
+			v->irr[1] = 0x20;
+		}
+		if (i == total - 1 && total > 2) {
+			v->nr_irr = 256;
+			for (unsigned k = 0; k < VCPU_SNAPSHOT_VECTORS; k++)
+				v->irr[k] = (uint8_t)(255 - k);
+		}
+	}
+	return 0;
+}
+
 static const char status_running[] =
 	"{\"ok\":true,\"result\":{\"state\":\"running\",\"vcpus\":2,\"memory_bytes\":536870912,"
 	"\"devices\":[{\"name\":\"virtio-blk\",\"pci\":\"00:02.0\"},"
@@ -126,7 +161,7 @@ static bool server_start(struct server *srv)
 {
 	static const struct api_ops ops_template = {
 		.pause = fake_pause, .resume = fake_resume, .powerdown = fake_powerdown,
-		.quit = fake_quit, .status = fake_status,
+		.quit = fake_quit, .status = fake_status, .vcpus = fake_vcpus,
 	};
 	struct api_ops ops = ops_template;
 	char err[256];
@@ -218,6 +253,11 @@ static const char *client_read_line(int fd, char *buf, size_t cap)
 	}
 	buf[0] = '\0';
 	return buf;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 static const char *request(int fd, const char *line, char *buf, size_t cap)
@@ -317,6 +357,49 @@ static void test_actions_reach_ops(void)
 	server_stop(&srv);
 }
 
+static void test_vcpus_in_pages(void)
+{
+	static const char two[] =
+		"{\"ok\":true,\"result\":{\"total\":2,\"vcpus\":["
+		"{\"index\":0,\"state\":\"halted\",\"rip\":\"0xffffffff81000000\",\"rsp\":\"0x0\","
+		"\"rflags\":\"0x246\",\"interrupts\":\"on\",\"cpl\":0,\"cr3\":\"0x1000\",\"tpr\":0,"
+		"\"irr\":[],\"isr\":[],\"nmi_pending\":false},"
+		"{\"index\":1,\"state\":\"halted\",\"rip\":\"0xffffffff81000001\",\"rsp\":\"0x0\","
+		"\"rflags\":\"0x246\",\"interrupts\":\"on\",\"cpl\":0,\"cr3\":\"0x1000\",\"tpr\":0,"
+		"\"irr\":[236,32],\"isr\":[],\"nmi_pending\":false}]}}";
+	struct server srv;
+	static char buf[16384];
+	const char *line;
+	int fd;
+
+	START_SERVER(&srv);
+	fd = client_connect(srv.path);
+	CHECK(strcmp(request(fd, "{\"command\":\"vcpus\"}\n", buf, sizeof(buf)), two) == 0);
+
+	/* 20 vCPUs: 16 in the first page, which says where the next starts. */
+	atomic_store(&srv.vm.nr_vcpus, 20);
+	line = request(fd, "{\"command\":\"vcpus\"}\n", buf, sizeof(buf));
+	CHECK(strstr(line, "{\"index\":15,") != NULL);
+	CHECK(strstr(line, "{\"index\":16,") == NULL);
+	CHECK(strstr(line, "\"next\":16}}") != NULL);
+	line = request(fd, "{\"command\":\"vcpus\",\"from\":16}\n", buf, sizeof(buf));
+	CHECK(starts_with(line, "{\"ok\":true,\"result\":{\"total\":20,\"vcpus\":[{\"index\":16,"));
+	CHECK(strstr(line, "\"next\"") == NULL);
+	/* The last vCPU has more vectors requested than are listed. */
+	CHECK(strstr(line, "\"irr\":[255,254,253,252,251,250,249,248],\"irr_total\":256,") != NULL);
+	line = request(fd, "{\"command\":\"vcpus\",\"from\":20}\n", buf, sizeof(buf));
+	CHECK(strcmp(line, "{\"ok\":true,\"result\":{\"total\":20,\"vcpus\":[]}}") == 0);
+	CHECK(strcmp(request(fd, "{\"command\":\"vcpus\",\"from\":-1}\n", buf, sizeof(buf)),
+		     "{\"ok\":false,\"error\":\"\\\"from\\\" must be a whole number below "
+		     "1000000000\"}") == 0);
+
+	atomic_store(&srv.vm.vcpus_error, -EAGAIN);
+	CHECK(strcmp(request(fd, "{\"command\":\"vcpus\"}\n", buf, sizeof(buf)),
+		     "{\"ok\":false,\"error\":\"vcpus failed: Resource temporarily unavailable\"}") == 0);
+	close(fd);
+	server_stop(&srv);
+}
+
 static void test_bad_requests_keep_connection(void)
 {
 	struct server srv;
@@ -331,7 +414,7 @@ static void test_bad_requests_keep_connection(void)
 		     "{\"ok\":false,\"error\":\"invalid JSON at byte 0: expected a JSON object\"}") == 0);
 	CHECK(strcmp(request(fd, "{\"command\":\"reboot\\n\\\"x\\\"\"}\n", buf, sizeof(buf)),
 		     "{\"ok\":false,\"error\":\"unknown command 'reboot\\n\\\"x\\\"' (commands: "
-		     "status, pause, resume, powerdown, quit)\"}") == 0);
+		     "status, pause, resume, powerdown, quit, vcpus)\"}") == 0);
 	CHECK(strcmp(request(fd, "{\"command\":7}\n", buf, sizeof(buf)),
 		     "{\"ok\":false,\"error\":\"\\\"command\\\" must be a string\"}") == 0);
 	CHECK(client_send(fd, "\xff\x00\x01\n", 4));
@@ -686,12 +769,14 @@ static void test_ctl_client(void)
 	char *status_argv[] = { "ctl", NULL, "status", NULL };
 	char *pause_argv[] = { "ctl", NULL, "pause", NULL };
 	char *bogus_argv[] = { "ctl", NULL, "bogus", NULL };
+	char *vcpus_argv[] = { "ctl", NULL, "vcpus", NULL };
+	static char big[32768];
 	char *missing_argv[] = { "ctl", missing, "status", NULL };
 	char *help_argv[] = { "ctl", "--help", NULL };
 	char *short_argv[] = { "ctl", "/tmp/x", NULL };
 
 	START_SERVER(&srv);
-	status_argv[1] = pause_argv[1] = bogus_argv[1] = srv.path;
+	status_argv[1] = pause_argv[1] = bogus_argv[1] = vcpus_argv[1] = srv.path;
 
 	CHECK_EQ(run_ctl(3, status_argv, out, sizeof(out), errout, sizeof(errout)), 0);
 	CHECK(strncmp(out, "{\"state\":\"running\",\"vcpus\":2,", 29) == 0);
@@ -700,6 +785,20 @@ static void test_ctl_client(void)
 	CHECK_EQ(run_ctl(3, pause_argv, out, sizeof(out), errout, sizeof(errout)), 0);
 	CHECK(strcmp(out, "{}\n") == 0);
 	CHECK_EQ(atomic_load(&srv.vm.pauses), 1);
+
+	/* vcpus: every page, printed as one result. */
+	atomic_store(&srv.vm.nr_vcpus, 35);
+	CHECK_EQ(run_ctl(3, vcpus_argv, big, sizeof(big), errout, sizeof(errout)), 0);
+	CHECK(starts_with(big, "{\"total\":35,\"vcpus\":[{\"index\":0,"));
+	CHECK(strstr(big, "\"nmi_pending\":false},{\"index\":16,") != NULL);
+	CHECK(strstr(big, "\"nmi_pending\":false},{\"index\":32,") != NULL);
+	CHECK(strstr(big, "{\"index\":34,") != NULL);
+	CHECK(strstr(big, "\"next\"") == NULL);
+	CHECK(strcmp(big + strlen(big) - 4, "}]}\n") == 0);
+	atomic_store(&srv.vm.vcpus_error, -EAGAIN);
+	CHECK_EQ(run_ctl(3, vcpus_argv, big, sizeof(big), errout, sizeof(errout)), 1);
+	CHECK(strstr(errout, "vcpus failed") != NULL);
+	CHECK(big[0] == '\0');
 
 	CHECK_EQ(run_ctl(3, bogus_argv, out, sizeof(out), errout, sizeof(errout)), 1);
 	CHECK(strstr(errout, "unknown command 'bogus'") != NULL);
@@ -721,6 +820,7 @@ TEST_MAIN("api_socket",
 	  TEST_CASE(test_status),
 	  TEST_CASE(test_status_with_display),
 	  TEST_CASE(test_actions_reach_ops),
+	  TEST_CASE(test_vcpus_in_pages),
 	  TEST_CASE(test_bad_requests_keep_connection),
 	  TEST_CASE(test_pipelined_and_split_requests),
 	  TEST_CASE(test_last_request_at_eof),

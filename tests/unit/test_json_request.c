@@ -143,6 +143,33 @@ static void test_unknown_keys_ignored(void)
 	CHECK(parses_to("{\"command\":\"status\",\"Command\":5,\"command \":[]}", "status"));
 }
 
+static uint32_t from_of(const char *text)
+{
+	struct json_request req;
+	char err[160];
+
+	if (parse_len(text, strlen(text), &req, err, sizeof(err)) < 0) {
+		fprintf(stderr, "  unexpected error for %s: %s\n", text, err);
+		return UINT32_MAX;
+	}
+	return req.from;
+}
+
+static void test_from(void)
+{
+	CHECK_EQ(from_of("{\"command\":\"vcpus\"}"), 0);
+	CHECK_EQ(from_of("{\"command\":\"vcpus\",\"from\":16}"), 16);
+	CHECK_EQ(from_of("{\"from\":0,\"command\":\"vcpus\"}"), 0);
+	CHECK_EQ(from_of("{\"command\":\"vcpus\",\"from\":999999999}"), 999999999);
+	CHECK(refused("{\"command\":\"vcpus\",\"from\":1000000000}", "whole number"));
+	CHECK(refused("{\"command\":\"vcpus\",\"from\":-1}", "whole number"));
+	CHECK(refused("{\"command\":\"vcpus\",\"from\":1.5}", "whole number"));
+	CHECK(refused("{\"command\":\"vcpus\",\"from\":1e3}", "whole number"));
+	CHECK(refused("{\"command\":\"vcpus\",\"from\":\"3\"}", "whole number"));
+	CHECK(refused("{\"command\":\"vcpus\",\"from\":null}", "whole number"));
+	CHECK(refused("{\"command\":\"vcpus\",\"from\":1,\"from\":2}", "twice"));
+}
+
 static void test_wrong_types(void)
 {
 	CHECK(refused("{\"command\":1}", "must be a string"));
@@ -586,6 +613,7 @@ TEST_MAIN("json_request",
 	  TEST_CASE(test_utf8_passed_through),
 	  TEST_CASE(test_utf8_sequence_len),
 	  TEST_CASE(test_unknown_keys_ignored),
+	  TEST_CASE(test_from),
 	  TEST_CASE(test_wrong_types),
 	  TEST_CASE(test_command_length),
 	  TEST_CASE(test_syntax_errors),
