@@ -305,6 +305,12 @@ static void api_write_vcpu(struct json_writer *w, const struct vcpu_snapshot *v)
 	json_write_key(w, "state");
 	json_write_string(w, vcpu_mp_state_name(v->mp_state));
 	api_write_hex(w, "rip", v->rip);
+	if (v->rip_mapped) {
+		api_write_hex(w, "rip_gpa", v->rip_gpa);
+	} else {
+		json_write_key(w, "rip_gpa");
+		json_write_string(w, "not mapped");
+	}
 	api_write_hex(w, "rsp", v->rsp);
 	api_write_hex(w, "rflags", v->rflags);
 	json_write_key(w, "interrupts");

@@ -41,6 +41,7 @@ int vcpu_snapshot_read(int fd, unsigned index, struct vcpu_snapshot *out)
 	struct kvm_mp_state mp;
 	struct kvm_vcpu_events events;
 	struct kvm_lapic_state lapic;
+	struct kvm_translation tr;
 
 	_Static_assert(sizeof(lapic.regs) == LAPIC_PAGE_SIZE, "KVM's local APIC page");
 	memset(out, 0, sizeof(*out));
@@ -65,5 +66,10 @@ int vcpu_snapshot_read(int fd, unsigned index, struct vcpu_snapshot *out)
 	out->interrupt_vector = events.interrupt.nr;
 	out->exception_pending = events.exception.pending || events.exception.injected;
 	out->exception_vector = events.exception.nr;
+	tr = (struct kvm_translation){ .linear_address = regs.rip };
+	if (ioctl(fd, KVM_TRANSLATE, &tr) == 0 && tr.valid) {
+		out->rip_mapped = true;
+		out->rip_gpa = tr.physical_address;
+	}
 	return 0;
 }

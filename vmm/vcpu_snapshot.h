@@ -26,6 +26,11 @@ struct vcpu_snapshot {
 	unsigned index;
 	uint32_t mp_state;               /* KVM_MP_STATE_* */
 	uint64_t rip, rsp, rflags, cr3;
+	/* Where the guest's own page tables, walked by KVM, put rip: a vCPU
+	 * that faults again and again on an instruction its page tables do
+	 * map points at the host's paging, not at the guest's. */
+	bool rip_mapped;
+	uint64_t rip_gpa;
 	unsigned cpl;                    /* 0: the guest's kernel */
 	uint8_t tpr;                     /* the APIC's task priority */
 	unsigned nr_irr, nr_isr;         /* vectors requested, and in service */

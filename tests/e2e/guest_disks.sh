@@ -87,7 +87,8 @@ expect disks.synced-data-survives-sigkill "vdc.img data differs from what the gu
 	[ "$raw" = "$(report disks raw_sha256)" ]
 
 # What `gvmm ctl vcpus` says of an idle 2-vCPU guest: both vCPUs, each
-# halted or running at an address in the kernel's text, and at least one
+# halted or running at an address in the kernel's text that its page
+# tables map into its 256 MiB of RAM, and at least one
 # halted in the kernel (cpl 0) with interrupts on, as an idle CPU waits.
 idle_vcpus_ok() {
 	python3 - "$1" <<'PY'
@@ -98,6 +99,7 @@ assert r["total"] == 2 and [x["index"] for x in v] == [0, 1], r
 for x in v:
     assert x["state"] in ("halted", "running"), x
     assert int(x["rip"], 16) >= 0xffffffff80000000, x
+    assert x["rip_gpa"] != "not mapped" and int(x["rip_gpa"], 16) < 256 << 20, x
 assert any(x["state"] == "halted" and x["cpl"] == 0 and x["interrupts"] == "on" for x in v), v
 PY
 }

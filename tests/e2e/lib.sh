@@ -78,7 +78,9 @@ kvm_snapshot() {
 # Where each vCPU is, from gvmm itself (gvmm ctl vcpus), when the gvmm at
 # PID was started with --api-socket: a vCPU halted with interrupts on and
 # a vector requested (irr) was not woken by KVM; one halted with
-# interrupts off waits on the guest. Read after the KVM events, since
+# interrupts off waits on the guest; one that stays at the same rip with
+# an exception pending, while its page tables map that rip, faults on the
+# host's paging, not the guest's. Read after the KVM events, since
 # reading parks the vCPUs for a moment.
 vcpu_snapshot() {
 	local pid=$1 api
@@ -95,9 +97,10 @@ except (ValueError, KeyError):
     print(text.rstrip())
     sys.exit(0)
 for v in vcpus:
-    print("vCPU %d %s rip %s rsp %s interrupts %s cpl %d irr %s isr %s%s" % (
-        v["index"], v["state"], v["rip"], v["rsp"], v["interrupts"], v["cpl"],
-        v["irr"], v["isr"], " nmi pending" if v["nmi_pending"] else ""))
+    print("vCPU %d %s rip %s (guest-physical %s) rsp %s interrupts %s cpl %d irr %s isr %s%s%s" % (
+        v["index"], v["state"], v["rip"], v["rip_gpa"], v["rsp"], v["interrupts"], v["cpl"],
+        v["irr"], v["isr"], " nmi pending" if v["nmi_pending"] else "",
+        " exception %d pending" % v["exception"] if "exception" in v else ""))
 ' | sed 's/^/  | /'
 }
 

@@ -101,9 +101,9 @@ static void fake_status(void *ctx, struct api_status *out)
 	/* outputs[1]: off, nothing shown yet */
 }
 
-/* vCPU i halts at 0xffffffff81000000 + i with interrupts on and, on odd
- * vCPUs, vectors 0xec and 0x20 requested; the last vCPU has all 256
- * requested, more than a response lists. */
+/* vCPU i halts at 0xffffffff81000000 + i with interrupts on; on odd vCPUs
+ * that address is not mapped and vectors 0xec and 0x20 are requested. The
+ * last vCPU has all 256 requested, more than a response lists. */
 static int fake_vcpus(void *ctx, unsigned from, struct api_vcpus *out)
 {
 	struct fake_vm *vm = ctx;
@@ -118,6 +118,8 @@ static int fake_vcpus(void *ctx, unsigned from, struct api_vcpus *out)
 		v->index = i;
 		v->mp_state = 3;  /* KVM_MP_STATE_HALTED */
 		v->rip = 0xffffffff81000000ull + i;
+		v->rip_mapped = i % 2 == 0;
+		v->rip_gpa = v->rip_mapped ? 0x1000000 + i : 0;
 		v->rflags = 0x246;
 		v->cr3 = 0x1000;
 		if (i % 2) {
@@ -361,10 +363,12 @@ static void test_vcpus_in_pages(void)
 {
 	static const char two[] =
 		"{\"ok\":true,\"result\":{\"total\":2,\"vcpus\":["
-		"{\"index\":0,\"state\":\"halted\",\"rip\":\"0xffffffff81000000\",\"rsp\":\"0x0\","
+		"{\"index\":0,\"state\":\"halted\",\"rip\":\"0xffffffff81000000\","
+		"\"rip_gpa\":\"0x1000000\",\"rsp\":\"0x0\","
 		"\"rflags\":\"0x246\",\"interrupts\":\"on\",\"cpl\":0,\"cr3\":\"0x1000\",\"tpr\":0,"
 		"\"irr\":[],\"isr\":[],\"nmi_pending\":false},"
-		"{\"index\":1,\"state\":\"halted\",\"rip\":\"0xffffffff81000001\",\"rsp\":\"0x0\","
+		"{\"index\":1,\"state\":\"halted\",\"rip\":\"0xffffffff81000001\","
+		"\"rip_gpa\":\"not mapped\",\"rsp\":\"0x0\","
 		"\"rflags\":\"0x246\",\"interrupts\":\"on\",\"cpl\":0,\"cr3\":\"0x1000\",\"tpr\":0,"
 		"\"irr\":[236,32],\"isr\":[],\"nmi_pending\":false}]}}";
 	struct server srv;
