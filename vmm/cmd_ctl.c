@@ -3,6 +3,7 @@
  * 1 when gvmm answered with an error, 2 on bad usage or when no answer
  * came (no socket, nobody listening, a garbled or missing response). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,24 +208,10 @@ static int ctl_request(int fd, const char *path, const char *command, long from,
 	return 0;
 }
 
-/* A whole number written plainly, as gvmm writes them. */
-static bool ctl_parse_uint(const struct json_value *v, unsigned long *out)
-{
-	if (v->type != JSON_NUMBER || v->len == 0 || v->len > 9)
-		return false;
-	*out = 0;
-	for (size_t i = 0; i < v->len; i++) {
-		if (v->text[i] < '0' || v->text[i] > '9')
-			return false;
-		*out = *out * 10 + (unsigned long)(v->text[i] - '0');
-	}
-	return true;
-}
-
 struct vcpus_page {
 	struct json_value list;  /* the "vcpus" array */
 	bool have_list;
-	unsigned long total, next;
+	uint32_t total, next;
 	bool have_total, have_next;
 };
 
@@ -238,9 +225,9 @@ static int vcpus_page_member(void *ctx, const char *key, const struct json_value
 		ok = page->have_list = value->type == JSON_ARRAY;
 		page->list = *value;
 	} else if (strcmp(key, "total") == 0) {
-		ok = page->have_total = ctl_parse_uint(value, &page->total);
+		ok = page->have_total = json_uint_decode(value, &page->total) == 0;
 	} else if (strcmp(key, "next") == 0) {
-		ok = page->have_next = ctl_parse_uint(value, &page->next);
+		ok = page->have_next = json_uint_decode(value, &page->next) == 0;
 	}
 	if (!ok)
 		snprintf(err, errlen, "\"%s\" is not what gvmm sends", key);
@@ -253,7 +240,7 @@ static int ctl_vcpus(int fd, const char *path, char *response, size_t cap)
 {
 	struct ctl_response r;
 	struct vcpus_page page;
-	unsigned long from = 0, total = 0;
+	uint32_t from = 0, total = 0;
 	size_t out_len = 0, out_cap = 4096;
 	char *out = malloc(out_cap), err[256];
 	int status = 0;
@@ -298,14 +285,14 @@ static int ctl_vcpus(int fd, const char *path, char *response, size_t cap)
 		if (!page.have_next)
 			break;
 		if (page.next <= from || page.next >= total) {
-			status = usage_error("garbled vcpus answer from %s: next %lu after %lu",
+			status = usage_error("garbled vcpus answer from %s: next %" PRIu32 " after %" PRIu32,
 					     path, page.next, from);
 			break;
 		}
 		from = page.next;
 	}
 	if (status == 0)
-		printf("{\"total\":%lu,\"vcpus\":[%.*s]}\n", total, (int)out_len, out);
+		printf("{\"total\":%" PRIu32 ",\"vcpus\":[%.*s]}\n", total, (int)out_len, out);
 	free(out);
 	return status;
 }

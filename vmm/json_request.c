@@ -433,29 +433,34 @@ struct request_scan {
 	bool have_from;
 };
 
-/* "from": a whole number of at most 9 digits, written plainly. */
+int json_uint_decode(const struct json_value *value, uint32_t *out)
+{
+	uint32_t n = 0;
+
+	if (value->type != JSON_NUMBER || value->len == 0 || value->len > 9)
+		return -1;
+	for (size_t i = 0; i < value->len; i++) {
+		if (value->text[i] < '0' || value->text[i] > '9')
+			return -1;
+		n = n * 10 + (uint32_t)(value->text[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
 static int request_from(struct request_scan *scan, const struct json_value *value,
 			char *err, size_t errlen)
 {
-	uint32_t from = 0;
-
 	if (scan->have_from) {
 		snprintf(err, errlen, "\"from\" given twice");
 		return -1;
 	}
 	scan->have_from = true;
-	if (value->type != JSON_NUMBER || value->len == 0 || value->len > 9)
-		goto bad;
-	for (size_t i = 0; i < value->len; i++) {
-		if (value->text[i] < '0' || value->text[i] > '9')
-			goto bad;
-		from = from * 10 + (uint32_t)(value->text[i] - '0');
+	if (json_uint_decode(value, &scan->req->from) < 0) {
+		snprintf(err, errlen, "\"from\" must be a whole number below 1000000000");
+		return -1;
 	}
-	scan->req->from = from;
 	return 0;
-bad:
-	snprintf(err, errlen, "\"from\" must be a whole number below 1000000000");
-	return -1;
 }
 
 static int request_member(void *ctx, const char *key, const struct json_value *value,

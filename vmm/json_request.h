@@ -57,6 +57,11 @@ int json_object_scan(const char *buf, size_t len, json_member_fn fn, void *ctx,
  * or -1 when it is not a string, holds a NUL or does not fit in cap - 1. */
 int json_string_decode(const struct json_value *value, char *out, size_t cap);
 
+/* Decodes a JSON_NUMBER written as plain digits, at most 9 of them (below
+ * 10^9), into *out. Returns 0, or -1 for any other value (a sign, a
+ * fraction, an exponent, more digits). */
+int json_uint_decode(const struct json_value *value, uint32_t *out);
+
 struct json_request {
 	char command[JSON_COMMAND_MAX + 1];
 	uint32_t from;  /* "from": where a listing starts (vcpus); 0 when absent */
